@@ -1,0 +1,71 @@
+"""Picks a codec by name or by a file's suffix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from assay.domain.errors import ValidationError
+from assay.formats.base import RowWriter, Source
+from assay.formats.csv_ import CsvWriter, read_csv
+from assay.formats.json_array import JsonArrayWriter, read_json_array
+from assay.formats.jsonl import JsonlWriter, read_jsonl
+from assay.formats.parquet import ParquetWriter, read_parquet
+
+__all__ = ["EXPORT_FORMATS", "IMPORT_FORMATS", "Source", "detect_format", "open_source", "open_writer"]
+
+_READERS: dict[str, Callable[[Path, str], Source]] = {
+    "jsonl": read_jsonl,
+    "json": read_json_array,
+    "csv": read_csv,
+    "parquet": read_parquet,
+}
+_WRITERS: dict[str, Callable[[Path], RowWriter]] = {
+    "jsonl": JsonlWriter,
+    "json": JsonArrayWriter,
+    "csv": CsvWriter,
+    "parquet": ParquetWriter,
+}
+_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+IMPORT_FORMATS = tuple(_READERS)
+EXPORT_FORMATS = tuple(_WRITERS)
+
+
+def detect_format(path: Path, fmt: str = "auto") -> str:
+    if fmt != "auto":
+        if fmt not in _READERS:
+            raise ValidationError(f"unknown format {fmt!r}; known: {', '.join(_READERS)}", field="format")
+        return fmt
+    found = _SUFFIXES.get(path.suffix.lower())
+    if found is None:
+        raise ValidationError(
+            f"cannot tell the format of {path.name!r} from its suffix; pass --format ({', '.join(_READERS)})",
+            file=str(path),
+        )
+    if found == "json":  # a .json file may hold JSON Lines
+        with open(path, "rb") as f:
+            head = f.read(4096).lstrip()
+        if head[:1] == b"{":
+            return "jsonl"
+    return found
+
+
+def open_source(path: Path, fmt: str = "auto") -> Source:
+    if not path.exists():
+        raise ValidationError("no such file", file=str(path))
+    return _READERS[detect_format(path, fmt)](path, str(path))
+
+
+def open_writer(path: Path, fmt: str) -> RowWriter:
+    if fmt not in _WRITERS:
+        raise ValidationError(f"unknown export format {fmt!r}; known: {', '.join(_WRITERS)}", field="format")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _WRITERS[fmt](path)

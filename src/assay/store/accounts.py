@@ -1,0 +1,188 @@
+"""Workspaces, users (human or model contributors), memberships and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.store.tables import memberships, project_members, tokens, users, workspaces
+from assay.store.types import utcnow
+
+__all__ = [
+    "add_membership",
+    "add_project_member",
+    "get_user",
+    "get_user_by_name",
+    "get_workspace_by_name",
+    "insert_token",
+    "insert_user",
+    "insert_workspace",
+    "list_project_members",
+    "list_tokens",
+    "list_users",
+    "list_workspaces",
+    "revoke_token",
+    "token_user",
+    "update_user",
+    "user_workspace_role",
+]
+
+
+def insert_workspace(conn: Connection, name: str) -> int:
+    return int(
+        conn.execute(workspaces.insert().values(name=name, created_at=utcnow())).inserted_primary_key[0]
+    )
+
+
+def get_workspace_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(workspaces).where(workspaces.c.name == name)).first()
+    return dict(row._mapping) if row else None
+
+
+def list_workspaces(conn: Connection, *, user_id: int | None = None) -> list[dict[str, Any]]:
+    q = sa.select(workspaces).order_by(workspaces.c.id)
+    if user_id is not None:
+        q = q.join(memberships, memberships.c.workspace_id == workspaces.c.id).where(
+            memberships.c.user_id == user_id
+        )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def insert_user(conn: Connection, **values: Any) -> int:
+    values.setdefault("created_at", utcnow())
+    return int(conn.execute(users.insert().values(**values)).inserted_primary_key[0])
+
+
+def update_user(conn: Connection, user_id: int, **values: Any) -> None:
+    conn.execute(users.update().where(users.c.id == user_id).values(**values))
+
+
+def get_user(conn: Connection, user_id: int) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def get_user_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(users).where(users.c.name == name)).first()
+    return dict(row._mapping) if row else None
+
+
+def list_users(conn: Connection, *, workspace_id: int | None = None) -> list[dict[str, Any]]:
+    q = sa.select(users).order_by(users.c.id)
+    if workspace_id is not None:
+        q = q.join(memberships, memberships.c.user_id == users.c.id).where(
+            memberships.c.workspace_id == workspace_id
+        )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def add_membership(conn: Connection, workspace_id: int, user_id: int, role: str) -> None:
+    exists = conn.execute(
+        sa.select(memberships.c.role).where(
+            memberships.c.workspace_id == workspace_id, memberships.c.user_id == user_id
+        )
+    ).first()
+    if exists:
+        conn.execute(
+            memberships.update()
+            .where(memberships.c.workspace_id == workspace_id, memberships.c.user_id == user_id)
+            .values(role=role)
+        )
+    else:
+        conn.execute(memberships.insert().values(workspace_id=workspace_id, user_id=user_id, role=role))
+
+
+def user_workspace_role(conn: Connection, workspace_id: int, user_id: int) -> str | None:
+    row = conn.execute(
+        sa.select(memberships.c.role).where(
+            memberships.c.workspace_id == workspace_id, memberships.c.user_id == user_id
+        )
+    ).first()
+    return str(row[0]) if row else None
+
+
+def add_project_member(conn: Connection, project_id: int, user_id: int, role: str) -> None:
+    conn.execute(
+        project_members.delete().where(
+            project_members.c.project_id == project_id, project_members.c.user_id == user_id
+        )
+    )
+    conn.execute(project_members.insert().values(project_id=project_id, user_id=user_id, role=role))
+
+
+def list_project_members(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    q = (
+        sa.select(project_members.c.user_id, project_members.c.role, users.c.name, users.c.kind)
+        .join(users, users.c.id == project_members.c.user_id)
+        .where(project_members.c.project_id == project_id)
+        .order_by(users.c.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def insert_token(
+    conn: Connection,
+    user_id: int,
+    token_hash: str,
+    *,
+    name: str = "default",
+    kind: str = "api",
+    expires_at: datetime | None = None,
+) -> int:
+    return int(
+        conn.execute(
+            tokens.insert().values(
+                user_id=user_id,
+                token_hash=token_hash,
+                name=name,
+                kind=kind,
+                expires_at=expires_at,
+                created_at=utcnow(),
+            )
+        ).inserted_primary_key[0]
+    )
+
+
+def token_user(conn: Connection, token_hash: str) -> dict[str, Any] | None:
+    """The active user holding this (unrevoked, unexpired) token, with ``token_id`` and ``token_kind``."""
+    q = (
+        sa.select(
+            users, tokens.c.id.label("token_id"), tokens.c.kind.label("token_kind"), tokens.c.expires_at
+        )
+        .join(users, users.c.id == tokens.c.user_id)
+        .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None), users.c.active.is_(True))
+    )
+    row = conn.execute(q).first()
+    if row is None:
+        return None
+    out = dict(row._mapping)
+    if out["expires_at"] is not None and out["expires_at"] < utcnow():
+        return None
+    return out
+
+
+def list_tokens(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    q = (
+        sa.select(tokens.c.id, tokens.c.name, tokens.c.kind, tokens.c.created_at, tokens.c.revoked_at)
+        .where(tokens.c.user_id == user_id, tokens.c.kind == "api")
+        .order_by(tokens.c.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def revoke_token(conn: Connection, token_id: int, *, user_id: int | None = None) -> bool:
+    q = tokens.update().where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+    if user_id is not None:
+        q = q.where(tokens.c.user_id == user_id)
+    return conn.execute(q.values(revoked_at=utcnow())).rowcount > 0
+
+
+def revoke_token_hash(conn: Connection, token_hash: str) -> None:
+    conn.execute(
+        tokens.update()
+        .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

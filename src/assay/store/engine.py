@@ -1,0 +1,119 @@
+"""Connecting to the database: SQLite (WAL, ``BEGIN IMMEDIATE`` writes) or PostgreSQL.
+
+A :class:`Store` wraps one SQLAlchemy engine. Services open transactions with
+``store.tx()`` (a write: on SQLite it takes the write lock at once, so two writers never
+deadlock on a lock upgrade) or ``store.read()``; the functions of the repository modules
+take the open connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from assay.store.types import dumps, loads
+
+__all__ = ["Store", "open_store"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Store:
+    """One database: its engine, its dialect, and transactions over it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.is_sqlite = self.dialect == "sqlite"
+        self.url = engine.url
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success, rolls back on error."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.info["immediate"] = True
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.info.pop("immediate", None)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot on both databases)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def migrate(self) -> None:
+        """Bring the database's tables to the newest Alembic revision."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: sa.URL, **kw: Any) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        json_serializer=dumps,
+        json_deserializer=loads,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        **kw,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+    return engine
+
+
+def open_store(url: str, *, migrate: bool = True, **kw: Any) -> Store:
+    """Open (and by default migrate) the database at ``url``."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(parsed, **kw)
+    else:
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine = sa.create_engine(
+            parsed,
+            json_serializer=dumps,
+            json_deserializer=loads,
+            pool_size=kw.pop("pool_size", 10),
+            max_overflow=kw.pop("max_overflow", 20),
+            pool_pre_ping=True,
+            **kw,
+        )
+    store = Store(engine)
+    if migrate:
+        store.migrate()
+    return store

@@ -1,0 +1,81 @@
+"""The append-only audit log: one row per change, never updated or deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.store.tables import events
+from assay.store.types import utcnow
+
+__all__ = ["list_events", "write_event", "write_events"]
+
+
+def write_event(
+    conn: Connection,
+    action: str,
+    object_type: str,
+    object_id: object = None,
+    *,
+    actor_id: int | None = None,
+    project_id: int | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    conn.execute(
+        events.insert().values(
+            at=utcnow(),
+            actor_id=actor_id,
+            action=action,
+            object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            project_id=project_id,
+            before=before,
+            after=after,
+        )
+    )
+
+
+def write_events(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Write many events at once (each dict has the keyword arguments of :func:`write_event`)."""
+    now = utcnow()
+    batch = [
+        {
+            "at": now,
+            "actor_id": r.get("actor_id"),
+            "action": r["action"],
+            "object_type": r["object_type"],
+            "object_id": None if r.get("object_id") is None else str(r["object_id"]),
+            "project_id": r.get("project_id"),
+            "before": r.get("before"),
+            "after": r.get("after"),
+        }
+        for r in rows
+    ]
+    if batch:
+        conn.execute(events.insert(), batch)
+
+
+def list_events(
+    conn: Connection,
+    *,
+    project_id: int | None = None,
+    object_type: str | None = None,
+    object_id: object = None,
+    action: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    q = sa.select(events).where(events.c.id > after_id).order_by(events.c.id).limit(limit)
+    if project_id is not None:
+        q = q.where(events.c.project_id == project_id)
+    if object_type is not None:
+        q = q.where(events.c.object_type == object_type)
+    if object_id is not None:
+        q = q.where(events.c.object_id == str(object_id))
+    if action is not None:
+        q = q.where(events.c.action == action)
+    return [dict(r._mapping) for r in conn.execute(q)]

@@ -1,0 +1,121 @@
+"""Projects and their schema history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.store.tables import project_members, projects, schema_versions
+from assay.store.types import utcnow
+
+__all__ = [
+    "get_project",
+    "get_project_by_name",
+    "insert_project",
+    "list_projects",
+    "list_schema_versions",
+    "update_project_schema",
+]
+
+
+def insert_project(conn: Connection, workspace_id: int, name: str, schema: dict[str, Any]) -> int:
+    now = utcnow()
+    pid = int(
+        conn.execute(
+            projects.insert().values(
+                workspace_id=workspace_id,
+                name=name,
+                schema=schema,
+                schema_version=1,
+                guidelines_version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+    )
+    conn.execute(
+        schema_versions.insert().values(
+            project_id=pid, version=1, guidelines_version=1, schema=schema, created_at=now
+        )
+    )
+    return pid
+
+
+def get_project(conn: Connection, project_id: int) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(projects).where(projects.c.id == project_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def get_project_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(projects).where(projects.c.name == name)).first()
+    return dict(row._mapping) if row else None
+
+
+def list_projects(
+    conn: Connection,
+    *,
+    workspace_ids: list[int] | None = None,
+    member_id: int | None = None,
+    after_id: int = 0,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Projects in id order; with ``member_id``, only those open to that user.
+
+    A project is open to every member of its workspace (``workspace_ids``) unless it names
+    its own members; then only to them.
+    """
+    q = sa.select(projects).where(projects.c.id > after_id).order_by(projects.c.id).limit(limit)
+    if workspace_ids is not None or member_id is not None:
+        named = sa.select(project_members.c.project_id).where(project_members.c.project_id == projects.c.id)
+        mine = sa.select(project_members.c.project_id).where(
+            project_members.c.project_id == projects.c.id, project_members.c.user_id == member_id
+        )
+        q = q.where(
+            sa.or_(
+                sa.and_(projects.c.workspace_id.in_(workspace_ids or []), ~sa.exists(named)),
+                sa.exists(mine),
+            )
+        )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def update_project_schema(
+    conn: Connection,
+    project_id: int,
+    schema: dict[str, Any],
+    *,
+    schema_version: int,
+    guidelines_version: int,
+) -> None:
+    now = utcnow()
+    conn.execute(
+        projects.update()
+        .where(projects.c.id == project_id)
+        .values(
+            schema=schema,
+            schema_version=schema_version,
+            guidelines_version=guidelines_version,
+            updated_at=now,
+            name=schema.get("name"),
+        )
+    )
+    conn.execute(
+        schema_versions.insert().values(
+            project_id=project_id,
+            version=schema_version,
+            guidelines_version=guidelines_version,
+            schema=schema,
+            created_at=now,
+        )
+    )
+
+
+def list_schema_versions(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    q = (
+        sa.select(schema_versions)
+        .where(schema_versions.c.project_id == project_id)
+        .order_by(schema_versions.c.version)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
