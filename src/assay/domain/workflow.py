@@ -1,0 +1,102 @@
+"""How a project's work is handed out: overlap, gold, review, leases, qualification; and routing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["Overlap", "Qualification", "Routing", "Workflow"]
+
+
+class Overlap(BaseModel):
+    """How many answers a record gets: ``min`` always, up to ``max`` until ``confidence`` is reached.
+
+    ``overlap: 3`` in a schema is short for ``{min: 3, max: 3}`` (a fixed overlap).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: int = Field(default=1, ge=1)
+    max: int | None = None
+    confidence: float | None = Field(default=None, gt=0, lt=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_int(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return {"min": v, "max": v}
+        return v
+
+    @model_validator(mode="after")
+    def _max_default(self) -> Overlap:
+        if self.max is None:
+            object.__setattr__(self, "max", self.min)
+        elif self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
+        return self
+
+    @property
+    def fixed(self) -> bool:
+        return self.min == self.max
+
+    @property
+    def limit(self) -> int:
+        """The most answers a record may get."""
+        return self.max if self.max is not None else self.min
+
+
+class Qualification(BaseModel):
+    """A contributor first answers ``count`` gold records and needs ``min_accuracy`` on them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: int = Field(ge=1)
+    min_accuracy: float = Field(ge=0, le=1)
+
+
+class Workflow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    overlap: Overlap = Field(default_factory=Overlap)
+    gold_rate: float = Field(default=0.0, ge=0, le=1)
+    review_rate: float = Field(default=0.0, ge=0, le=1)
+    lease_seconds: int = Field(default=600, ge=1)
+    qualification: Qualification | None = None
+    quality_bar: float | None = Field(default=None, ge=0, le=1)
+    consensus_method: str = "auto"
+
+    @field_validator("overlap", mode="before")
+    @classmethod
+    def _overlap_int(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return {"min": v, "max": v}
+        return v
+
+    @field_validator("consensus_method")
+    @classmethod
+    def _method(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("must not be empty (use 'auto')")
+        return v
+
+
+class Routing(BaseModel):
+    """Which contributors may work on the project: those with all of ``skills``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    skills: list[str] = Field(default_factory=list)
+
+    @field_validator("skills")
+    @classmethod
+    def _skills(cls, v: list[str]) -> list[str]:
+        out: list[str] = []
+        for s in v:
+            s = s.strip()
+            if not s:
+                raise ValueError("a skill must not be empty")
+            if s not in out:
+                out.append(s)
+        return out
