@@ -166,7 +166,10 @@ def _check_label(value: Any, labels: frozenset[str], path: str, names: list[str]
 def _check_keys(d: dict[str, Any], allowed: frozenset[str], path: str) -> None:
     for k in d:
         if k not in allowed:
-            raise _err(f"unknown key {k!r}; expected: {', '.join(sorted(allowed))}", f"{path}.{k}")
+            raise _err(
+                f"unknown key {k!r}; expected: {', '.join(sorted(allowed))}",
+                f"{path}.{k}" if path else str(k),
+            )
 
 
 def _check_list_of_dicts(value: Any, what: str) -> list[dict[str, Any]]:
