@@ -197,3 +197,13 @@ def test_validation_does_not_mutate_input() -> None:
     before = json.dumps(row, sort_keys=True)
     RV.validate(row)
     assert json.dumps(row, sort_keys=True) == before
+
+
+def test_validate_fields() -> None:
+    assert RV.validate_fields({"text": "x", "run": [{"role": "user"}]}) == {
+        "text": "x",
+        "run": {"steps": [{"role": "user", "index": 0}]},
+    }
+    with pytest.raises(ValidationError) as info:
+        RV.validate_fields({"text": 1})
+    assert info.value.field == "fields.text"

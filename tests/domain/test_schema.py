@@ -185,3 +185,24 @@ def test_docs_snippets_are_valid() -> None:
     assert trajectories
     for b in trajectories:
         normalize_trajectory(json.loads(b))
+
+
+def test_schema_built_in_python_is_checked() -> None:
+    from assay.domain import LabelQuestion, SpanQuestion, TextField
+
+    s = ProjectSchema(
+        name="py",
+        fields=[TextField(name="text")],
+        questions=[
+            LabelQuestion(name="q", options=["a", "b"]),
+            SpanQuestion(name="ents", field="text", labels=["X"]),
+        ],
+    )
+    assert ProjectSchema.from_dict(s.to_dict()) == s
+    with pytest.raises(ValidationError) as info:
+        ProjectSchema(
+            name="py",
+            fields=[TextField(name="text")],
+            questions=[SpanQuestion(name="ents", field="body", labels=["X"])],
+        )
+    assert info.value.field == "questions[0].field"

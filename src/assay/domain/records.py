@@ -270,6 +270,12 @@ class RecordValidator:
             suggestions = self._suggestions(suggestions_in, values)
         return RecordIn(ext, values, metadata, priority, gold, suggestions)
 
+    def validate_fields(self, values: Any) -> dict[str, Any]:
+        """Validate and normalise a record's field values alone (e.g. for an update)."""
+        if not isinstance(values, dict):
+            raise ValidationError(f"must be an object of field → value, got {_tname(values)}", field="fields")
+        return self.validate({"external_id": "-", "fields": values}).fields
+
     def _priority(self, v: Any) -> int:
         if v is None:
             return 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import ValidationError
 from .fields import FIELD_TYPES, FieldSpec
@@ -136,7 +136,6 @@ class ProjectSchema(BaseModel):
             schema = cls.model_validate(data)
         except pydantic.ValidationError as exc:
             raise from_pydantic_error(exc) from None
-        schema._check_references()
         return schema
 
     @classmethod
@@ -165,6 +164,13 @@ class ProjectSchema(BaseModel):
         if text.lstrip().startswith("{"):
             return cls.from_json(text)
         return cls.from_yaml(text)
+
+    @model_validator(mode="after")
+    def _references(self) -> ProjectSchema:
+        # raises our ValidationError (not a ValueError), which Pydantic lets through unchanged,
+        # so that schemas built in Python (the SDK) get the same checks and the same errors
+        self._check_references()
+        return self
 
     def _check_references(self) -> None:
         seen: dict[str, str] = {}
