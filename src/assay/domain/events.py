@@ -29,6 +29,8 @@ __all__ = [
     "RESPONSE_SUBMITTED",
     "REVIEW_CREATED",
     "SCHEMA_UPDATED",
+    "SESSION_CREATED",
+    "SESSION_ENDED",
     "TOKEN_CREATED",
     "TOKEN_REVOKED",
     "USER_CREATED",
@@ -46,6 +48,8 @@ USER_CREATED: Final = "user.created"
 USER_UPDATED: Final = "user.updated"
 TOKEN_CREATED: Final = "token.created"
 TOKEN_REVOKED: Final = "token.revoked"
+SESSION_CREATED: Final = "session.created"
+SESSION_ENDED: Final = "session.ended"
 MEMBER_ADDED: Final = "member.added"
 MEMBER_REMOVED: Final = "member.removed"
 ASSIGNMENT_CREATED: Final = "assignment.created"
@@ -73,6 +77,8 @@ ALL_ACTIONS: Final[frozenset[str]] = frozenset(
         USER_UPDATED,
         TOKEN_CREATED,
         TOKEN_REVOKED,
+        SESSION_CREATED,
+        SESSION_ENDED,
         MEMBER_ADDED,
         MEMBER_REMOVED,
         ASSIGNMENT_CREATED,
