@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.store.tables import memberships, project_members, tokens, users, workspaces
+from assay.store.types import new_id as _new_id
 from assay.store.types import utcnow
 
 __all__ = [
@@ -32,9 +33,7 @@ __all__ = [
 
 
 def insert_workspace(conn: Connection, name: str) -> int:
-    return int(
-        conn.execute(workspaces.insert().values(name=name, created_at=utcnow())).inserted_primary_key[0]
-    )
+    return _new_id(conn.execute(workspaces.insert().values(name=name, created_at=utcnow())))
 
 
 def get_workspace_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
@@ -53,7 +52,7 @@ def list_workspaces(conn: Connection, *, user_id: int | None = None) -> list[dic
 
 def insert_user(conn: Connection, **values: Any) -> int:
     values.setdefault("created_at", utcnow())
-    return int(conn.execute(users.insert().values(**values)).inserted_primary_key[0])
+    return _new_id(conn.execute(users.insert().values(**values)))
 
 
 def update_user(conn: Connection, user_id: int, **values: Any) -> None:
@@ -132,7 +131,7 @@ def insert_token(
     kind: str = "api",
     expires_at: datetime | None = None,
 ) -> int:
-    return int(
+    return _new_id(
         conn.execute(
             tokens.insert().values(
                 user_id=user_id,
@@ -142,7 +141,7 @@ def insert_token(
                 expires_at=expires_at,
                 created_at=utcnow(),
             )
-        ).inserted_primary_key[0]
+        )
     )
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.store.tables import project_members, projects, schema_versions
+from assay.store.types import new_id as _new_id
 from assay.store.types import utcnow
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
 
 def insert_project(conn: Connection, workspace_id: int, name: str, schema: dict[str, Any]) -> int:
     now = utcnow()
-    pid = int(
+    pid = _new_id(
         conn.execute(
             projects.insert().values(
                 workspace_id=workspace_id,
@@ -33,7 +34,7 @@ def insert_project(conn: Connection, workspace_id: int, name: str, schema: dict[
                 created_at=now,
                 updated_at=now,
             )
-        ).inserted_primary_key[0]
+        )
     )
     conn.execute(
         schema_versions.insert().values(

@@ -9,7 +9,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["JSON", "UTCDateTime", "dumps", "loads", "utcnow"]
+__all__ = ["JSON", "UTCDateTime", "dumps", "loads", "new_id", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -21,7 +21,10 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def loads(text: str | bytes) -> Any:
+def loads(text: str | bytes | float) -> Any:
+    # SQLite gives JSON columns numeric affinity: a stored number comes back as a number.
+    if isinstance(text, int | float):
+        return text
     return orjson.loads(text)
 
 
@@ -46,3 +49,10 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def new_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just made."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

@@ -1,0 +1,113 @@
+"""What every CLI command shares: database options, output as text or JSON, errors, progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from typer.core import TyperGroup
+
+from assay.domain.errors import AssayError
+from assay.services.actors import SYSTEM, Actor
+from assay.settings import Settings
+from assay.store.engine import Store, open_store
+
+__all__ = [
+    "AssayGroup",
+    "new_app",
+    "DbOpt",
+    "HomeOpt",
+    "JsonOpt",
+    "console",
+    "err_console",
+    "open_cli_store",
+    "print_json",
+    "progress_bar",
+]
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db", envvar="ASSAY_DATABASE_URL", help="Database URL (default: SQLite in the data directory)."
+    ),
+]
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", envvar="ASSAY_HOME", help="Data directory (default ./assay-data)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def settings_for(home: Path | None, db: str | None) -> Settings:
+    return Settings().with_overrides(home=home, db=db)
+
+
+@contextmanager
+def open_cli_store(home: Path | None, db: str | None) -> Iterator[tuple[Store, Actor]]:
+    """The database the options name, migrated, and the local actor (the CLI acts as admin)."""
+    settings = settings_for(home, db)
+    store = open_store(settings.db_url)
+    try:
+        yield store, SYSTEM
+    finally:
+        store.dispose()
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, datetime | date):
+        return o.isoformat()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A Rich progress bar on a terminal (silent otherwise); yields ``update(done, total)``."""
+    if not err_console.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+class AssayGroup(TyperGroup):
+    """Turns assay's errors into one clear message naming the place (exit 1), not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AssayError as e:
+            err_console.print(f"error ({e.code}): {e}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+def new_app(name: str, help: str) -> typer.Typer:
+    return typer.Typer(name=name, help=help, cls=AssayGroup, no_args_is_help=True, add_completion=False)

@@ -1,0 +1,59 @@
+"""``assay import`` and ``assay export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, open_cli_store, print_json, progress_bar
+from assay.services import exports, imports
+
+
+def import_(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    file: Annotated[Path, typer.Argument(help="File of records.")],
+    format: Annotated[str, typer.Option("--format", help="auto, jsonl, json, csv or parquet.")] = "auto",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import records (all or nothing; re-importing an external_id updates that record)."""
+    with open_cli_store(home, db) as (store, actor):
+        with progress_bar(f"importing {file.name}") as update:
+            report = imports.import_file(store, actor, project, file, fmt=format, on_progress=update)
+        if as_json:
+            print_json(report.__dict__)
+        else:
+            console.print(
+                f"Imported {report.rows} rows into project {project}: {report.created} new, {report.updated} updated."
+            )
+
+
+def export(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file.")],
+    format: Annotated[str, typer.Option("--format", help="jsonl, json, csv or parquet.")] = "jsonl",
+    lineage: Annotated[
+        bool, typer.Option(help="Add lineage: who answered when, versions, suggestions kept.")
+    ] = False,
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export records with their responses (nested) and consensus, one row per record."""
+    with open_cli_store(home, db) as (store, actor):
+        with progress_bar(f"exporting {project}") as update:
+            report = exports.export_file(
+                store, actor, project, out, fmt=format, lineage=lineage, on_progress=update
+            )
+        if as_json:
+            print_json(report.__dict__)
+        else:
+            console.print(f"Exported {report.rows} records to {report.path} ({report.format}).")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_)
+    app.command("export")(export)

@@ -1,0 +1,86 @@
+"""The ``assay`` command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from assay.cli.common import (
+    AssayGroup,
+    DbOpt,
+    HomeOpt,
+    JsonOpt,
+    console,
+    open_cli_store,
+    print_json,
+    settings_for,
+)
+from assay.cli.project import app as project_app
+from assay.cli.users import app as users_app
+from assay.services import accounts
+
+app = typer.Typer(
+    name="assay",
+    help="assay: an open data engine for human and AI feedback.",
+    cls=AssayGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(project_app, name="project")
+app.add_typer(users_app, name="users")
+
+try:  # the quality commands live in their own module
+    from assay.cli.quality import app as quality_app
+
+    app.add_typer(quality_app, name="quality", help="Aggregate and measure crowd labels from CSV files.")
+except ImportError:  # pragma: no cover
+    pass
+
+from assay.cli import data as _data  # noqa: E402  (registers import/export on app)
+from assay.cli import demo as _demo  # noqa: E402
+
+_data.register(app)
+_demo.register(app)
+
+
+@app.command()
+def init(
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    admin: Annotated[str, typer.Option(help="Name of the first admin.")] = "admin",
+    password: Annotated[str | None, typer.Option(help="Password for the admin's web sign-in.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the data directory and its database, and an admin; print the admin's API token once."""
+    settings = settings_for(home, db)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open_cli_store(home, db) as (store, _):
+        new = accounts.init_instance(store, admin_name=admin, password=password)
+        info: dict[str, str | None] = {"home": str(settings.home.resolve()), "database": settings.db_url}
+        if new is None:
+            info["admin"] = admin
+            info["token"] = None
+            if as_json:
+                print_json(info)
+            else:
+                console.print(f"assay is already initialised at {info['database']} (admin {admin!r} exists).")
+            return
+        info.update({"admin": new.name, "token": new.token})
+        if as_json:
+            print_json(info)
+        else:
+            console.print(f"Initialised assay at [bold]{info['database']}[/bold]")
+            console.print(f"Admin [bold]{new.name}[/bold]; API token (shown once, keep it):")
+            console.print(new.token, soft_wrap=True, markup=False, highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+__all__ = ["app", "main"]

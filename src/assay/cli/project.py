@@ -1,0 +1,84 @@
+"""``assay project``: create, list and show projects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, new_app, open_cli_store, print_json
+from assay.domain.errors import ValidationError
+from assay.domain.schema import ProjectSchema
+from assay.services import projects
+
+app = new_app("project", "Create, list and show projects.")
+
+
+def read_schema(path: Path) -> ProjectSchema:
+    if not path.exists():
+        raise ValidationError("no such file", file=str(path))
+    try:
+        return ProjectSchema.from_text(path.read_text(encoding="utf-8"))
+    except ValidationError as e:
+        raise e.at(file=str(path)) from None
+
+
+@app.command("create")
+def create(
+    schema: Annotated[Path, typer.Option("--schema", help="Schema file (YAML or JSON).")],
+    name: Annotated[str | None, typer.Option(help="Project name (default: the schema's name).")] = None,
+    workspace: Annotated[str | None, typer.Option(help="Workspace (default: the default workspace).")] = None,
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a project from a schema file."""
+    with open_cli_store(home, db) as (store, actor):
+        project = projects.create_project(store, actor, read_schema(schema), name=name, workspace=workspace)
+        if as_json:
+            print_json(project)
+        else:
+            console.print(f"Created project [bold]{project['name']}[/bold] (id {project['id']}).")
+
+
+@app.command("list")
+def list_(home: HomeOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """List projects with their record counts."""
+    with open_cli_store(home, db) as (store, actor):
+        rows = projects.list_projects(store, actor)
+        if as_json:
+            print_json([{k: v for k, v in p.items() if k != "schema"} for p in rows])
+            return
+        table = Table("id", "name", "records", "schema v", "guidelines v")
+        for p in rows:
+            table.add_row(
+                str(p["id"]),
+                p["name"],
+                str(p["records"]),
+                str(p["schema_version"]),
+                str(p["guidelines_version"]),
+            )
+        console.print(table)
+
+
+@app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Project name or id.")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a project: its schema, versions and counts."""
+    with open_cli_store(home, db) as (store, actor):
+        p = projects.get_project(store, actor, name)
+        if as_json:
+            print_json(p)
+            return
+        schema = p["schema"]
+        console.print(f"[bold]{p['name']}[/bold] (id {p['id']})")
+        console.print(f"schema version {p['schema_version']}, guidelines version {p['guidelines_version']}")
+        console.print(f"records {p['records']} (gold {p['gold_records']}, done {p['done_records']})")
+        console.print("fields: " + ", ".join(f"{f['name']} ({f['type']})" for f in schema["fields"]))
+        console.print("questions: " + ", ".join(f"{q['name']} ({q['type']})" for q in schema["questions"]))

@@ -1,0 +1,70 @@
+"""``assay users``: add people and model contributors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, new_app, open_cli_store, print_json
+from assay.services import accounts
+
+app = new_app("users", "Add and list users (people and model contributors).")
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option(help="annotator, reviewer, manager or admin.")] = "annotator",
+    skills: Annotated[str | None, typer.Option(help="Comma-separated skills, e.g. physician,german.")] = None,
+    kind: Annotated[str, typer.Option(help="human or model.")] = "human",
+    password: Annotated[
+        str | None, typer.Option(help="Password for the web sign-in (else a token only).")
+    ] = None,
+    cost_per_hour: Annotated[
+        float | None, typer.Option(help="Cost of an hour of this contributor's work.")
+    ] = None,
+    cost_per_item: Annotated[
+        float | None, typer.Option(help="Cost of one answer by this contributor.")
+    ] = None,
+    workspace: Annotated[str | None, typer.Option(help="Workspace (default: the default workspace).")] = None,
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a user and print its API token once."""
+    with open_cli_store(home, db) as (store, actor):
+        new = accounts.add_user(
+            store,
+            actor,
+            name,
+            role=role,
+            kind=kind,
+            skills=[s for s in (skills or "").split(",") if s.strip()],
+            password=password,
+            cost_per_hour=cost_per_hour,
+            cost_per_item=cost_per_item,
+            workspace=workspace,
+        )
+        if as_json:
+            print_json(
+                {"id": new.id, "name": new.name, "role": new.role, "kind": new.kind, "token": new.token}
+            )
+        else:
+            console.print(f"Added {new.kind} [bold]{new.name}[/bold] as {new.role}; API token (shown once):")
+            console.print(new.token, soft_wrap=True, markup=False, highlight=False)
+
+
+@app.command("list")
+def list_(home: HomeOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """List users."""
+    with open_cli_store(home, db) as (store, actor):
+        rows = accounts.list_users(store, actor)
+        if as_json:
+            print_json(rows)
+            return
+        table = Table("id", "name", "role", "kind", "skills")
+        for u in rows:
+            table.add_row(str(u["id"]), u["name"], u["role"], u["kind"], ",".join(u["skills"] or []))
+        console.print(table)

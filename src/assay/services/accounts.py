@@ -1,0 +1,253 @@
+"""Accounts: the instance's first admin, users and model contributors, tokens and passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from assay.domain import events as ev
+from assay.domain.errors import Conflict, NotFound, PermissionDenied, Unauthenticated, ValidationError
+from assay.services.actors import ROLE_RANK, SYSTEM, Actor, actor_from_row
+from assay.services.audit import audit
+from assay.store import accounts as acc
+from assay.store.engine import Store
+from assay.store.types import utcnow
+
+__all__ = [
+    "DEFAULT_WORKSPACE",
+    "NewUser",
+    "add_user",
+    "authenticate_token",
+    "create_session",
+    "create_token",
+    "default_workspace_id",
+    "end_session",
+    "hash_token",
+    "init_instance",
+    "list_users",
+    "login",
+    "revoke_token",
+    "set_password",
+]
+
+DEFAULT_WORKSPACE = "default"
+ROLES = tuple(ROLE_RANK)
+KINDS = ("human", "model")
+_hasher = PasswordHasher()
+# A fixed hash to verify against when the user does not exist, so timing does not reveal names.
+_DUMMY_HASH = _hasher.hash("assay-no-such-user")
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """A user just created, with its API token (shown this once, stored only hashed)."""
+
+    id: int
+    name: str
+    role: str
+    kind: str
+    token: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token(prefix: str = "assay") -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def default_workspace_id(conn: Any) -> int:
+    ws = acc.get_workspace_by_name(conn, DEFAULT_WORKSPACE)
+    return int(ws["id"]) if ws else acc.insert_workspace(conn, DEFAULT_WORKSPACE)
+
+
+def init_instance(store: Store, *, admin_name: str = "admin", password: str | None = None) -> NewUser | None:
+    """Create the default workspace and the first admin; None when the admin exists already."""
+    with store.tx() as conn:
+        default_workspace_id(conn)
+        if acc.get_user_by_name(conn, admin_name):
+            return None
+    return add_user(store, SYSTEM, admin_name, role="admin", password=password)
+
+
+def add_user(
+    store: Store,
+    actor: Actor,
+    name: str,
+    *,
+    role: str,
+    kind: str = "human",
+    skills: list[str] | None = None,
+    password: str | None = None,
+    cost_per_hour: float | None = None,
+    cost_per_item: float | None = None,
+    workspace: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> NewUser:
+    """Add a user (a person or a model contributor) to a workspace and give it an API token."""
+    if not actor.at_least("manager"):
+        raise PermissionDenied("only managers and admins add users")
+    if role not in ROLES:
+        raise ValidationError(f"unknown role {role!r}; one of {', '.join(ROLES)}", field="role")
+    if role == "admin" and not actor.is_admin:
+        raise PermissionDenied("only admins make admins")
+    if kind not in KINDS:
+        raise ValidationError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("a user name is 1 to 200 characters", field="name")
+    if password is not None and len(password) < 8:
+        raise ValidationError("a password has at least 8 characters", field="password")
+    skills = sorted({s.strip() for s in (skills or []) if s.strip()})
+    token = _new_token()
+    with store.tx() as conn:
+        if acc.get_user_by_name(conn, name):
+            raise Conflict(f"a user named {name!r} exists already", field="name")
+        ws = acc.get_workspace_by_name(conn, workspace) if workspace else None
+        if workspace and ws is None:
+            raise NotFound(f"no workspace named {workspace!r}", field="workspace")
+        ws_id = int(ws["id"]) if ws else default_workspace_id(conn)
+        uid = acc.insert_user(
+            conn,
+            name=name,
+            role=role,
+            kind=kind,
+            skills=skills,
+            password_hash=_hasher.hash(password) if password else None,
+            cost_per_hour=cost_per_hour,
+            cost_per_item=cost_per_item,
+            active=True,
+            config=config,
+        )
+        acc.add_membership(conn, ws_id, uid, role)
+        acc.insert_token(conn, uid, hash_token(token))
+        audit(
+            conn,
+            actor,
+            ev.USER_CREATED,
+            "user",
+            uid,
+            after={"name": name, "role": role, "kind": kind, "skills": skills, "workspace_id": ws_id},
+        )
+    return NewUser(id=uid, name=name, role=role, kind=kind, token=token)
+
+
+def list_users(store: Store, actor: Actor) -> list[dict[str, Any]]:
+    if not actor.at_least("manager"):
+        raise PermissionDenied("only managers and admins list users")
+    with store.read() as conn:
+        return [_public_user(u) for u in acc.list_users(conn)]
+
+
+def _public_user(u: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: u[k]
+        for k in (
+            "id",
+            "name",
+            "role",
+            "kind",
+            "skills",
+            "cost_per_hour",
+            "cost_per_item",
+            "active",
+            "created_at",
+        )
+    }
+
+
+def set_password(store: Store, actor: Actor, name: str, password: str) -> None:
+    if len(password) < 8:
+        raise ValidationError("a password has at least 8 characters", field="password")
+    with store.tx() as conn:
+        user = acc.get_user_by_name(conn, name)
+        if user is None:
+            raise NotFound(f"no user named {name!r}")
+        if actor.id != user["id"] and not actor.at_least("manager"):
+            raise PermissionDenied("you may change only your own password")
+        acc.update_user(conn, int(user["id"]), password_hash=_hasher.hash(password))
+        audit(conn, actor, ev.USER_UPDATED, "user", user["id"], after={"password": "changed"})
+
+
+def authenticate_token(store: Store, token: str) -> Actor:
+    """The actor holding this token; :class:`Unauthenticated` when it is unknown or revoked."""
+    with store.read() as conn:
+        row = acc.token_user(conn, hash_token(token))
+    if row is None:
+        raise Unauthenticated("unknown, expired or revoked token")
+    return actor_from_row(row)
+
+
+def create_token(
+    store: Store, actor: Actor, *, name: str = "default", user_name: str | None = None
+) -> tuple[int, str]:
+    """A new API token for the actor (or, for an admin, another user); returned once."""
+    token = _new_token()
+    with store.tx() as conn:
+        uid = actor.id
+        if user_name is not None:
+            if not actor.is_admin:
+                raise PermissionDenied("only admins make tokens for other users")
+            user = acc.get_user_by_name(conn, user_name)
+            if user is None:
+                raise NotFound(f"no user named {user_name!r}")
+            uid = int(user["id"])
+        if uid is None:
+            raise ValidationError("name the user the token is for", field="user")
+        tid = acc.insert_token(conn, uid, hash_token(token), name=name)
+        audit(conn, actor, ev.TOKEN_CREATED, "token", tid, after={"user_id": uid, "name": name})
+    return tid, token
+
+
+def revoke_token(store: Store, actor: Actor, token_id: int) -> None:
+    with store.tx() as conn:
+        ok = acc.revoke_token(conn, token_id, user_id=None if actor.is_admin else actor.id)
+        if not ok:
+            raise NotFound("no such active token")
+        audit(conn, actor, ev.TOKEN_REVOKED, "token", token_id)
+
+
+def login(store: Store, name: str, password: str) -> Actor:
+    """Check a name and password (Argon2); the same error for a wrong name or a wrong password."""
+    with store.read() as conn:
+        user = acc.get_user_by_name(conn, name)
+    stored = (user or {}).get("password_hash") or _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        raise Unauthenticated("wrong name or password") from None
+    if user is None or not user["password_hash"] or not user["active"]:
+        raise Unauthenticated("wrong name or password")
+    return actor_from_row(user)
+
+
+SESSION_HOURS = 12
+
+
+def create_session(store: Store, actor: Actor) -> str:
+    """A browser session token (stored hashed like API tokens; kind 'session', 12 h)."""
+    assert actor.id is not None
+    token = _new_token("sess")
+    with store.tx() as conn:
+        acc.insert_token(
+            conn,
+            actor.id,
+            hash_token(token),
+            name="browser",
+            kind="session",
+            expires_at=utcnow() + timedelta(hours=SESSION_HOURS),
+        )
+        audit(conn, actor, ev.SESSION_CREATED, "user", actor.id)
+    return token
+
+
+def end_session(store: Store, token: str) -> None:
+    with store.tx() as conn:
+        acc.revoke_token_hash(conn, hash_token(token))

@@ -1,0 +1,163 @@
+"""Exports: one row per record with its responses (nested) and consensus, streamed page by page.
+
+The row layout is the import layout plus what people and models answered, so an export
+imports back into a project unchanged (``responses`` and ``consensus`` are read past)::
+
+    {"external_id", "fields" | <field columns>, "metadata", "priority", "gold", "suggestions",
+     "responses": [{"user", "kind", "values", ...lineage}], "consensus": {question: {...}}}
+
+JSON Lines keeps ``fields`` as one object; CSV and Parquet spread the fields into their own
+columns (nested values as JSON text), which the importer reads the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from assay.domain import events as ev
+from assay.formats import open_writer
+from assay.services.actors import Actor
+from assay.services.audit import audit
+from assay.services.policies import load_project
+from assay.store import records as rec_store
+from assay.store.engine import Store
+
+__all__ = ["ExportReport", "export_file", "iter_export_rows"]
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    project_id: int
+    rows: int
+    path: str
+    format: str
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _response(r: dict[str, Any], lineage: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"user": r["user_name"], "kind": r["user_kind"], "values": r["values"]}
+    if r.get("review_verdict") and r["review_verdict"] != "pending":
+        out["review"] = {"verdict": r["review_verdict"]}
+        if r.get("review_corrected") is not None:
+            out["review"]["corrected_values"] = r["review_corrected"]
+    if lineage:
+        out.update(
+            {
+                "response_id": r["id"],
+                "submitted_at": _iso(r["updated_at"]),
+                "duration_ms": r["duration_ms"],
+                "schema_version": r["schema_version"],
+                "guidelines_version": r["guidelines_version"],
+                "suggestions_kept": r["suggestions_kept"],
+            }
+        )
+        if r.get("extra"):
+            out["extra"] = r["extra"]
+    return out
+
+
+def _row(
+    rec: dict[str, Any],
+    responses: list[dict[str, Any]],
+    consensus: list[dict[str, Any]],
+    suggestions: list[dict[str, Any]],
+    *,
+    flat_fields: bool,
+    lineage: bool,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"external_id": rec["external_id"]}
+    if flat_fields:
+        row.update(rec["fields"])
+    else:
+        row["fields"] = rec["fields"]
+    row["metadata"] = rec["metadata"] or {}
+    row["priority"] = rec["priority"]
+    row["gold"] = rec["gold"]
+    row["suggestions"] = [
+        {k: s[k] for k in ("question", "value", "score", "model") if s[k] is not None or k == "value"}
+        for s in suggestions
+    ]
+    row["responses"] = [_response(r, lineage) for r in responses]
+    row["consensus"] = {
+        c["question"]: {"value": c["value"], "confidence": c["confidence"], "method": c["method"]}
+        | ({"responses": c["response_ids"]} if lineage else {})
+        for c in consensus
+    }
+    if lineage:
+        row["record_id"] = rec["id"]
+        row["status"] = rec["status"]
+    return row
+
+
+def iter_export_rows(
+    conn: Connection,
+    project_id: int,
+    *,
+    flat_fields: bool = False,
+    lineage: bool = False,
+    page_size: int = 5000,
+) -> Iterator[dict[str, Any]]:
+    """The export rows of a project, one page of records (and their answers) in memory at a time."""
+    for page in rec_store.iter_record_pages(conn, project_id, page_size=page_size):
+        ids = [r["id"] for r in page]
+        responses = rec_store.responses_for_records(conn, project_id, ids)
+        consensus = rec_store.consensus_for_records(conn, project_id, ids)
+        suggestions = rec_store.suggestions_for_records(conn, ids)
+        for rec in page:
+            rid = rec["id"]
+            yield _row(
+                rec,
+                responses.get(rid, []),
+                consensus.get(rid, []),
+                suggestions.get(rid, []),
+                flat_fields=flat_fields,
+                lineage=lineage,
+            )
+
+
+def export_file(
+    store: Store,
+    actor: Actor,
+    project_ref: int | str,
+    path: Path,
+    *,
+    fmt: str = "jsonl",
+    lineage: bool = False,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> ExportReport:
+    """Write a project's records with responses and consensus to ``path`` as JSONL, JSON, CSV or Parquet."""
+    writer = open_writer(path, fmt)
+    n = 0
+    try:
+        with store.read() as conn:
+            project = load_project(conn, actor, project_ref, need="manager")
+            pid = int(project["id"])
+            total = rec_store.count_records(conn, pid)
+            for row in iter_export_rows(conn, pid, flat_fields=fmt in ("csv", "parquet"), lineage=lineage):
+                writer.write(row)
+                n += 1
+                if on_progress is not None and n % 5000 == 0:
+                    on_progress(n, total)
+    finally:
+        writer.close()
+    if on_progress is not None:
+        on_progress(n, n)
+    with store.tx() as conn:
+        audit(
+            conn,
+            actor,
+            ev.EXPORTED,
+            "project",
+            pid,
+            project_id=pid,
+            after={"path": str(path), "format": fmt, "rows": n},
+        )
+    return ExportReport(project_id=pid, rows=n, path=str(path), format=fmt)

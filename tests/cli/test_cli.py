@@ -1,0 +1,119 @@
+"""The CLI end to end on a real database file: init, users, projects, import, export, help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from assay.cli.main import app
+
+runner = CliRunner()
+
+SCHEMA = """
+name: sentiment
+fields:
+  - {name: text, type: text}
+questions:
+  - {name: sentiment, type: label, options: [positive, negative]}
+workflow: {overlap: 2}
+"""
+
+
+def run(*args: str, ok: bool = True) -> str:
+    result = runner.invoke(app, list(args))
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def cli_db(db_url: str, tmp_path: Path) -> list[str]:
+    return ["--db", db_url]
+
+
+def test_init_users_project_import_export(cli_db: list[str], tmp_path: Path) -> None:
+    out = json.loads(run("init", *cli_db, "--home", str(tmp_path), "--json"))
+    assert out["admin"] == "admin" and out["token"].startswith("assay_")
+    again = json.loads(run("init", *cli_db, "--home", str(tmp_path), "--json"))
+    assert again["token"] is None  # a token is shown once only
+
+    user = json.loads(
+        run("users", "add", "ann", "--role", "annotator", "--skills", "de,physician", *cli_db, "--json")
+    )
+    assert user["token"].startswith("assay_") and user["role"] == "annotator"
+    users = json.loads(run("users", "list", *cli_db, "--json"))
+    assert [u["name"] for u in users] == ["admin", "ann"]
+    assert users[1]["skills"] == ["de", "physician"]
+
+    schema = tmp_path / "s.yaml"
+    schema.write_text(SCHEMA)
+    created = json.loads(run("project", "create", "--schema", str(schema), *cli_db, "--json"))
+    assert created["name"] == "sentiment"
+    data = tmp_path / "r.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "text": f"t{i}"}) + "\n" for i in range(30)))
+    rep = json.loads(run("import", "sentiment", str(data), *cli_db, "--json"))
+    assert rep["created"] == 30
+    shown = json.loads(run("project", "show", "sentiment", *cli_db, "--json"))
+    assert shown["records"] == 30 and shown["schema_version"] == 1
+    listed = json.loads(run("project", "list", *cli_db, "--json"))
+    assert [p["name"] for p in listed] == ["sentiment"]
+    out_file = tmp_path / "out.parquet"
+    rep = json.loads(
+        run("export", "sentiment", "--format", "parquet", "--out", str(out_file), *cli_db, "--json")
+    )
+    assert rep["rows"] == 30 and out_file.exists()
+
+
+def test_errors_name_the_place_and_exit_1(cli_db: list[str], tmp_path: Path) -> None:
+    schema = tmp_path / "s.yaml"
+    schema.write_text(SCHEMA)
+    run("project", "create", "--schema", str(schema), *cli_db)
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"id": 1, "text": "a"}\n{"id": 2, "text": "b", "gold": {"sentiment": "meh"}}\n')
+    result = runner.invoke(app, ["import", "sentiment", str(data), *cli_db])
+    assert result.exit_code == 1
+    assert "bad.jsonl" in result.output and "line 2" in result.output and "sentiment" in result.output
+    bad_schema = tmp_path / "bad.yaml"
+    bad_schema.write_text("name: x\nfields: [{name: t, type: txt}]\nquestions: []\n")
+    result = runner.invoke(app, ["project", "create", "--schema", str(bad_schema), *cli_db])
+    assert result.exit_code == 1 and "bad.yaml" in result.output
+    result = runner.invoke(app, ["project", "show", "nope", *cli_db])
+    assert result.exit_code == 1 and "not_found" in result.output
+
+
+def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for name, cmd in group.commands.items():
+        out.append((*prefix, name))
+        if hasattr(cmd, "commands"):
+            out += _commands(cmd, (*prefix, name))
+    return out
+
+
+def test_every_command_has_help_and_json_where_it_prints_data() -> None:
+    root = typer.main.get_command(app)
+    commands = _commands(root)
+    assert ("project", "create") in commands and ("import",) in commands
+    for path in commands:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "Usage" in result.output
+
+
+def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "assay", "init", "--home", str(tmp_path / "h"), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert json.loads(proc.stdout)["token"].startswith("assay_")
+    assert (tmp_path / "h" / "assay.db").exists()
