@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, open_cli_store, print_json, progress_bar
-from assay.services import exports, imports
+from assay.formats import EXPORT_FORMATS
+from assay.formats.training import TrainingOptions
+from assay.services import exports, imports, training_exports
 
 
 def import_(
@@ -38,11 +40,29 @@ def export(
     lineage: Annotated[
         bool, typer.Option(help="Add lineage: who answered when, versions, suggestions kept.")
     ] = False,
+    min_confidence: Annotated[
+        float, typer.Option(help="Training formats: drop examples whose consensus confidence is lower.")
+    ] = 0.0,
+    ties: Annotated[str, typer.Option(help="Training formats: drop or keep ties.")] = "drop",
+    remove_unnecessary: Annotated[
+        bool, typer.Option(help="Trajectory SFT: remove steps reviewers judged unnecessary.")
+    ] = False,
     home: HomeOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Export records with their responses (nested) and consensus, one row per record."""
+    """Export records with their responses (nested) and consensus, one row per record; or training data."""
+    if format not in EXPORT_FORMATS:
+        options = TrainingOptions(
+            min_confidence=min_confidence, ties=ties, remove_unnecessary=remove_unnecessary
+        )
+        with open_cli_store(home, db) as (store, actor):
+            n = training_exports.export_training(store, actor, project, out, format, options)
+        if as_json:
+            print_json({"rows": n, "path": str(out), "format": format})
+        else:
+            console.print(f"Exported {n} {format} examples to {out}.")
+        return
     with open_cli_store(home, db) as (store, actor):
         with progress_bar(f"exporting {project}") as update:
             report = exports.export_file(
