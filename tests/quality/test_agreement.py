@@ -123,7 +123,9 @@ def test_pairwise_cohen_matches_table_for_two_raters() -> None:
     b = np.where(rng.random(200) < 0.7, a, rng.integers(0, 3, 200))
     table = np.zeros((3, 3))
     np.add.at(table, (a, b), 1)
-    mean, ks = pairwise_cohen_kappa(np.tile(np.arange(200), 2), np.repeat([0, 1], 200), np.concatenate([a, b]))
+    mean, ks = pairwise_cohen_kappa(
+        np.tile(np.arange(200), 2), np.repeat([0, 1], 200), np.concatenate([a, b])
+    )
     assert ks.size == 1
     assert mean == pytest.approx(cohen_kappa_table(table))
 

@@ -65,7 +65,9 @@ def test_gold_improves_little_gold_dataset() -> None:
     ds = DawidSkene().fit(c.task, c.worker, c.label, gold=gold)
     rest = slice(half, None)
     acc = (ds.labels_[c.gold_task[rest]] == c.gold_label[rest]).mean()
-    mv = (MajorityVote().fit_predict(c.task, c.worker, c.label)[c.gold_task[rest]] == c.gold_label[rest]).mean()
+    mv = (
+        MajorityVote().fit_predict(c.task, c.worker, c.label)[c.gold_task[rest]] == c.gold_label[rest]
+    ).mean()
     assert acc >= mv
 
 

@@ -87,9 +87,9 @@ class BiasCorrectedMean:
 
     Parameters
     ----------
-    n_iter : int, default 50
-    tol : float, default 1e-8
-        Stop when no task value moves by more than this.
+    n_iter : int, default 500
+    tol : float, default 1e-6
+        Stop when no task value or bias moves by more than this.
     shrinkage : float >= 0, default 1.0
         Pseudo-answers pulling each worker's bias toward 0 (workers with few answers keep ~0 bias).
     weighted : bool, default True
@@ -110,7 +110,7 @@ class BiasCorrectedMean:
     confidence_: FloatArray
 
     def __init__(
-        self, n_iter: int = 50, tol: float = 1e-8, shrinkage: float = 1.0, weighted: bool = True
+        self, n_iter: int = 500, tol: float = 1e-6, shrinkage: float = 1.0, weighted: bool = True
     ) -> None:
         self.n_iter = n_iter
         self.tol = tol
@@ -145,15 +145,18 @@ class BiasCorrectedMean:
                 np.bincount(t, weights=pw * x, minlength=n), den, out=np.full(n, np.nan), where=den > 0
             )
             r = v - new_mu[t]
-            bias = np.bincount(w, weights=r, minlength=nw) / (cnt_w + self.shrinkage)
-            bias -= bias[cnt_w > 0].mean() if (cnt_w > 0).any() else 0.0
+            new_bias = np.bincount(w, weights=r, minlength=nw) / (cnt_w + self.shrinkage)
+            new_bias -= new_bias[cnt_w > 0].mean() if (cnt_w > 0).any() else 0.0
             if self.weighted:
-                res = v - bias[w] - new_mu[t]
+                res = v - new_bias[w] - new_mu[t]
                 # shrink each worker's variance toward the pooled variance (2 pseudo-answers)
                 var = (np.bincount(w, weights=res**2, minlength=nw) + 2 * global_var) / (cnt_w + 2)
                 prec = 1.0 / np.maximum(var, 1e-12 * max(global_var, 1e-300))
-            moved = np.nanmax(np.abs(new_mu - mu)) if n else 0.0
-            mu = new_mu
+            moved = max(
+                float(np.nanmax(np.abs(new_mu - mu))) if n else 0.0,
+                float(np.abs(new_bias - bias).max()) if nw else 0.0,
+            )
+            mu, bias = new_mu, new_bias
             if moved <= self.tol:
                 break
         self.values_ = mu
