@@ -10,6 +10,7 @@ __all__ = [
     "ALL_ACTIONS",
     "ASSIGNMENT_CREATED",
     "ASSIGNMENT_EXPIRED",
+    "ASSIGNMENT_FLAGGED",
     "ASSIGNMENT_RELEASED",
     "ASSIGNMENT_SKIPPED",
     "CONSENSUS_UPDATED",
@@ -28,6 +29,7 @@ __all__ = [
     "RESPONSE_DRAFTED",
     "RESPONSE_SUBMITTED",
     "REVIEW_CREATED",
+    "REVIEW_DECIDED",
     "SCHEMA_UPDATED",
     "SESSION_CREATED",
     "SESSION_ENDED",
@@ -60,6 +62,8 @@ RESPONSE_SUBMITTED: Final = "response.submitted"
 RESPONSE_DRAFTED: Final = "response.drafted"
 RESPONSE_DISCARDED: Final = "response.discarded"
 REVIEW_CREATED: Final = "review.created"
+REVIEW_DECIDED: Final = "review.decided"
+ASSIGNMENT_FLAGGED: Final = "assignment.flagged"
 CONSENSUS_UPDATED: Final = "consensus.updated"
 DATASET_VERSION_CREATED: Final = "dataset_version.created"
 EXPORTED: Final = "exported"
@@ -89,6 +93,8 @@ ALL_ACTIONS: Final[frozenset[str]] = frozenset(
         RESPONSE_DRAFTED,
         RESPONSE_DISCARDED,
         REVIEW_CREATED,
+        REVIEW_DECIDED,
+        ASSIGNMENT_FLAGGED,
         CONSENSUS_UPDATED,
         DATASET_VERSION_CREATED,
         EXPORTED,

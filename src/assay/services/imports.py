@@ -135,7 +135,7 @@ def import_rows(
                     "priority": r.priority,
                     "gold": r.gold,
                     "is_gold": bool(r.gold),
-                    "skills": r.metadata.get("skills") or None,
+                    "skills": ",".join(r.metadata["skills"]) if r.metadata.get("skills") else None,
                     "target": target,
                 }
                 for r in recs

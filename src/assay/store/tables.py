@@ -147,8 +147,10 @@ records = sa.Table(
     sa.Column("priority", sa.Integer, nullable=False, default=0),
     sa.Column("gold", JSON, nullable=True),
     sa.Column("is_gold", sa.Boolean, nullable=False, default=False),
-    sa.Column("skills", JSON, nullable=True),
-    # Dispatch state: `status` is 'open' while the record still needs answers, 'done' after.
+    # Skills a contributor needs for this record: sorted, comma-joined (an index-friendly key).
+    sa.Column("skills", sa.String(500), nullable=True),
+    # Dispatch state: 'open' (a slot is free), 'full' (every slot leased or answered), 'done'.
+    # `target` is how many answers the record wants now (adaptive overlap raises it up to max).
     sa.Column("status", sa.String(10), nullable=False, default="open"),
     sa.Column("submitted", sa.Integer, nullable=False, default=0),
     sa.Column("leased", sa.Integer, nullable=False, default=0),
@@ -206,11 +208,14 @@ responses = sa.Table(
     sa.Column("suggestions_shown", JSON, nullable=True),
     sa.Column("suggestions_kept", JSON, nullable=True),
     sa.Column("extra", JSON, nullable=True),
+    # On a gold record: the share of gold questions answered right (0..1); else null.
+    sa.Column("gold_score", sa.Float, nullable=True),
     sa.Column("idempotency_key", sa.String(200), nullable=True),
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
     sa.UniqueConstraint("user_id", "idempotency_key"),
     sa.Index("ix_responses_project_status", "project_id", "status"),
+    sa.Index("ix_responses_project_user", "project_id", "user_id", "status"),
 )
 
 reviews = sa.Table(

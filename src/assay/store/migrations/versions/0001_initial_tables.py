@@ -229,11 +229,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("is_gold", sa.Boolean(), nullable=False),
-        sa.Column(
-            "skills",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        sa.Column("skills", sa.String(length=500), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("submitted", sa.Integer(), nullable=False),
         sa.Column("leased", sa.Integer(), nullable=False),
@@ -395,6 +391,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
+        sa.Column("gold_score", sa.Float(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
         sa.Column("created_at", assay.store.types.UTCDateTime(), nullable=False),
         sa.Column("updated_at", assay.store.types.UTCDateTime(), nullable=False),
@@ -419,6 +416,7 @@ def upgrade() -> None:
     with op.batch_alter_table("responses", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_responses_assignment_id"), ["assignment_id"], unique=False)
         batch_op.create_index("ix_responses_project_status", ["project_id", "status"], unique=False)
+        batch_op.create_index("ix_responses_project_user", ["project_id", "user_id", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_responses_record_id"), ["record_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_responses_user_id"), ["user_id"], unique=False)
 
@@ -464,6 +462,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_responses_user_id"))
         batch_op.drop_index(batch_op.f("ix_responses_record_id"))
         batch_op.drop_index("ix_responses_project_status")
+        batch_op.drop_index("ix_responses_project_user")
         batch_op.drop_index(batch_op.f("ix_responses_assignment_id"))
 
     op.drop_table("responses")

@@ -1,0 +1,52 @@
+"""Scoring an answer against a gold answer, and whether a suggestion was kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["answers_equal", "gold_score", "suggestions_kept"]
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _norm(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_norm(v) for v in value]
+    return value
+
+
+def answers_equal(a: Any, b: Any, *, unordered: bool = False) -> bool:
+    """Two answer values are the same (numbers compared by value; lists in order unless ``unordered``)."""
+    if unordered and isinstance(a, list) and isinstance(b, list):
+        try:
+            return sorted(map(repr, map(_norm, a))) == sorted(map(repr, map(_norm, b)))
+        except TypeError:  # pragma: no cover - defensive
+            return False
+    return bool(_norm(a) == _norm(b))
+
+
+def gold_score(
+    values: dict[str, Any], gold: dict[str, Any], multi: frozenset[str] = frozenset()
+) -> float | None:
+    """The share of the gold's questions that ``values`` answers the same; None when no gold applies.
+
+    ``multi`` names the questions whose list answers are compared as sets (multi_label).
+    """
+    questions = [q for q, v in gold.items() if v is not None]
+    if not questions:
+        return None
+    right = sum(answers_equal(values.get(q), gold[q], unordered=q in multi) for q in questions)
+    return right / len(questions)
+
+
+def suggestions_kept(values: dict[str, Any], suggestions: list[dict[str, Any]]) -> dict[str, bool]:
+    """Per question that had a suggestion: whether the submitted answer kept it unchanged."""
+    out: dict[str, bool] = {}
+    for s in suggestions:
+        q = s["question"]
+        if q in out and out[q]:
+            continue
+        out[q] = q in values and answers_equal(values[q], s["value"])
+    return out

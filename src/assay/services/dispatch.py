@@ -1,0 +1,438 @@
+"""Dispatch: leasing records to contributors and taking their answers.
+
+The rules, all enforced inside one short transaction per call (``BEGIN IMMEDIATE`` on SQLite,
+row locks with ``SKIP LOCKED`` on PostgreSQL):
+
+* a record gets ``overlap`` answers and no more (adaptive overlap may raise a record's target
+  up to ``overlap.max`` while it is not confident enough);
+* never the same record twice to one contributor;
+* an expired lease frees its slot; calling ``next`` while holding a lease returns that lease;
+* records needing skills go only to contributors who have all of them, and a project's
+  routing skills are needed for any of its records;
+* gold records are mixed in at ``gold_rate``, looking like any other record;
+* a contributor first answers ``qualification.count`` gold records and needs
+  ``qualification.min_accuracy`` on them; one whose gold accuracy falls clearly below the
+  project's ``quality_bar`` is paused;
+* higher ``priority`` first, then import order.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Connection
+
+from assay.domain import events as ev
+from assay.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from assay.domain.fields import candidate_ids
+from assay.domain.gold import gold_score, suggestions_kept
+from assay.quality import GoldScores, decide, quality_gate
+from assay.services import consensus
+from assay.services.actors import Actor
+from assay.services.audit import audit
+from assay.services.policies import load_project
+from assay.services.schemas import CompiledSchema, compiled
+from assay.store import dispatch as dstore
+from assay.store import projects as proj_store
+from assay.store.engine import Store
+from assay.store.types import utcnow
+
+__all__ = [
+    "get_assignment",
+    "next_assignment",
+    "release_assignment",
+    "save_draft",
+    "skip_assignment",
+    "submit_response",
+]
+
+_rng = random.Random()
+
+
+def _skill_keys(skills: tuple[str, ...]) -> list[str]:
+    """Every record skill key this contributor satisfies: the sorted subsets of its skills."""
+    own = sorted(set(skills))[:10]
+    return [",".join(c) for n in range(1, len(own) + 1) for c in combinations(own, n)]
+
+
+def _lease_payload(
+    assignment: dict[str, Any], record: dict[str, Any], suggestions: list[dict[str, Any]], draft: Any = None
+) -> dict[str, Any]:
+    fields = dict(record["fields"])
+    order = (assignment.get("view") or {}).get("order") or {}
+    for name, ids in order.items():
+        cands = fields.get(name) or []
+        by_id = dict(zip(candidate_ids(cands), cands, strict=True))
+        fields[name] = [by_id[i] for i in ids if i in by_id]
+    return {
+        "assignment_id": assignment["id"],
+        "project_id": assignment["project_id"],
+        "record": {
+            "id": record["id"],
+            "fields": fields,
+            "metadata": record.get("metadata") or {},
+            "suggestions": suggestions,
+        },
+        "lease_expires_at": assignment["expires_at"],
+        "view": assignment.get("view") or {},
+        "draft": draft,
+    }
+
+
+def _view(cs: CompiledSchema, fields: dict[str, Any]) -> dict[str, Any] | None:
+    """The order each comparison's candidates are shown in: shuffled per lease (position bias)."""
+    order = {}
+    for name in cs.comparison_fields:
+        ids = candidate_ids(fields.get(name) or [])
+        _rng.shuffle(ids)
+        order[name] = ids
+    return {"order": order} if order else None
+
+
+def _check_standing(conn: Connection, cs: CompiledSchema, project_id: int, actor: Actor) -> bool:
+    """Raise when the contributor is paused or failed qualification; True while it must qualify."""
+    wf = cs.schema.workflow
+    n, right = dstore.gold_stats(conn, project_id, actor.id or 0)
+    qual = wf.qualification
+    if qual is not None:
+        if n < qual.count:
+            return True
+        if right / n < qual.min_accuracy:
+            raise PermissionDenied(
+                f"not qualified: {right / n:.0%} right on the qualification set; {qual.min_accuracy:.0%} needed"
+            )
+    if wf.quality_bar is not None and n:
+        from scipy import stats
+
+        a, b = 1 + right, 1 + n - right
+        scores = GoldScores(
+            n=np.array([n]),
+            correct=np.array([int(round(right))]),
+            mean=np.array([a / (a + b)]),
+            low=np.array([stats.beta.ppf(0.025, a, b)]),
+            high=np.array([stats.beta.ppf(0.975, a, b)]),
+        )
+        if bool(quality_gate(scores, bar=wf.quality_bar)[0]):
+            raise PermissionDenied(
+                f"paused: gold accuracy {right / n:.0%} is below the project's bar of {wf.quality_bar:.0%}"
+            )
+    return False
+
+
+def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[str, Any] | None:
+    """Lease the next record to the actor; None when nothing is left for it."""
+    if actor.id is None:
+        raise ValidationError("dispatch needs a contributor (a user), not the local system")
+    with store.tx() as conn:
+        project = load_project(conn, actor, project_ref, need="annotator")
+        pid = int(project["id"])
+        cs = compiled(project)
+        wf = cs.schema.workflow
+        now = utcnow()
+        dstore.lock_user(conn, actor.id)
+        for gone in dstore.expire_leases(conn, pid, now):
+            audit(conn, actor, ev.ASSIGNMENT_EXPIRED, "assignment", gone["id"], project_id=pid, after=gone)
+        held = dstore.active_lease(conn, pid, actor.id, now)
+        if held is not None:
+            record = dstore.record_for_update(conn, int(held["record_id"]))
+            assert record is not None
+            draft = dstore.draft_for(conn, int(held["id"]))
+            return _lease_payload(
+                held, record, dstore.record_suggestions(conn, int(record["id"])), draft and draft["values"]
+            )
+        need = set(cs.schema.routing.skills)
+        if not need <= set(actor.skills):
+            return None
+        qualifying = _check_standing(conn, cs, pid, actor)
+        keys = _skill_keys(actor.skills)
+        record = None
+        want_gold = qualifying or (wf.gold_rate > 0 and _rng.random() < wf.gold_rate)
+        if want_gold:
+            span = dstore.gold_id_range(conn, pid)
+            if span is not None:
+                pivot = _rng.randint(span[0], span[1])
+                record = dstore.pick_record(conn, pid, actor.id, gold=True, skill_keys=keys, pivot=pivot)
+                if record is None:
+                    record = dstore.pick_record(conn, pid, actor.id, gold=True, skill_keys=keys)
+        if record is None and not qualifying:
+            record = dstore.pick_record(conn, pid, actor.id, gold=False, skill_keys=keys)
+        if record is None or not dstore.take_slot(conn, int(record["id"])):
+            return None
+        view = _view(cs, record["fields"])
+        expires = now + timedelta(seconds=wf.lease_seconds)
+        aid = dstore.insert_assignment(
+            conn, project_id=pid, record_id=int(record["id"]), user_id=actor.id, expires_at=expires, view=view
+        )
+        audit(
+            conn,
+            actor,
+            ev.ASSIGNMENT_CREATED,
+            "assignment",
+            aid,
+            project_id=pid,
+            after={"record_id": record["id"], "expires_at": expires.isoformat()},
+        )
+        assignment = {"id": aid, "project_id": pid, "expires_at": expires, "view": view}
+        return _lease_payload(assignment, record, dstore.record_suggestions(conn, int(record["id"])))
+
+
+def _own_assignment(conn: Connection, actor: Actor, assignment_id: int) -> dict[str, Any]:
+    a = dstore.get_assignment(conn, assignment_id, for_update=True)
+    if a is None or a["user_id"] != actor.id:
+        raise NotFound(f"no assignment {assignment_id}")
+    return a
+
+
+def get_assignment(store: Store, actor: Actor, assignment_id: int) -> dict[str, Any]:
+    """One of the actor's own leases, with its record, as ``next`` returned it."""
+    with store.read() as conn:
+        a = _own_assignment(conn, actor, assignment_id)
+        if a["status"] != "leased":
+            raise Conflict(f"assignment {assignment_id} is {a['status']}")
+        record = dstore.record_for_update(conn, int(a["record_id"]))
+        assert record is not None
+        draft = dstore.draft_for(conn, assignment_id)
+        return _lease_payload(
+            a, record, dstore.record_suggestions(conn, int(a["record_id"])), draft and draft["values"]
+        )
+
+
+def _public_response(r: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "id",
+        "assignment_id",
+        "record_id",
+        "project_id",
+        "values",
+        "status",
+        "duration_ms",
+        "schema_version",
+        "guidelines_version",
+        "suggestions_kept",
+        "created_at",
+        "updated_at",
+    )
+    return {k: r.get(k) for k in keys}
+
+
+def submit_response(
+    store: Store,
+    actor: Actor,
+    assignment_id: int,
+    values: dict[str, Any],
+    *,
+    duration_ms: int | None = None,
+    idempotency_key: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Store the actor's answer to a leased record; returns ``(response, created)``.
+
+    A repeated call with the same ``idempotency_key`` returns the first response (``created``
+    is False) and changes nothing. A late answer to an expired lease is taken while the record
+    still has a free slot, else refused.
+    """
+    if not isinstance(values, dict):
+        raise ValidationError("values must be an object of question names to answers", field="values")
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
+        raise ValidationError("an idempotency key has 1 to 200 characters", field="idempotency_key")
+    with store.tx() as conn:
+        if idempotency_key is not None and actor.id is not None:
+            done = dstore.response_by_key(conn, actor.id, idempotency_key)
+            if done is not None:
+                if done["assignment_id"] != assignment_id:
+                    raise Conflict(
+                        "this idempotency key was used for another assignment", field="idempotency_key"
+                    )
+                return _public_response(done), False
+        a = _own_assignment(conn, actor, assignment_id)
+        from_lease = True
+        if a["status"] == "expired":
+            if not dstore.take_slot(conn, int(a["record_id"])):
+                raise Conflict("the lease expired and the record has been given to someone else")
+        elif a["status"] != "leased":
+            raise Conflict(f"assignment {assignment_id} is {a['status']}; nothing to answer")
+        project = proj_store.get_project(conn, int(a["project_id"]))
+        record = dstore.record_for_update(conn, int(a["record_id"]))
+        assert project is not None and record is not None
+        cs = compiled(project)
+        clean = cs.answers.validate(values, record["fields"])
+        score = gold_score(clean, record["gold"], cs.multi) if record["is_gold"] and record["gold"] else None
+        shown = dstore.record_suggestions(conn, int(record["id"]))
+        kept = suggestions_kept(clean, shown) if shown else None
+        draft = dstore.draft_for(conn, assignment_id)
+        row = {
+            "project_id": a["project_id"],
+            "record_id": a["record_id"],
+            "user_id": actor.id,
+            "assignment_id": assignment_id,
+            "values": clean,
+            "status": "submitted",
+            "duration_ms": duration_ms,
+            "schema_version": project["schema_version"],
+            "guidelines_version": project["guidelines_version"],
+            "suggestions_shown": shown or None,
+            "suggestions_kept": kept,
+            "extra": ({"view": a["view"]} if a.get("view") else {}) | (extra or {}) or None,
+            "gold_score": score,
+            "idempotency_key": idempotency_key,
+        }
+        if draft is not None:
+            dstore.update_response(conn, int(draft["id"]), **row)
+            response_id = int(draft["id"])
+        else:
+            response_id = dstore.insert_response(conn, **row)
+        dstore.set_assignment_status(conn, assignment_id, "submitted")
+        counters = dstore.settle_submit(conn, int(record["id"]), from_lease=from_lease)
+        review_reason = _settle_record(conn, actor, project, cs, record, counters, score)
+        if (
+            review_reason is None
+            and cs.schema.workflow.review_rate > 0
+            and _rng.random() < cs.schema.workflow.review_rate
+        ):
+            review_reason = "sampled"
+        if review_reason is not None:
+            dstore.insert_review(conn, response_id, review_reason)
+        response = dstore.get_response(conn, response_id)
+        assert response is not None
+        audit(
+            conn,
+            actor,
+            ev.RESPONSE_SUBMITTED,
+            "response",
+            response_id,
+            project_id=int(a["project_id"]),
+            after={
+                "record_id": a["record_id"],
+                "values": clean,
+                "duration_ms": duration_ms,
+                "review": review_reason,
+            },
+        )
+    return _public_response(response), True
+
+
+def _settle_record(
+    conn: Connection,
+    actor: Actor,
+    project: dict[str, Any],
+    cs: CompiledSchema,
+    record: dict[str, Any],
+    counters: dict[str, Any],
+    score: float | None,
+) -> str | None:
+    """After an answer: update consensus, decide whether the record is done; a review reason or None."""
+    if record["is_gold"]:
+        dstore.set_record_state(conn, int(record["id"]), status="open")
+        return "gold_failed" if score is not None and score < 1 else None
+    posterior = consensus.update_record(conn, actor, project, cs, record)
+    ov = cs.schema.workflow.overlap
+    submitted, target = int(counters["submitted"]), int(counters["target"] or ov.min)
+    if submitted < target:
+        dstore.refresh_status(conn, int(record["id"]))
+        return None
+    if posterior is not None and not ov.fixed and ov.confidence is not None:
+        labels, p, n = posterior
+        decision = decide(p, n, min_overlap=ov.min, max_overlap=ov.limit, target=ov.confidence)
+        if decision == "more":
+            dstore.set_record_state(conn, int(record["id"]), target=submitted + 1)
+            return None
+        dstore.set_record_state(conn, int(record["id"]), status="done")
+        return "low_confidence" if decision == "review" else None
+    dstore.set_record_state(conn, int(record["id"]), status="done")
+    if (
+        posterior is not None
+        and submitted > 1
+        and float(posterior[1].max()) < 0.999
+        and _disagree(conn, record)
+    ):
+        return "disagreement"
+    return None
+
+
+def _disagree(conn: Connection, record: dict[str, Any]) -> bool:
+    rows = dstore.record_responses(conn, int(record["id"]))
+    first = rows[0]["values"] if rows else None
+    return any(r["values"] != first for r in rows[1:])
+
+
+def skip_assignment(
+    store: Store, actor: Actor, assignment_id: int, *, reason: str | None = None, flag: bool = False
+) -> None:
+    """Give the record up (it is not offered to this contributor again); ``flag`` marks it for a manager."""
+    if flag and not (reason and reason.strip()):
+        raise ValidationError("a flag needs a reason", field="reason")
+    with store.tx() as conn:
+        a = _own_assignment(conn, actor, assignment_id)
+        if a["status"] != "leased":
+            raise Conflict(f"assignment {assignment_id} is {a['status']}")
+        dstore.set_assignment_status(conn, assignment_id, "flagged" if flag else "skipped", reason=reason)
+        dstore.free_slot(conn, int(a["record_id"]))
+        audit(
+            conn,
+            actor,
+            ev.ASSIGNMENT_FLAGGED if flag else ev.ASSIGNMENT_SKIPPED,
+            "assignment",
+            assignment_id,
+            project_id=int(a["project_id"]),
+            after={"record_id": a["record_id"], "reason": reason},
+        )
+
+
+def release_assignment(store: Store, actor: Actor, assignment_id: int) -> None:
+    """Hand the lease back unanswered; the record may come back to this contributor later."""
+    with store.tx() as conn:
+        a = _own_assignment(conn, actor, assignment_id)
+        if a["status"] != "leased":
+            raise Conflict(f"assignment {assignment_id} is {a['status']}")
+        dstore.delete_assignment(conn, assignment_id)
+        dstore.free_slot(conn, int(a["record_id"]))
+        audit(
+            conn,
+            actor,
+            ev.ASSIGNMENT_RELEASED,
+            "assignment",
+            assignment_id,
+            project_id=int(a["project_id"]),
+            after={"record_id": a["record_id"]},
+        )
+
+
+def save_draft(store: Store, actor: Actor, assignment_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """Keep unfinished answers with the lease (validated as far as they go) and extend the lease."""
+    if not isinstance(values, dict):
+        raise ValidationError("values must be an object of question names to answers", field="values")
+    with store.tx() as conn:
+        a = _own_assignment(conn, actor, assignment_id)
+        if a["status"] != "leased":
+            raise Conflict(f"assignment {assignment_id} is {a['status']}")
+        project = proj_store.get_project(conn, int(a["project_id"]))
+        record = dstore.record_for_update(conn, int(a["record_id"]))
+        assert project is not None and record is not None
+        cs = compiled(project)
+        clean = cs.answers.validate(values, record["fields"], partial=True)
+        draft = dstore.draft_for(conn, assignment_id)
+        if draft is None:
+            rid = dstore.insert_response(
+                conn,
+                project_id=a["project_id"],
+                record_id=a["record_id"],
+                user_id=actor.id,
+                assignment_id=assignment_id,
+                values=clean,
+                status="draft",
+                schema_version=project["schema_version"],
+                guidelines_version=project["guidelines_version"],
+            )
+        else:
+            rid = int(draft["id"])
+            dstore.update_response(conn, rid, values=clean)
+        expires = utcnow() + timedelta(seconds=cs.schema.workflow.lease_seconds)
+        dstore.extend_lease(conn, assignment_id, expires)
+        audit(conn, actor, ev.RESPONSE_DRAFTED, "response", rid, project_id=int(a["project_id"]))
+        response = dstore.get_response(conn, rid)
+        assert response is not None
+    return _public_response(response) | {"lease_expires_at": expires}

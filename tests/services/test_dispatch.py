@@ -1,0 +1,294 @@
+"""Dispatch rules at the service level, on SQLite and PostgreSQL (HTTP load tests live in tests/api)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from assay.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from assay.services import dispatch, imports, review
+from assay.services.actors import SYSTEM, Actor
+from assay.store.engine import Store
+from assay.store.tables import assignments, records, responses, reviews
+from assay.store.types import utcnow
+from tests.factories import make_project, make_user
+
+
+def schema(**workflow: Any) -> dict[str, Any]:
+    return {
+        "name": "labels",
+        "fields": [{"name": "text", "type": "text"}],
+        "questions": [{"name": "label", "type": "label", "options": ["a", "b", "c"]}],
+        "workflow": {"overlap": 3, **workflow},
+    }
+
+
+def load(store: Store, project: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    imports.import_rows(store, SYSTEM, project["id"], enumerate(rows, 1))
+
+
+def drain(store: Store, project: dict[str, Any], actor: Actor, answer: Any = "a", limit: int = 10_000) -> int:
+    n = 0
+    while n < limit:
+        lease = dispatch.next_assignment(store, actor, project["id"])
+        if lease is None:
+            return n
+        value = answer(lease) if callable(answer) else answer
+        dispatch.submit_response(store, actor, lease["assignment_id"], {"label": value})
+        n += 1
+    return n
+
+
+def submitted_per_record(store: Store) -> Counter[int]:
+    with store.read() as conn:
+        rows = conn.execute(sa.select(responses.c.record_id).where(responses.c.status == "submitted")).all()
+    return Counter(r.record_id for r in rows)
+
+
+def test_overlap_and_no_repeat(store: Store) -> None:
+    p = make_project(store, schema())
+    load(store, p, [{"id": i, "text": f"t{i}"} for i in range(10)])
+    people = [make_user(store, f"ann{i}")[0] for i in range(5)]
+    done = Counter({a.name: drain(store, p, a) for a in people})
+    assert sum(done.values()) == 30
+    assert set(submitted_per_record(store).values()) == {3}
+    with store.read() as conn:
+        pairs = conn.execute(sa.select(responses.c.record_id, responses.c.user_id)).all()
+        statuses = {r.status for r in conn.execute(sa.select(records.c.status))}
+    assert len(pairs) == len(set(pairs))
+    assert statuses == {"done"}
+
+
+def test_next_while_holding_returns_same_lease_and_draft(store: Store) -> None:
+    p = make_project(store, schema())
+    load(store, p, [{"id": i, "text": f"t{i}"} for i in range(3)])
+    ann, _ = make_user(store, "ann")
+    first = dispatch.next_assignment(store, ann, p["id"])
+    assert first is not None
+    dispatch.save_draft(store, ann, first["assignment_id"], {"label": "b"})
+    again = dispatch.next_assignment(store, ann, p["id"])
+    assert again is not None
+    assert again["assignment_id"] == first["assignment_id"] and again["draft"] == {"label": "b"}
+    resp, created = dispatch.submit_response(store, ann, first["assignment_id"], {"label": "c"})
+    assert created and resp["values"] == {"label": "c"}
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar_one() == 1
+
+
+def test_idempotent_submit_stores_one_response(store: Store) -> None:
+    p = make_project(store, schema())
+    load(store, p, [{"id": 1, "text": "x"}])
+    ann, _ = make_user(store, "ann")
+    lease = dispatch.next_assignment(store, ann, p["id"])
+    assert lease is not None
+    r1, c1 = dispatch.submit_response(
+        store, ann, lease["assignment_id"], {"label": "a"}, idempotency_key="k1"
+    )
+    r2, c2 = dispatch.submit_response(
+        store, ann, lease["assignment_id"], {"label": "a"}, idempotency_key="k1"
+    )
+    assert (c1, c2) == (True, False) and r1["id"] == r2["id"]
+    with pytest.raises(Conflict):
+        dispatch.submit_response(store, ann, lease["assignment_id"], {"label": "a"}, idempotency_key="k2")
+    assert submitted_per_record(store) == Counter({r1["record_id"]: 1})
+
+
+def test_expired_lease_frees_its_slot(store: Store) -> None:
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": 1, "text": "x"}])
+    slow, _ = make_user(store, "slow")
+    fast, _ = make_user(store, "fast")
+    lease = dispatch.next_assignment(store, slow, p["id"])
+    assert lease is not None
+    assert dispatch.next_assignment(store, fast, p["id"]) is None  # the only slot is leased
+    with store.tx() as conn:
+        conn.execute(assignments.update().values(expires_at=utcnow() - timedelta(seconds=1)))
+    again = dispatch.next_assignment(store, fast, p["id"])
+    assert again is not None and again["record"]["id"] == lease["record"]["id"]
+    dispatch.submit_response(store, fast, again["assignment_id"], {"label": "a"})
+    with pytest.raises(Conflict):  # the late answer finds no free slot
+        dispatch.submit_response(store, slow, lease["assignment_id"], {"label": "b"})
+    assert submitted_per_record(store) == Counter({lease["record"]["id"]: 1})
+
+
+def test_skills_routing(store: Store) -> None:
+    p = make_project(store, schema(overlap=1))
+    load(
+        store,
+        p,
+        [{"id": "med", "text": "chest pain", "skills": ["physician"]}, {"id": "easy", "text": "hello"}],
+    )
+    crowd, _ = make_user(store, "crowd")
+    doc, _ = make_user(store, "doc", skills=["physician", "german"])
+    seen_by_crowd = []
+    while (lease := dispatch.next_assignment(store, crowd, p["id"])) is not None:
+        seen_by_crowd.append(lease["record"]["fields"]["text"])
+        dispatch.submit_response(store, crowd, lease["assignment_id"], {"label": "a"})
+    assert seen_by_crowd == ["hello"]
+    lease = dispatch.next_assignment(store, doc, p["id"])
+    assert lease is not None and lease["record"]["fields"]["text"] == "chest pain"
+
+
+def test_priority_order(store: Store) -> None:
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": i, "text": f"t{i}", "priority": i % 3} for i in range(6)])
+    ann, _ = make_user(store, "ann")
+    order = []
+    while (lease := dispatch.next_assignment(store, ann, p["id"])) is not None:
+        order.append(lease["record"]["fields"]["text"])
+        dispatch.submit_response(store, ann, lease["assignment_id"], {"label": "a"})
+    assert order == ["t2", "t5", "t1", "t4", "t0", "t3"]
+
+
+def test_gold_mixing_rate_and_gold_never_leaks(store: Store) -> None:
+    p = make_project(store, schema(overlap=1, gold_rate=0.2))
+    rows: list[dict[str, Any]] = [{"id": f"r{i}", "text": f"t{i}"} for i in range(500)]
+    rows += [{"id": f"g{i}", "text": f"g{i}", "gold": {"label": "a"}} for i in range(500)]
+    load(store, p, rows)
+    ann, _ = make_user(store, "ann")
+    gold = 0
+    for _ in range(400):
+        lease = dispatch.next_assignment(store, ann, p["id"])
+        assert lease is not None
+        assert "gold" not in lease["record"] and "is_gold" not in lease["record"]
+        gold += lease["record"]["fields"]["text"].startswith("g")
+        dispatch.submit_response(store, ann, lease["assignment_id"], {"label": "a"})
+    assert 0.2 - 0.07 <= gold / 400 <= 0.2 + 0.07
+
+
+def test_qualification_gate(store: Store) -> None:
+    p = make_project(store, schema(overlap=1, qualification={"count": 3, "min_accuracy": 0.66}))
+    rows: list[dict[str, Any]] = [{"id": f"r{i}", "text": f"t{i}"} for i in range(5)]
+    rows += [{"id": f"g{i}", "text": f"g{i}", "gold": {"label": "b"}} for i in range(5)]
+    load(store, p, rows)
+    good, _ = make_user(store, "good")
+    bad, _ = make_user(store, "bad")
+    for who, answer in ((good, "b"), (bad, "c")):
+        for _ in range(3):
+            lease = dispatch.next_assignment(store, who, p["id"])
+            assert lease is not None and lease["record"]["fields"]["text"].startswith("g")
+            dispatch.submit_response(store, who, lease["assignment_id"], {"label": answer})
+    lease = dispatch.next_assignment(store, good, p["id"])
+    assert lease is not None and lease["record"]["fields"]["text"].startswith("t")
+    with pytest.raises(PermissionDenied, match="not qualified"):
+        dispatch.next_assignment(store, bad, p["id"])
+
+
+def test_quality_bar_pauses(store: Store) -> None:
+    p = make_project(store, schema(overlap=1, gold_rate=1.0, quality_bar=0.8))
+    load(store, p, [{"id": f"g{i}", "text": f"g{i}", "gold": {"label": "b"}} for i in range(20)])
+    bad, _ = make_user(store, "bad")
+    with pytest.raises(PermissionDenied, match="paused"):
+        for _ in range(20):
+            lease = dispatch.next_assignment(store, bad, p["id"])
+            assert lease is not None
+            dispatch.submit_response(store, bad, lease["assignment_id"], {"label": "a"})
+
+
+def test_invalid_answer_changes_nothing(store: Store) -> None:
+    p = make_project(store, schema())
+    load(store, p, [{"id": 1, "text": "x"}])
+    ann, _ = make_user(store, "ann")
+    lease = dispatch.next_assignment(store, ann, p["id"])
+    assert lease is not None
+    with pytest.raises(ValidationError) as info:
+        dispatch.submit_response(store, ann, lease["assignment_id"], {"label": "zzz"})
+    assert info.value.field is not None and "label" in info.value.field
+    with pytest.raises(ValidationError):
+        dispatch.submit_response(store, ann, lease["assignment_id"], {})
+    assert submitted_per_record(store) == Counter()
+    dispatch.submit_response(store, ann, lease["assignment_id"], {"label": "b"})  # the lease still stands
+
+
+def test_skip_flag_release(store: Store) -> None:
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": i, "text": f"t{i}"} for i in range(2)])
+    ann, _ = make_user(store, "ann")
+    other, _ = make_user(store, "other")
+    first = dispatch.next_assignment(store, ann, p["id"])
+    assert first is not None
+    dispatch.release_assignment(store, ann, first["assignment_id"])
+    again = dispatch.next_assignment(store, ann, p["id"])
+    assert again is not None and again["record"]["id"] == first["record"]["id"]  # released: may come back
+    with pytest.raises(ValidationError):
+        dispatch.skip_assignment(store, ann, again["assignment_id"], flag=True)
+    dispatch.skip_assignment(store, ann, again["assignment_id"], reason="offensive", flag=True)
+    nxt = dispatch.next_assignment(store, ann, p["id"])
+    assert nxt is not None and nxt["record"]["id"] != first["record"]["id"]  # skipped: never again
+    lease = dispatch.next_assignment(store, other, p["id"])
+    assert lease is not None and lease["record"]["id"] == first["record"]["id"]  # its slot reopened
+    with pytest.raises(NotFound):  # someone else's lease
+        dispatch.submit_response(store, ann, lease["assignment_id"], {"label": "a"})
+
+
+def test_review_flow(store: Store) -> None:
+    p = make_project(store, schema(overlap=1, review_rate=1.0))
+    load(store, p, [{"id": 1, "text": "x"}, {"id": 2, "text": "y"}])
+    ann, _ = make_user(store, "ann")
+    ann2, _ = make_user(store, "ann2")
+    rev, _ = make_user(store, "rev", role="reviewer")
+    assert drain(store, p, ann) == 2
+    with pytest.raises(PermissionDenied):
+        review.review_queue(store, ann, p["id"])
+    queue = review.review_queue(store, rev, p["id"])
+    assert [q["reason"] for q in queue] == ["sampled", "sampled"]
+    assert queue[0]["record"]["fields"] == {"text": "x"}
+    review.decide_review(store, rev, queue[0]["review_id"], "correct", corrected_values={"label": "c"})
+    review.decide_review(store, rev, queue[1]["review_id"], "reject")
+    with pytest.raises(Conflict):
+        review.decide_review(store, rev, queue[1]["review_id"], "accept")
+    assert review.review_queue(store, rev, p["id"]) == []
+    # The rejected record's slot reopened: another annotator gets it.
+    lease = dispatch.next_assignment(store, ann2, p["id"])
+    assert lease is not None and lease["record"]["fields"] == {"text": "y"}
+    with store.read() as conn:
+        verdicts = sorted(r.verdict for r in conn.execute(sa.select(reviews.c.verdict)))
+        from assay.store.tables import consensus
+
+        cons = {
+            r.record_id: r.value for r in conn.execute(sa.select(consensus.c.record_id, consensus.c.value))
+        }
+    assert verdicts == ["correct", "reject"]
+    assert cons[queue[0]["record"]["id"]] == "c"  # the correction counts
+
+
+def test_gold_failures_go_to_review(store: Store) -> None:
+    p = make_project(store, schema(overlap=1, gold_rate=1.0))
+    load(store, p, [{"id": "g1", "text": "g", "gold": {"label": "a"}}])
+    ann, _ = make_user(store, "ann")
+    lease = dispatch.next_assignment(store, ann, p["id"])
+    assert lease is not None
+    dispatch.submit_response(store, ann, lease["assignment_id"], {"label": "b"})
+    with store.read() as conn:
+        assert [r.reason for r in conn.execute(sa.select(reviews.c.reason))] == ["gold_failed"]
+
+
+def test_adaptive_overlap_asks_more_only_when_unsure(store: Store) -> None:
+    p = make_project(store, schema(overlap={"min": 2, "max": 4, "confidence": 0.9}))
+    load(store, p, [{"id": "easy", "text": "easy"}, {"id": "hard", "text": "hard"}])
+    people = [make_user(store, f"a{i}")[0] for i in range(6)]
+    answers = {"easy": iter(["a"] * 6), "hard": iter(["a", "b", "c", "a", "b", "c"])}
+    for person in people:
+        drain(
+            store, p, person, answer=lambda lease: next(answers[lease["record"]["fields"]["text"]]), limit=2
+        )
+    counts = submitted_per_record(store)
+    with store.read() as conn:
+        ids = {r.external_id: r.id for r in conn.execute(sa.select(records.c.external_id, records.c.id))}
+    assert counts[ids["easy"]] == 2 and counts[ids["hard"]] == 4
+
+
+def test_project_members_limit_who_sees_it(store: Store) -> None:
+    p = make_project(store, schema())
+    from assay.services import projects
+
+    outsider, _ = make_user(store, "outsider")
+    insider, _ = make_user(store, "insider")
+    projects.add_member(store, SYSTEM, p["id"], "insider", "annotator")
+    with pytest.raises(NotFound):
+        dispatch.next_assignment(store, outsider, p["id"])
+    assert dispatch.next_assignment(store, insider, p["id"]) is None
