@@ -57,7 +57,7 @@ def response_views(conn: Connection, project_id: int) -> list[dict[str, Any]]:
         sa.select(
             responses.c.id,
             responses.c.record_id,
-            responses.c.values,
+            responses.c["values"],
             assignments.c.view,
             users.c.name.label("user_name"),
             users.c.kind.label("user_kind"),
