@@ -187,10 +187,13 @@ def main() -> None:
             if m in THEIRS and "ours only" not in name and not (a.quick and m in ("GLAD", "MACE")):
                 theirs = run_one("crowdkit", m, path, a.timeout)
             ratio = f"{theirs['time_s'] / ours['time_s']:7.1f}x" if ours and theirs else "      -"
-            print(
-                f"{name:34} {m:9} | {fmt(ours)} | {(f'{'not run':>26}' if skipped else fmt(theirs)) if m in THEIRS else ' ' * 26} | {ratio}",
-                flush=True,
-            )
+            if m not in THEIRS:
+                cell = " " * 26
+            elif skipped:
+                cell = f"{'not run':>26}"
+            else:
+                cell = fmt(theirs)
+            print(f"{name:34} {m:9} | {fmt(ours)} | {cell} | {ratio}", flush=True)
             if not name.startswith("sim"):
                 s = summary.setdefault(m, {"ours": [], "theirs": []})
                 s["ours"].append(ours["accuracy"] if ours else float("nan"))
