@@ -43,7 +43,10 @@ def test_openai_chat_tool_calls_and_handoff() -> None:
     assert t.task == "What's the weather in Paris and Berlin?"
     call_step = t.steps[2]
     assert [c.arguments for c in call_step.tool_calls] == [{"city": "Paris"}, {"city": "Berlin"}]
-    assert [r.call_id for r in t.steps[3].tool_results] == ["call_1", "call_2"]  # parallel results in one step
+    assert [r.call_id for r in t.steps[3].tool_results] == [
+        "call_1",
+        "call_2",
+    ]  # parallel results in one step
     assert t.tools[0]["parameters"]["required"] == ["city"]
     multi = Trajectory.from_value(items[1].trajectory)
     assert multi.steps[1].actor == "triage" and multi.steps[1].handoff == ("triage", "billing")
@@ -55,7 +58,9 @@ def test_openai_responses_agents_and_handoff() -> None:
     assert t.agents == ("Triage Agent", "Billing Agent")
     assert t.steps[1].handoff == ("Triage Agent", "Billing Agent")
     assert t.steps[1].extra["reasoning"] == "Billing question; hand off."
-    assert t.steps[3].actor == "Billing Agent" and t.steps[3].tool_calls[0].arguments == {"invoice_id": "INV-9"}
+    assert t.steps[3].actor == "Billing Agent" and t.steps[3].tool_calls[0].arguments == {
+        "invoice_id": "INV-9"
+    }
     assert t.steps[-1].content.startswith("You were charged twice")
     assert [x["name"] for x in t.tools] == ["lookup_invoice"]
     assert t.outcome == {"resolved": True}

@@ -292,12 +292,12 @@ def run_checks(value: Mapping[str, Any], checks: Iterable[str] | None = None) ->
 def as_step_review(findings: Iterable[Finding], verdicts: Collection[str] | None = None) -> dict[str, Any]:
     """Findings as a ``step_review`` value ``{"<step>": {"verdict", "comment"}}``, one entry per step
     (the worst verdict, every finding's message in the comment). ``verdicts`` are the question's
-    verdicts: a suggested verdict it lacks becomes its first verdict that is not ``correct``."""
+    verdicts: a suggested verdict it lacks becomes its last one (verdicts are listed from good to bad)."""
     by_step: dict[int, list[Finding]] = {}
     for f in findings:
         by_step.setdefault(f.step, []).append(f)
     allowed = list(verdicts) if verdicts is not None else None
-    fallback = next((v for v in allowed or [] if v != "correct"), None)
+    fallback = next((v for v in reversed(allowed or []) if v != "correct"), None)
     out: dict[str, Any] = {}
     for step in sorted(by_step):
         fs = by_step[step]
