@@ -26,11 +26,14 @@ __all__ = [
     "authenticate_token",
     "create_session",
     "create_token",
+    "create_workspace",
     "default_workspace_id",
     "end_session",
     "hash_token",
     "init_instance",
+    "list_tokens",
     "list_users",
+    "list_workspaces",
     "login",
     "revoke_token",
     "set_password",
@@ -251,3 +254,33 @@ def create_session(store: Store, actor: Actor) -> str:
 def end_session(store: Store, token: str) -> None:
     with store.tx() as conn:
         acc.revoke_token_hash(conn, hash_token(token))
+
+
+def list_tokens(store: Store, actor: Actor) -> list[dict[str, Any]]:
+    """The actor's own API tokens (never their secrets)."""
+    if actor.id is None:
+        return []
+    with store.read() as conn:
+        return acc.list_tokens(conn, actor.id)
+
+
+def list_workspaces(store: Store, actor: Actor) -> list[dict[str, Any]]:
+    """Every workspace for an admin; else the workspaces the actor is a member of."""
+    with store.read() as conn:
+        return acc.list_workspaces(conn, user_id=None if actor.is_admin else actor.id)
+
+
+def create_workspace(store: Store, actor: Actor, name: str) -> dict[str, Any]:
+    if not actor.is_admin:
+        raise PermissionDenied("only admins create workspaces")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("a workspace name is 1 to 200 characters", field="name")
+    with store.tx() as conn:
+        if acc.get_workspace_by_name(conn, name):
+            raise Conflict(f"a workspace named {name!r} exists already", field="name")
+        wid = acc.insert_workspace(conn, name)
+        audit(conn, actor, "workspace.created", "workspace", wid, after={"name": name})
+        ws = acc.get_workspace_by_name(conn, name)
+    assert ws is not None
+    return ws

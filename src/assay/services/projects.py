@@ -20,6 +20,7 @@ __all__ = [
     "add_member",
     "create_project",
     "get_project",
+    "list_members",
     "list_projects",
     "project_schema",
     "update_project",
@@ -184,3 +185,10 @@ def add_member(store: Store, actor: Actor, ref: int | str, user_name: str, role:
             project_id=int(project["id"]),
             after={"user_id": user["id"], "role": role},
         )
+
+
+def list_members(store: Store, actor: Actor, ref: int | str) -> list[dict[str, Any]]:
+    """The project's named members (empty: the project is open to its whole workspace)."""
+    with store.read() as conn:
+        project = load_project(conn, actor, ref, need="manager")
+        return acc.list_project_members(conn, int(project["id"]))

@@ -1,0 +1,98 @@
+"""The HTTP face: ``create_app(settings)`` builds the FastAPI application.
+
+The JSON API lives under ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``); the built web UI,
+when ``assay/web/static/index.html`` exists, is served at ``/`` with ``index.html`` for any
+other path that is not under ``/api/`` (the UI routes on the client).
+
+Routes are plain ``def`` functions: the services are synchronous, and FastAPI runs them in
+its thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import FileResponse
+
+import assay
+from assay.api.errors import install_error_handlers, problem
+from assay.api.limits import BodySizeLimit, LoginLimiter
+from assay.api.routes import auth, dispatch, out, projects, records, users
+from assay.settings import Settings
+from assay.store.engine import Store, open_store
+
+__all__ = ["API_PREFIX", "STATIC_DIR", "app_from_env", "create_app"]
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+def _version() -> str:
+    return str(getattr(assay, "__version__", "0"))
+
+
+def create_app(
+    settings: Settings | None = None, store: Store | None = None, *, static_dir: Path | None = None
+) -> FastAPI:
+    """The application over ``store`` (or the database ``settings`` name, opened and migrated)."""
+    settings = settings or Settings()
+    owned = store is None
+    the_store = store or open_store(settings.db_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            the_store.dispose()
+
+    app = FastAPI(
+        title="assay",
+        version=_version(),
+        description="An open data engine for human and AI feedback. Errors are RFC 9457 problem+json.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = the_store
+    app.state.login_limiter = LoginLimiter()
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    api = APIRouter(prefix=API_PREFIX)
+
+    @api.get("/health", tags=["health"])
+    def health() -> Response:
+        return out({"status": "ok", "version": _version(), "database": the_store.dialect})
+
+    for module in (auth, users, projects, records, dispatch):
+        api.include_router(module.router)
+
+    app.include_router(api)
+    _mount_ui(app, static_dir or STATIC_DIR)
+    return app
+
+
+def _mount_ui(app: FastAPI, static: Path) -> None:
+    """Serve the built UI: real files as they are, ``index.html`` for every other non-API path."""
+    root = static.resolve()
+
+    @app.get("/{path:path}", include_in_schema=False)
+    def ui(path: str, request: Request) -> Response:
+        index = root / "index.html"
+        if path.startswith("api/") or not index.is_file():
+            return problem(404, "not_found", "Not found", f"no route {request.url.path}")
+        if path:
+            candidate = (root / path).resolve()
+            if candidate.is_relative_to(root) and candidate.is_file():
+                return FileResponse(candidate)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+
+def app_from_env() -> FastAPI:
+    """The application with settings from the environment (``uvicorn --factory`` and ``--workers``)."""
+    return create_app(Settings())

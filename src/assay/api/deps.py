@@ -1,0 +1,102 @@
+"""What routes ask for: the store, the calling actor (token or session cookie), paging.
+
+A request is authenticated by ``Authorization: Bearer <token>`` or by the ``assay_session``
+cookie. A cookie request that changes state must also send ``X-CSRF-Token`` equal to the
+``assay_csrf`` cookie (double-submit); a token request needs no such header, since a browser
+never adds it on its own.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from assay.domain.errors import PermissionDenied, Unauthenticated, ValidationError
+from assay.services import accounts
+from assay.services.actors import Actor
+from assay.settings import Settings
+from assay.store.engine import Store
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+    "CurrentActor",
+    "Page",
+    "SESSION_COOKIE",
+    "SettingsDep",
+    "StoreDep",
+    "page_params",
+]
+
+SESSION_COOKIE = "assay_session"
+CSRF_COOKIE = "assay_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_actor(request: Request, store: Annotated[Store, Depends(get_store)]) -> Actor:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+        return accounts.authenticate_token(store, token.strip())
+    session = request.cookies.get(SESSION_COOKIE)
+    if not session:
+        raise Unauthenticated("sign in, or send an API token as 'Authorization: Bearer <token>'")
+    actor = accounts.authenticate_token(store, session)
+    if actor.token_kind != "session":
+        raise Unauthenticated("an API token cannot be used as a session cookie")
+    if request.method not in _SAFE:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not cookie or not sent or not hmac.compare_digest(cookie, sent):
+            raise PermissionDenied(f"missing or wrong {CSRF_HEADER} header (send the {CSRF_COOKIE} cookie)")
+    return actor
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+class Page:
+    """``?cursor=&limit=`` of a list: ``after_id`` is the last id of the previous page."""
+
+    def __init__(self, after_id: int, limit: int) -> None:
+        self.after_id = after_id
+        self.limit = limit
+
+
+def page_params(
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Page:
+    after = 0
+    if cursor:
+        if not cursor.isdigit():
+            raise ValidationError("not a cursor this API gave out", field="cursor")
+        after = int(cursor)
+    return Page(after, limit)
+
+
+PageDep = Annotated[Page, Depends(page_params)]
+
+
+def paged(items: list[dict[str, object]], limit: int, key: str = "id") -> dict[str, object]:
+    """``{items, next_cursor}`` from up to ``limit + 1`` rows (the extra one says there is more)."""
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next_cursor": str(items[-1][key]) if more and items else None}

@@ -1,0 +1,92 @@
+"""Request limits: the largest body a request may carry, and failed-login throttling."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assay.api.errors import BodyTooLarge, RateLimited, assay_problem
+
+__all__ = ["BodySizeLimit", "LoginLimiter"]
+
+
+class BodySizeLimit:
+    """Refuse bodies over ``max_bytes`` with 413: at once by Content-Length, else while reading."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    size = int(value)
+                except ValueError:
+                    size = 0
+                if size > self.max_bytes:
+                    response = assay_problem(self._error())
+                    await response(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise self._error()
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _error(self) -> BodyTooLarge:
+        return BodyTooLarge(f"the request body is larger than {self.max_bytes} bytes")
+
+
+class LoginLimiter:
+    """At most ``failures`` failed logins per (name, client address) in ``window`` seconds.
+
+    Kept in the memory of one server process: with N workers a client gets up to N times as
+    many tries, which still stops password guessing at any useful rate.
+    """
+
+    def __init__(self, failures: int = 10, window: float = 300.0) -> None:
+        self.failures = failures
+        self.window = window
+        self._seen: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        q = self._seen.setdefault(key, deque())
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        return q
+
+    def check(self, name: str, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            q = self._recent((name, client), now)
+            if len(q) >= self.failures:
+                wait = int(q[0] + self.window - now) + 1
+                raise RateLimited(
+                    f"too many failed sign-ins; try again in {wait} s", details={"retry_after": wait}
+                )
+
+    def failed(self, name: str, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._recent((name, client), now).append(now)
+            if len(self._seen) > 100_000:  # keep memory bounded under a flood of names
+                self._seen = {k: v for k, v in self._seen.items() if v}
+
+    def succeeded(self, name: str, client: str) -> None:
+        with self._lock:
+            self._seen.pop((name, client), None)

@@ -1,0 +1,28 @@
+"""One module per resource; each route loads, authorises through a service, and answers JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Response
+
+__all__ = ["NO_CONTENT", "out"]
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, set | frozenset | tuple):
+        return list(o)
+    return str(o)
+
+
+def out(data: Any, status: int = 200) -> Response:
+    """A JSON answer serialised with orjson (datetimes as ISO 8601)."""
+    return Response(
+        orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+NO_CONTENT = 204

@@ -1,0 +1,103 @@
+"""Sign-in for the browser (session and CSRF cookies), the caller, and its API tokens."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Request, Response
+
+from assay.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentActor, SettingsDep, StoreDep
+from assay.api.routes import out
+from assay.api.schemas import LoginIn, TokenIn
+from assay.domain.errors import Unauthenticated
+from assay.services import accounts, stats
+from assay.services.accounts import SESSION_HOURS
+from assay.services.actors import Actor
+
+router = APIRouter(tags=["auth"])
+
+
+def _user(actor: Actor) -> dict[str, object]:
+    return {
+        "id": actor.id,
+        "name": actor.name,
+        "role": actor.role,
+        "kind": actor.kind,
+        "skills": list(actor.skills),
+        "cost_per_hour": actor.cost_per_hour,
+        "cost_per_item": actor.cost_per_item,
+    }
+
+
+@router.post("/auth/login")
+def login(body: LoginIn, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    limiter = request.app.state.login_limiter
+    client = request.client.host if request.client else "?"
+    limiter.check(body.name, client)
+    try:
+        actor = accounts.login(store, body.name, body.password)
+    except Unauthenticated:
+        limiter.failed(body.name, client)
+        raise
+    limiter.succeeded(body.name, client)
+    session = accounts.create_session(store, actor)
+    csrf = secrets.token_urlsafe(32)
+    response = out({"user": _user(actor), "csrf_token": csrf})
+    age = SESSION_HOURS * 3600
+    response.set_cookie(
+        SESSION_COOKIE,
+        session,
+        max_age=age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf,
+        max_age=age,
+        httponly=False,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    return response
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(request: Request, actor: CurrentActor, store: StoreDep) -> Response:
+    session = request.cookies.get(SESSION_COOKIE)
+    if session and actor.token_kind == "session":
+        accounts.end_session(store, session)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+@router.get("/me")
+def me(actor: CurrentActor) -> Response:
+    return out(_user(actor))
+
+
+@router.get("/me/stats")
+def my_stats(actor: CurrentActor, store: StoreDep) -> Response:
+    return out(stats.my_stats(store, actor))
+
+
+@router.get("/tokens")
+def list_tokens(actor: CurrentActor, store: StoreDep) -> Response:
+    return out({"items": accounts.list_tokens(store, actor)})
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: TokenIn, actor: CurrentActor, store: StoreDep) -> Response:
+    tid, token = accounts.create_token(store, actor, name=body.name, user_name=body.user)
+    return out({"id": tid, "name": body.name, "token": token}, 201)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+    accounts.revoke_token(store, actor, token_id)
+    return Response(status_code=204)

@@ -1,0 +1,76 @@
+"""Leases and answers: next record, the lease, submit, draft, skip, release; and review."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from assay.api.deps import CurrentActor, PageDep, StoreDep, paged
+from assay.api.routes import out
+from assay.api.schemas import DraftIn, ReviewIn, SkipIn, SubmitIn
+from assay.services import dispatch, review
+
+router = APIRouter(tags=["dispatch"])
+
+
+@router.post("/projects/{project_id}/next", responses={204: {"description": "nothing left for the caller"}})
+def next_assignment(project_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+    lease = dispatch.next_assignment(store, actor, project_id)
+    return Response(status_code=204) if lease is None else out(lease)
+
+
+@router.get("/assignments/{assignment_id}")
+def get_assignment(assignment_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+    return out(dispatch.get_assignment(store, actor, assignment_id))
+
+
+@router.post("/assignments/{assignment_id}/responses", status_code=201)
+def submit_response(assignment_id: int, body: SubmitIn, actor: CurrentActor, store: StoreDep) -> Response:
+    response, created = dispatch.submit_response(
+        store,
+        actor,
+        assignment_id,
+        body.values,
+        duration_ms=body.duration_ms,
+        idempotency_key=body.idempotency_key,
+    )
+    return out(response, 201 if created else 200)
+
+
+@router.put("/assignments/{assignment_id}/draft")
+def save_draft(assignment_id: int, body: DraftIn, actor: CurrentActor, store: StoreDep) -> Response:
+    return out(dispatch.save_draft(store, actor, assignment_id, body.values))
+
+
+@router.post("/assignments/{assignment_id}/skip", status_code=204)
+def skip(assignment_id: int, actor: CurrentActor, store: StoreDep, body: SkipIn | None = None) -> Response:
+    body = body or SkipIn()
+    dispatch.skip_assignment(store, actor, assignment_id, reason=body.reason, flag=body.flag)
+    return Response(status_code=204)
+
+
+@router.post("/assignments/{assignment_id}/release", status_code=204)
+def release(assignment_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+    dispatch.release_assignment(store, actor, assignment_id)
+    return Response(status_code=204)
+
+
+@router.get("/projects/{project_id}/reviews")
+def review_queue(project_id: int, actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
+    rows = review.review_queue(store, actor, project_id, after_id=page.after_id, limit=page.limit + 1)
+    return out(paged(rows, page.limit, key="review_id"))
+
+
+@router.post("/reviews/{review_id}")
+def decide_review(review_id: int, body: ReviewIn, actor: CurrentActor, store: StoreDep) -> Response:
+    decision = review.decide_review(
+        store, actor, review_id, body.verdict, corrected_values=body.corrected_values, comment=body.comment
+    )
+    return out(decision)
+
+
+@router.post("/responses/{response_id}/review")
+def review_response(response_id: int, body: ReviewIn, actor: CurrentActor, store: StoreDep) -> Response:
+    decision = review.review_response(
+        store, actor, response_id, body.verdict, corrected_values=body.corrected_values, comment=body.comment
+    )
+    return out(decision)

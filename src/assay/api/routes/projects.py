@@ -1,0 +1,156 @@
+"""Projects, their members, records in bulk, file imports and exports."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from assay.api.deps import CurrentActor, PageDep, StoreDep, paged
+from assay.api.errors import BadRequest
+from assay.api.routes import out
+from assay.api.schemas import MemberIn, ProjectIn, ProjectPatch
+from assay.domain.errors import AssayError, ValidationError
+from assay.services import exports, imports, projects
+
+router = APIRouter(tags=["projects"])
+
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/ndjson")
+EXPORT_TYPES = {
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+@router.get("/projects")
+def list_projects(actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
+    rows = projects.list_projects(store, actor, after_id=page.after_id, limit=page.limit + 1)
+    return out(paged(rows, page.limit))
+
+
+@router.post("/projects", status_code=201)
+def create_project(body: ProjectIn, actor: CurrentActor, store: StoreDep) -> Response:
+    return out(
+        projects.create_project(store, actor, body.schema_, name=body.name, workspace=body.workspace), 201
+    )
+
+
+@router.get("/projects/{project_id}")
+def get_project(project_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+    return out(projects.get_project(store, actor, project_id))
+
+
+@router.patch("/projects/{project_id}")
+def update_project(project_id: int, body: ProjectPatch, actor: CurrentActor, store: StoreDep) -> Response:
+    return out(
+        projects.update_project(store, actor, project_id, schema=body.schema_, guidelines=body.guidelines)
+    )
+
+
+@router.get("/projects/{project_id}/members")
+def list_members(project_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+    return out({"items": projects.list_members(store, actor, project_id)})
+
+
+@router.post("/projects/{project_id}/members", status_code=201)
+def add_member(project_id: int, body: MemberIn, actor: CurrentActor, store: StoreDep) -> Response:
+    projects.add_member(store, actor, project_id, body.user, body.role)
+    return out({"user": body.user, "role": body.role}, 201)
+
+
+def _ndjson(body: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+    for n, line in enumerate(body.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise ValidationError(f"not valid JSON: {e}", line=n, file="request") from None
+
+
+def _json_array(body: bytes) -> Iterator[tuple[int, Any]]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"the body is not valid JSON: {e}", field="body") from None
+    if not isinstance(data, list):
+        raise ValidationError(
+            "send a JSON array of records (or NDJSON as application/x-ndjson)", field="body"
+        )
+    return enumerate(data, 1)
+
+
+@router.post(
+    "/projects/{project_id}/records",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def add_records(project_id: int, request: Request, actor: CurrentActor, store: StoreDep) -> Response:
+    """Add or update records in bulk, all or nothing; an error names the line (item) and field."""
+    body = await request.body()
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    rows = _ndjson(body) if ctype in NDJSON_TYPES else _json_array(body)
+    report = await run_in_threadpool(imports.import_rows, store, actor, project_id, rows, name="request")
+    return out(report.__dict__, 201)
+
+
+@router.post("/projects/{project_id}/imports", status_code=201)
+def import_file(
+    project_id: int,
+    file: Annotated[UploadFile, File(description="JSONL, JSON, CSV or Parquet")],
+    actor: CurrentActor,
+    store: StoreDep,
+    format: Annotated[str, Form()] = "auto",
+) -> Response:
+    name = Path(file.filename or "upload").name or "upload"
+    with tempfile.TemporaryDirectory(prefix="assay-import-") as tmp:
+        path = Path(tmp) / name
+        with path.open("wb") as fh:
+            shutil.copyfileobj(file.file, fh, 1 << 20)
+        try:
+            report = imports.import_file(store, actor, project_id, path, fmt=format)
+        except AssayError as e:
+            if e.file == str(path):
+                e.file = name
+            raise
+    return out(report.__dict__ | {"source": name}, 201)
+
+
+@router.get("/projects/{project_id}/export")
+def export(
+    project_id: int,
+    actor: CurrentActor,
+    store: StoreDep,
+    format: Annotated[str, Query(pattern="^(jsonl|csv|parquet)$")] = "jsonl",
+    lineage: bool = False,
+) -> FileResponse:
+    tmp = tempfile.mkdtemp(prefix="assay-export-")
+    path = Path(tmp) / f"project-{project_id}.{format}"
+    try:
+        exports.export_file(store, actor, project_id, path, fmt=format, lineage=lineage)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return FileResponse(
+        path,
+        media_type=EXPORT_TYPES[format],
+        filename=path.name,
+        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
+    )

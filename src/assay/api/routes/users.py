@@ -1,0 +1,44 @@
+"""Users (people and model contributors) and workspaces."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from assay.api.deps import CurrentActor, StoreDep
+from assay.api.routes import out
+from assay.api.schemas import UserIn, WorkspaceIn
+from assay.services import accounts
+
+router = APIRouter(tags=["users"])
+
+
+@router.get("/users")
+def list_users(actor: CurrentActor, store: StoreDep) -> Response:
+    return out({"items": accounts.list_users(store, actor)})
+
+
+@router.post("/users", status_code=201)
+def add_user(body: UserIn, actor: CurrentActor, store: StoreDep) -> Response:
+    new = accounts.add_user(
+        store,
+        actor,
+        body.name,
+        role=body.role,
+        kind=body.kind,
+        skills=body.skills,
+        password=body.password,
+        cost_per_hour=body.cost_per_hour,
+        cost_per_item=body.cost_per_item,
+        workspace=body.workspace,
+    )
+    return out({"id": new.id, "name": new.name, "role": new.role, "kind": new.kind, "token": new.token}, 201)
+
+
+@router.get("/workspaces")
+def list_workspaces(actor: CurrentActor, store: StoreDep) -> Response:
+    return out({"items": accounts.list_workspaces(store, actor)})
+
+
+@router.post("/workspaces", status_code=201)
+def create_workspace(body: WorkspaceIn, actor: CurrentActor, store: StoreDep) -> Response:
+    return out(accounts.create_workspace(store, actor, body.name), 201)

@@ -1,0 +1,73 @@
+"""``assay serve``, and the ``--url/--token`` options of commands that can act on a served instance."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from assay.cli.common import DbOpt, HomeOpt, console, settings_for
+
+if TYPE_CHECKING:
+    from assay.sdk import Client
+
+__all__ = ["TokenOpt", "UrlOpt", "register", "remote_client", "serve"]
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url", envvar="ASSAY_URL", help="Act on a running assay server at this URL (through the SDK)."
+    ),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option("--token", envvar="ASSAY_TOKEN", help="API token for --url."),
+]
+
+
+def remote_client(url: str, token: str | None) -> Client:
+    """An SDK client for ``--url``; a token is required."""
+    from assay.domain.errors import Unauthenticated
+    from assay.sdk import Client
+
+    if not token:
+        raise Unauthenticated("--url needs --token (or ASSAY_TOKEN)")
+    return Client(url, token)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (PostgreSQL; SQLite works best with 1).")
+    ] = 1,
+    log_level: Annotated[str, typer.Option(help="Uvicorn log level.")] = "warning",
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Serve the HTTP API (/api/v1) and the web UI."""
+    import uvicorn
+
+    from assay.store.engine import open_store
+
+    settings = settings_for(home, db)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    open_store(settings.db_url).dispose()  # migrate once, before any worker starts
+    os.environ["ASSAY_HOME"] = str(settings.home.resolve())
+    os.environ["ASSAY_DATABASE_URL"] = settings.db_url
+    console.print(f"assay serving {settings.db_url} on http://{host}:{port}/ (API at /api/v1)")
+    uvicorn.run(
+        "assay.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

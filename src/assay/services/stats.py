@@ -1,0 +1,220 @@
+"""Workforce figures: what each contributor did and cost, and how a project is going.
+
+Per contributor (in a project): answers, time spent (sum of ``duration_ms``), gold accuracy
+(mean gold score, with its count), agreement with consensus (the share of its answers on
+ordinary records equal to the consensus value, question by question), and cost
+(``cost_per_item`` × answers + ``cost_per_hour`` × hours spent).
+
+Per project: progress (records done of total, responses), submits per hour (a series for
+plots), cost so far, Krippendorff's alpha per question (nominal for labels and preferences,
+ordinal for ratings, interval for numbers) and, per categorical question, the confusion
+matrix of contributors' answers (rows) against the consensus (columns).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from assay.domain.gold import answers_equal
+from assay.quality import krippendorff_alpha
+from assay.services.actors import Actor
+from assay.services.policies import load_project
+from assay.services.schemas import CompiledSchema, compiled
+from assay.store import projects as proj_store
+from assay.store import stats as stats_store
+from assay.store.engine import Store
+
+__all__ = ["contributor_stats", "my_stats", "project_stats"]
+
+CATEGORICAL = ("label", "preference")
+_LEVEL = {"label": "nominal", "preference": "nominal", "rating": "ordinal", "number": "interval"}
+
+
+def _key(qtype: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if qtype == "preference":
+        return str(value.get("choice")) if isinstance(value, dict) else None
+    return str(value)
+
+
+def _same(qtype: str, a: Any, b: Any) -> bool:
+    if qtype in CATEGORICAL:
+        return _key(qtype, a) == _key(qtype, b)
+    return answers_equal(a, b)
+
+
+def _cost(row: dict[str, Any]) -> float | None:
+    per_item, per_hour = row.get("cost_per_item"), row.get("cost_per_hour")
+    if per_item is None and per_hour is None:
+        return None
+    return round(
+        (per_item or 0.0) * int(row["answered"]) + (per_hour or 0.0) * int(row["time_ms"]) / 3_600_000, 4
+    )
+
+
+def _figures(row: dict[str, Any], agreement: tuple[int, int] | None) -> dict[str, Any]:
+    gold_n = int(row["gold_answered"])
+    matched, compared = agreement or (0, 0)
+    return {
+        "answered": int(row["answered"]),
+        "time_ms": int(row["time_ms"]),
+        "gold_answered": gold_n,
+        "gold_accuracy": round(float(row["gold_right"]) / gold_n, 4) if gold_n else None,
+        "agreement": round(matched / compared, 4) if compared else None,
+        "agreement_n": compared,
+        "first_at": row["first_at"],
+        "last_at": row["last_at"],
+    }
+
+
+def _agreement_by_user(
+    cs: CompiledSchema, answers: list[dict[str, Any]], cons: dict[tuple[int, str], Any]
+) -> dict[int, tuple[int, int]]:
+    out: dict[int, list[int]] = {}
+    types = {q.name: q.type for q in cs.schema.questions}
+    for a in answers:
+        tally = out.setdefault(int(a["user_id"]), [0, 0])
+        for q, v in (a["values"] or {}).items():
+            c = cons.get((int(a["record_id"]), q))
+            if c is None or v is None or q not in types:
+                continue
+            tally[1] += 1
+            tally[0] += _same(types[q], v, c)
+    return {u: (t[0], t[1]) for u, t in out.items()}
+
+
+def contributor_stats(store: Store, actor: Actor, project_ref: int | str) -> list[dict[str, Any]]:
+    """One row per contributor who answered in the project."""
+    with store.read() as conn:
+        project = load_project(conn, actor, project_ref, need="reviewer")
+        pid = int(project["id"])
+        sums = stats_store.contributor_sums(conn, pid)
+        answers = stats_store.answer_rows(conn, pid)
+        cons = stats_store.consensus_values(conn, pid)
+    agree = _agreement_by_user(compiled(project), answers, cons)
+    return [
+        {"user_id": r["user_id"], "name": r["name"], "kind": r["kind"]}
+        | _figures(r, agree.get(int(r["user_id"])))
+        | {"cost": _cost(r)}
+        for r in sums
+    ]
+
+
+def _alpha(cs: CompiledSchema, question: str, answers: list[dict[str, Any]]) -> float | None:
+    q = cs.schema.question(question)
+    level = _LEVEL.get(q.type)
+    if level is None:
+        return None
+    units: list[int] = []
+    values: list[float] = []
+    codes: dict[str, int] = {}
+    for a in answers:
+        v = (a["values"] or {}).get(question)
+        if v is None:
+            continue
+        if level == "nominal":
+            k = _key(q.type, v)
+            if k is None:
+                continue
+            values.append(float(codes.setdefault(k, len(codes))))
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            values.append(float(v))
+        else:
+            continue
+        units.append(int(a["record_id"]))
+    if len(values) < 2:
+        return None
+    alpha = krippendorff_alpha(np.array(units), np.array(values), level=level)  # type: ignore[arg-type]
+    return None if math.isnan(alpha) else round(float(alpha), 4)
+
+
+def _confusion(
+    cs: CompiledSchema, question: str, answers: list[dict[str, Any]], cons: dict[tuple[int, str], Any]
+) -> dict[str, Any]:
+    qtype = cs.schema.question(question).type
+    pairs: list[tuple[str, str]] = []
+    for a in answers:
+        mine = _key(qtype, (a["values"] or {}).get(question))
+        agreed = _key(qtype, cons.get((int(a["record_id"]), question)))
+        if mine is not None and agreed is not None:
+            pairs.append((mine, agreed))
+    options = [o.value for o in getattr(cs.schema.question(question), "options", []) or []]
+    labels = options + sorted({x for p in pairs for x in p} - set(options))
+    index = {lab: i for i, lab in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for mine, agreed in pairs:
+        matrix[index[mine]][index[agreed]] += 1
+    return {"labels": labels, "matrix": matrix, "rows": "answer", "columns": "consensus"}
+
+
+def project_stats(store: Store, actor: Actor, project_ref: int | str) -> dict[str, Any]:
+    """Progress, throughput per hour, cost so far, agreement and confusion per question."""
+    with store.read() as conn:
+        project = load_project(conn, actor, project_ref, need="reviewer")
+        pid = int(project["id"])
+        counts = stats_store.record_counts(conn, pid)
+        pending = stats_store.pending_review_count(conn, pid)
+        sums = stats_store.contributor_sums(conn, pid)
+        hourly = stats_store.hourly_submits(conn, pid)
+        answers = stats_store.answer_rows(conn, pid)
+        cons = stats_store.consensus_values(conn, pid)
+    cs = compiled(project)
+    ordinary = counts["records"] - counts["gold_records"]
+    responses = sum(int(r["answered"]) for r in sums)
+    costs = [c for r in sums if (c := _cost(r)) is not None]
+    return {
+        "project_id": pid,
+        "progress": {
+            "records": counts["records"],
+            "gold_records": counts["gold_records"],
+            "done": counts["done"],
+            "open": ordinary - counts["done"],
+            "share_done": round(counts["done"] / ordinary, 4) if ordinary else None,
+            "responses": responses,
+            "contributors": len(sums),
+            "pending_reviews": pending,
+            "time_ms": sum(int(r["time_ms"]) for r in sums),
+        },
+        "throughput": [{"hour": h, "submits": n} for h, n in hourly],
+        "cost": round(sum(costs), 4) if costs else None,
+        "agreement": {q.name: _alpha(cs, q.name, answers) for q in cs.schema.questions},
+        "confusion": {
+            q.name: _confusion(cs, q.name, answers, cons)
+            for q in cs.schema.questions
+            if q.type in CATEGORICAL
+        },
+    }
+
+
+def my_stats(store: Store, actor: Actor) -> dict[str, Any]:
+    """The caller's own figures, per project it answered in, and in total."""
+    if actor.id is None:
+        return {"projects": [], "total": {"answered": 0, "time_ms": 0, "cost": None}}
+    rows = []
+    with store.read() as conn:
+        for r in stats_store.user_project_sums(conn, actor.id):
+            project = proj_store.get_project(conn, int(r["project_id"]))
+            if project is None:
+                continue
+            answers = stats_store.answer_rows(conn, int(project["id"]), user_id=actor.id)
+            cons = stats_store.consensus_values(conn, int(project["id"]))
+            agree = _agreement_by_user(compiled(project), answers, cons).get(actor.id)
+            row = r | {"cost_per_hour": actor.cost_per_hour, "cost_per_item": actor.cost_per_item}
+            rows.append(
+                {"project_id": project["id"], "project": project["name"]}
+                | _figures(row, agree)
+                | {"cost": _cost(row)}
+            )
+    costs = [c for r in rows if (c := r["cost"]) is not None]
+    return {
+        "projects": rows,
+        "total": {
+            "answered": sum(r["answered"] for r in rows),
+            "time_ms": sum(r["time_ms"] for r in rows),
+            "cost": round(sum(costs), 4) if costs else None,
+        },
+    }
