@@ -3,7 +3,8 @@
 Input: a project's export rows (:func:`assay.services.exports.iter_export_rows`: fields,
 responses with their values, gold). The per-step verdicts of the ``step_review`` question are
 aggregated across reviewers with a categorical aggregator of :mod:`assay.quality` (one task
-per (record, step); Dawid-Skene / majority vote by ``method``; gold answers clamp). Plan-level
+per (record, step); ``method`` is a name of :data:`assay.quality.aggregation.METHODS`, majority
+vote by default; gold answers clamp). Plan-level
 questions: ``label`` questions with the same aggregator (one task per record), ``step_pick``
 and ``step_set`` by majority, ``rating``/``number`` by median.
 
@@ -189,7 +190,7 @@ def trajectory_stats(
     rows: Iterable[dict[str, Any]],
     *,
     question: str | None = None,
-    method: str = "auto",
+    method: str = "mv",
 ) -> TrajectoryStats:
     """Aggregate the reviews in ``rows`` (export rows) of a project with a ``step_review`` question."""
     if method not in METHODS:
@@ -332,7 +333,7 @@ def trajectory_stats(
 
 
 def project_trajectory_stats(
-    store: Store, actor: Actor, project_ref: int | str, *, question: str | None = None, method: str = "auto"
+    store: Store, actor: Actor, project_ref: int | str, *, question: str | None = None, method: str = "mv"
 ) -> TrajectoryStats:
     """:func:`trajectory_stats` over a project's records."""
     with store.read() as conn:
