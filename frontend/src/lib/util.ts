@@ -1,0 +1,100 @@
+import type { Opt, QuestionSpec } from './types';
+
+export function opts(list: (string | Opt)[] | undefined | null): Opt[] {
+  return (list ?? []).map((o) => (typeof o === 'string' ? { value: o, text: o } : { value: o.value, text: o.text || o.value }));
+}
+
+export const DEFAULT_VERDICTS: Opt[] = [
+  { value: 'correct', text: 'Correct' },
+  { value: 'wrong_tool', text: 'Wrong tool' },
+  { value: 'wrong_arguments', text: 'Wrong arguments' },
+  { value: 'unnecessary', text: 'Unnecessary' },
+  { value: 'harmful', text: 'Harmful' },
+];
+
+export function verdicts(q: QuestionSpec): Opt[] {
+  return q.verdicts && q.verdicts.length ? opts(q.verdicts) : DEFAULT_VERDICTS;
+}
+
+export function ratingRange(q: QuestionSpec): [number, number] {
+  let lo = q.min ?? null;
+  let hi = q.max ?? null;
+  if (lo == null && hi == null) return [1, q.scale ?? 5];
+  if (lo == null) lo = hi! - (q.scale ?? 5) + 1;
+  if (hi == null) hi = lo + (q.scale ?? 5) - 1;
+  return [lo, hi];
+}
+
+/** A comparison candidate's id: its `id`, else its `model`, else its index. */
+export function candidateId(c: any, i: number): string {
+  if (c && typeof c === 'object') {
+    if (c.id != null && c.id !== '') return String(c.id);
+    if (c.model != null && c.model !== '') return String(c.model);
+  }
+  return String(i);
+}
+
+export function mediaUrl(v: any): string {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof v.url === 'string') return v.url;
+  return '';
+}
+
+export function steps(v: any): any[] {
+  if (Array.isArray(v)) return v;
+  if (v && Array.isArray(v.steps)) return v.steps;
+  return [];
+}
+
+export function title(x: { name: string; title?: string | null }): string {
+  return x.title || x.name;
+}
+
+export function isEmpty(v: any): boolean {
+  if (v === undefined || v === null || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'object') return Object.keys(v).length === 0;
+  return false;
+}
+
+export function uuid(): string {
+  if (crypto && 'randomUUID' in crypto) return crypto.randomUUID();
+  return 'k' + Math.random().toString(36).slice(2) + Date.now().toString(36);
+}
+
+export function fmtValue(v: any): string {
+  if (v === undefined || v === null) return '—';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+export function pretty(v: any): string {
+  if (typeof v === 'string') return v;
+  try {
+    return JSON.stringify(v, null, 2);
+  } catch {
+    return String(v);
+  }
+}
+
+export function pct(x: number | null | undefined, digits = 0): string {
+  if (x == null || Number.isNaN(x)) return '—';
+  return (x * 100).toFixed(digits) + '%';
+}
+
+export function num(x: number | null | undefined, digits = 2): string {
+  if (x == null || Number.isNaN(x)) return '—';
+  return Number.isInteger(x) ? String(x) : x.toFixed(digits);
+}
+
+export function inEditable(t: EventTarget | null): boolean {
+  const el = t as HTMLElement | null;
+  if (!el || !el.tagName) return false;
+  const tag = el.tagName;
+  if (tag === 'TEXTAREA' || tag === 'SELECT') return true;
+  if (tag === 'INPUT') {
+    const type = (el as HTMLInputElement).type;
+    return !['checkbox', 'radio', 'button', 'submit', 'range'].includes(type);
+  }
+  return el.isContentEditable;
+}
