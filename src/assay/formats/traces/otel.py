@@ -250,7 +250,9 @@ def convert(spans: list[dict[str, Any]]) -> dict[str, Any]:
         ts = int(sp.get("startTimeUnixNano") or 0) / 1e9 or None
         if "gen_ai.tool.definitions" in a:
             known = {t["name"] for t in tools}
-            tools += [t for t in tools_from_openai(_json(a["gen_ai.tool.definitions"])) if t["name"] not in known]
+            tools += [
+                t for t in tools_from_openai(_json(a["gen_ai.tool.definitions"])) if t["name"] not in known
+            ]
         actor = agent_of(sid)
         if op in _AGENT_OPS:
             name = a.get("gen_ai.agent.name")
