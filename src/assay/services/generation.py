@@ -280,6 +280,10 @@ def candidate_provenance(spec: ModelSpec, c: Completion, at: str) -> dict[str, A
     }
 
 
+def _cid(c: dict[str, Any]) -> str:
+    return str(c.get("id", c["model"]))
+
+
 def _check_specs(specs: Sequence[ModelSpec]) -> None:
     if not specs:
         raise ValidationError("name at least one model", field="models")
@@ -302,11 +306,14 @@ def run_generation(
     prompt_field: str = "prompt",
     candidates_field: str = "candidates",
     run_name: str | None = None,
+    pairwise: bool = False,
 ) -> GenerationReport:
     """Call every spec on every prompt and store one comparison record per prompt.
 
-    A prompt with fewer than two answers (calls that failed for good) is left out and listed
-    in ``failed``; the rest are written in one all-or-nothing import.
+    With ``pairwise=True`` each prompt gives one record per pair of models instead
+    (``<prompt id>/<a>~<b>``), for pairwise A/B campaigns. A prompt with fewer than two
+    answers (calls that failed for good) is left out and listed in ``failed``; the rest are
+    written in one all-or-nothing import.
     """
     _check_specs(specs)
     items = list(prompts)
@@ -368,19 +375,26 @@ def run_generation(
         prompt_value: Any = it.prompt if ftypes[prompt_field] == "chat" else it.text
         if ftypes[prompt_field] == "chat" and isinstance(prompt_value, str):
             prompt_value = user_message(prompt_value)
-        fields: dict[str, Any] = {prompt_field: prompt_value, candidates_field: cands}
-        if it.reference is not None and "reference" in ftypes:
-            fields["reference"] = it.reference
-        meta = dict(it.metadata)
-        meta["generation"] = {
-            "run": run,
-            "at": at,
-            "models": [c.get("id", c["model"]) for c in cands],
-            "cost": round(sum(float(c["cost"]) for c in cands), 10),
-            "tokens": sum(c["tokens"]["prompt"] + c["tokens"]["completion"] for c in cands),
-            **({"errors": errors} if errors else {}),
-        }
-        rows.append((i + 1, {"external_id": it.id, "fields": fields, "metadata": meta}))
+        groups: list[tuple[str, list[dict[str, Any]]]] = [(it.id, cands)]
+        if pairwise:
+            groups = [
+                (f"{it.id}/{_cid(a)}~{_cid(b)}", [a, b]) for k, a in enumerate(cands) for b in cands[k + 1 :]
+            ]
+        for external_id, group in groups:
+            fields: dict[str, Any] = {prompt_field: prompt_value, candidates_field: group}
+            if it.reference is not None and "reference" in ftypes:
+                fields["reference"] = it.reference
+            meta = dict(it.metadata)
+            meta["generation"] = {
+                "run": run,
+                "at": at,
+                "prompt_id": it.id,
+                "models": [_cid(c) for c in group],
+                "cost": round(sum(float(c["cost"]) for c in group), 10),
+                "tokens": sum(c["tokens"]["prompt"] + c["tokens"]["completion"] for c in group),
+                **({"errors": errors} if errors else {}),
+            }
+            rows.append((len(rows) + 1, {"external_id": external_id, "fields": fields, "metadata": meta}))
         report.candidates += len(cands)
     if rows:
         imp = import_rows(store, actor, project_ref, rows, name=run)
