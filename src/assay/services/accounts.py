@@ -43,8 +43,14 @@ DEFAULT_WORKSPACE = "default"
 ROLES = tuple(ROLE_RANK)
 KINDS = ("human", "model")
 _hasher = PasswordHasher()
-# A fixed hash to verify against when the user does not exist, so timing does not reveal names.
-_DUMMY_HASH = _hasher.hash("assay-no-such-user")
+_dummy_hash: list[str] = []
+
+
+def _dummy() -> str:
+    """A fixed hash to verify against when the user does not exist, so timing does not reveal names."""
+    if not _dummy_hash:
+        _dummy_hash.append(_hasher.hash("assay-no-such-user"))
+    return _dummy_hash[0]
 
 
 @dataclass(frozen=True)
@@ -221,7 +227,7 @@ def login(store: Store, name: str, password: str) -> Actor:
     """Check a name and password (Argon2); the same error for a wrong name or a wrong password."""
     with store.read() as conn:
         user = acc.get_user_by_name(conn, name)
-    stored = (user or {}).get("password_hash") or _DUMMY_HASH
+    stored = (user or {}).get("password_hash") or _dummy()
     try:
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):

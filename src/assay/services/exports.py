@@ -106,7 +106,7 @@ def iter_export_rows(
     page_size: int = 5000,
 ) -> Iterator[dict[str, Any]]:
     """The export rows of a project, one page of records (and their answers) in memory at a time."""
-    for page in rec_store.iter_record_pages(conn, project_id, page_size=page_size):
+    for page in rec_store.iter_export_pages(conn, project_id, page_size=page_size):
         ids = [r["id"] for r in page]
         responses = rec_store.responses_for_records(conn, project_id, ids)
         consensus = rec_store.consensus_for_records(conn, project_id, ids)

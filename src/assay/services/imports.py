@@ -126,7 +126,6 @@ def import_rows(
             for _, rec in batch:
                 by_id[rec.external_id] = rec
             recs = list(by_id.values())
-            existing = rec_store.existing_ids(conn, pid, [r.external_id for r in recs])
             values = [
                 {
                     "external_id": r.external_id,
@@ -140,19 +139,22 @@ def import_rows(
                 }
                 for r in recs
             ]
-            ids = rec_store.upsert_records(conn, pid, values)
+            with_suggestions = [r for r in recs if r.suggestions]
+            existing, ids = rec_store.upsert_records(
+                conn, pid, values, want_ids=[r.external_id for r in with_suggestions]
+            )
             suggestion_rows = [
                 {
-                    "record_id": rid,
+                    "record_id": ids[r.external_id],
                     "question": s.question,
                     "value": s.value,
                     "score": s.score,
                     "model": s.model,
                 }
-                for rid, r in zip(ids, recs, strict=True)
+                for r in with_suggestions
                 for s in r.suggestions
             ]
-            rec_store.replace_suggestions(conn, list(existing.values()), suggestion_rows)
+            rec_store.replace_suggestions(conn, existing, suggestion_rows)
             updated += len(existing)
             created += len(recs) - len(existing)
             total += len(batch)
