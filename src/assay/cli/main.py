@@ -41,7 +41,10 @@ except ImportError:  # pragma: no cover
 from assay.cli import data as _data  # noqa: E402  (registers import/export on app)
 from assay.cli import demo as _demo  # noqa: E402
 
+from assay.cli import traces as _traces  # noqa: E402
+
 _data.register(app)
+_traces.register(app)
 _demo.register(app)
 
 
