@@ -301,7 +301,7 @@ def run_judge(
         project = load_project(conn, judge_actor, project_ref)
     schema = ProjectSchema.from_dict(project["schema"])
     call_params = {**connector.params, **(params or {})}
-    size = int(batch or getattr(connector, "max_concurrency", 1) or 1)
+    size = max(1, int(batch or 1))  # dispatch leases one record at a time per contributor
     report = JudgeReport()
     seen: set[Any] = set()
     done = False

@@ -385,6 +385,8 @@ def run_generation(
             if it.reference is not None and "reference" in ftypes:
                 fields["reference"] = it.reference
             meta = dict(it.metadata)
+            if it.reference is not None and "reference" not in ftypes:
+                meta["reference"] = it.reference
             meta["generation"] = {
                 "run": run,
                 "at": at,
