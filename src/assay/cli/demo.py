@@ -1,9 +1,49 @@
-"""``assay demo``."""
+"""``assay demo``: a demo instance with three projects, served with the web UI."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from assay.cli.common import console, open_cli_store
+from assay.services.demo import build_demo
+
+
+def demo(
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="Data directory for the demo (default: a new temporary one)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
+    serve: Annotated[bool, typer.Option(help="Serve the demo (use --no-serve to only create it).")] = True,
+) -> None:
+    """Create a demo instance (SQLite, three projects, simulated contributors) and serve it."""
+    home = home or Path(tempfile.mkdtemp(prefix="assay-demo-"))
+    home.mkdir(parents=True, exist_ok=True)
+    db = f"sqlite:///{(home / 'assay.db').resolve()}"
+    with open_cli_store(home, db) as (store, _):
+        made = build_demo(store)
+    console.print(f"Demo data in [bold]{home}[/bold]")
+    for name, pid in made.projects.items():
+        console.print(f"  project {name} (id {pid})")
+    console.print(f"  {made.responses} answers from simulated contributors")
+    console.print("Sign in as (name / password):")
+    for name, role, password in made.logins:
+        console.print(f"  {name:<6} {role:<9} {password}", markup=False, highlight=False)
+    if not serve:
+        return
+    try:
+        from assay.cli.serve import run_server
+    except ImportError:  # pragma: no cover - the server arrives with the API
+        console.print("(no server in this build: showing what was created)")
+        return
+    console.print(f"Serving on [bold]http://{host}:{port}/[/bold] (Ctrl-C to stop)")
+    run_server(db_url=db, home=home, host=host, port=port, workers=1)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("demo")(demo)

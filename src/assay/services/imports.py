@@ -15,7 +15,8 @@ from typing import Any
 
 from assay.domain import events as ev
 from assay.domain.errors import AssayError, ValidationError
-from assay.domain.records import RecordIn, RecordValidator
+from assay.domain.records import RecordIn, RecordValidator, SuggestionIn
+from assay.domain.trajectory_checks import PRECHECK_MODEL, as_step_review, run_checks
 from assay.domain.schema import ProjectSchema
 from assay.formats import open_source
 from assay.services.actors import Actor
@@ -72,8 +73,31 @@ def import_file(
         source.close()
 
 
+def _precheck_targets(schema: ProjectSchema) -> list[tuple[str, str, list[str]]]:
+    """(question, trajectory field, verdicts) of every step_review question: pre-checks feed them."""
+    out = []
+    for q in schema.questions:
+        if q.type == "step_review":
+            out.append((q.name, str(q.field), [o.value for o in q.verdicts]))
+    return out
+
+
+def _add_prechecks(rec: RecordIn, targets: list[tuple[str, str, list[str]]]) -> None:
+    """Agent-trace pre-checks as suggestions (never labels) on records that bring none of their own."""
+    for question, field, verdicts in targets:
+        value = rec.fields.get(field)
+        if not value or any(s.question == question for s in rec.suggestions):
+            continue
+        review = as_step_review(run_checks(value), verdicts)
+        if review:
+            rec.suggestions.append(SuggestionIn(question, review, 1.0, PRECHECK_MODEL))
+
+
 def _batches(
-    rows: Iterable[tuple[int, dict[str, Any]]], validator: RecordValidator, name: str
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    validator: RecordValidator,
+    name: str,
+    prechecks: list[tuple[str, str, list[str]]],
 ) -> Iterator[list[tuple[int, RecordIn]]]:
     batch: list[tuple[int, RecordIn]] = []
     for place, row in rows:
@@ -84,6 +108,8 @@ def _batches(
             rec = validator.validate(row)
             if skills is not None:
                 rec.metadata = {**rec.metadata, "skills": _skills(skills)}
+            if prechecks:
+                _add_prechecks(rec, prechecks)
         except AssayError as e:
             raise e.at(file=name, line=place) from None
         batch.append((place, rec))
@@ -120,7 +146,7 @@ def import_rows(
         schema = ProjectSchema.from_dict(project["schema"])
         target = schema.workflow.overlap.min
         validator = RecordValidator(schema, from_strings=strings)
-        for batch in _batches(rows, validator, name):
+        for batch in _batches(rows, validator, name, _precheck_targets(schema)):
             # The last row for an external id wins within a batch (ON CONFLICT may not touch a row twice).
             by_id: dict[str, RecordIn] = {}
             for _, rec in batch:

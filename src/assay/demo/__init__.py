@@ -1,0 +1,1 @@
+"""The demo instance's data, generated (small, deterministic, written for assay)."""
