@@ -49,6 +49,7 @@ __all__ = [
     "freeze_version",
     "grading_schema",
     "list_versions",
+    "model_contributor",
     "run_eval",
 ]
 
@@ -355,3 +356,27 @@ def eval_results(store: Store, actor: Actor, grading_ref: int | str) -> dict[str
 
     models.sort(key=order)
     return {"project": project["name"], "questions": numeric, "models": models, "items": items}
+
+
+def model_contributor(
+    store: Store, actor: Actor, name: str, *, create: bool = False, config: dict[str, Any] | None = None
+) -> Actor:
+    """The contributor ``name`` as an :class:`Actor` (for an LLM judge); made as a ``kind=model``
+    annotator when ``create`` and missing. Only managers may act for another contributor."""
+    from assay.domain.errors import PermissionDenied
+    from assay.services import accounts
+    from assay.services.actors import actor_from_row
+    from assay.store import accounts as acc
+
+    if not actor.at_least("manager"):
+        raise PermissionDenied("only managers and admins run judges for a contributor")
+    with store.read() as conn:
+        row = acc.get_user_by_name(conn, name)
+    if row is None:
+        if not create:
+            raise NotFound(f"no user named {name!r}; add it (kind model) or pass --create", field="user")
+        accounts.add_user(store, actor, name, role="annotator", kind="model", config=config)
+        with store.read() as conn:
+            row = acc.get_user_by_name(conn, name)
+        assert row is not None
+    return actor_from_row(row)
