@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from assay.cli import consensus, data, demo, traces
 from assay.cli.common import (
     AssayGroup,
     DbOpt,
@@ -17,6 +18,7 @@ from assay.cli.common import (
     settings_for,
 )
 from assay.cli.project import app as project_app
+from assay.cli.quality import app as quality_app
 from assay.cli.users import app as users_app
 from assay.services import accounts
 
@@ -30,22 +32,9 @@ app = typer.Typer(
 )
 app.add_typer(project_app, name="project")
 app.add_typer(users_app, name="users")
-
-try:  # the quality commands live in their own module
-    from assay.cli.quality import app as quality_app
-
-    app.add_typer(quality_app, name="quality", help="Aggregate and measure crowd labels from CSV files.")
-except ImportError:  # pragma: no cover
-    pass
-
-from assay.cli import data as _data  # noqa: E402  (registers import/export on app)
-from assay.cli import demo as _demo  # noqa: E402
-
-from assay.cli import traces as _traces  # noqa: E402
-
-_data.register(app)
-_traces.register(app)
-_demo.register(app)
+app.add_typer(quality_app, name="quality", help="Aggregate and measure crowd labels from CSV files.")
+for module in (data, traces, consensus, demo):
+    module.register(app)
 
 
 @app.command()

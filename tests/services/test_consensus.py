@@ -1,0 +1,64 @@
+"""Consensus through the services: EM over a project recovers planted truth better than a vote."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import sqlalchemy as sa
+
+from assay.services import consensus, dispatch, imports
+from assay.services.actors import SYSTEM
+from assay.store.engine import Store
+from assay.store.tables import consensus as cons_table
+from assay.store.tables import records
+from tests.factories import make_project, make_user
+
+SCHEMA: dict[str, Any] = {
+    "name": "planted",
+    "fields": [{"name": "text", "type": "text"}],
+    "questions": [
+        {"name": "label", "type": "label", "options": ["a", "b"]},
+        {"name": "score", "type": "rating", "scale": 5, "required": False},
+    ],
+    "workflow": {"overlap": 5, "gold_rate": 0.1},
+}
+
+
+def test_ds_beats_vote_with_adversarial_workers(store: Store) -> None:
+    rng = random.Random(3)
+    p = make_project(store, SCHEMA)
+    truth = {f"r{i}": rng.choice("ab") for i in range(60)}
+    rows: list[dict[str, Any]] = [{"id": k, "text": k} for k in truth]
+    rows += [{"id": f"g{i}", "text": f"g{i}", "gold": {"label": "a"}} for i in range(4)]
+    imports.import_rows(store, SYSTEM, p["id"], enumerate(rows, 1))
+    # Two good workers and three that answer the opposite most of the time.
+    workers = [(make_user(store, f"w{i}")[0], acc) for i, acc in enumerate([0.95, 0.9, 0.2, 0.2, 0.25])]
+    for who, acc in workers:
+        while (lease := dispatch.next_assignment(store, who, p["id"])) is not None:
+            key = lease["record"]["fields"]["text"]
+            right = truth.get(key, "a")
+            value = right if rng.random() < acc else ("b" if right == "a" else "a")
+            dispatch.submit_response(store, who, lease["assignment_id"], {"label": value, "score": 3})
+
+    def accuracy() -> float:
+        with store.read() as conn:
+            rows = conn.execute(
+                sa.select(records.c.external_id, cons_table.c.value)
+                .join(cons_table, cons_table.c.record_id == records.c.id)
+                .where(cons_table.c.question == "label")
+            ).all()
+        got = {ext: v for ext, v in rows if ext in truth}
+        assert len(got) == len(truth)
+        return sum(got[k] == truth[k] for k in truth) / len(truth)
+
+    incremental = accuracy()
+    summary = consensus.recompute_project(store, SYSTEM, p["id"], "ds")
+    em = accuracy()
+    assert summary["method"] == "ds" and summary["records"] == 64
+    assert em >= 0.95 > incremental  # EM learns that three workers invert the labels
+    skills = summary["skills"]["label"]
+    assert min(skills[w.id] for w, a in workers if a > 0.5) > max(skills[w.id] for w, a in workers if a < 0.5)
+    with store.read() as conn:
+        methods = {m for (m,) in conn.execute(sa.select(cons_table.c.method).distinct())}
+    assert methods == {"ds", "median"}
