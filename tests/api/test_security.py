@@ -29,7 +29,7 @@ def assert_problem(r: httpx.Response, status: int, code: str | None = None) -> d
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     body: dict[str, Any] = r.json()
-    assert PROBLEM_KEYS <= set(body) and body["status"] == status
+    assert set(body) >= PROBLEM_KEYS and body["status"] == status
     if code is not None:
         assert body["code"] == code
     return body
