@@ -30,7 +30,7 @@ from typing import Any
 
 from assay.domain.schema import ProjectSchema
 from assay.formats.training import TrainingOptions, register_transform
-from assay.services.trajectory_stats import ERROR_VERDICTS, TrajectorySummary, trajectory_stats
+from assay.formats.trajectory_summary import ERROR_VERDICTS, TrajectorySummary, trajectory_stats
 
 __all__ = ["orm", "prm", "sft_trajectories"]
 
