@@ -117,3 +117,12 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
     )
     assert json.loads(proc.stdout)["token"].startswith("assay_")
     assert (tmp_path / "h" / "assay.db").exists()
+
+
+def test_cli_reference_is_current() -> None:
+    from assay.cli.reference import render
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+    assert docs.read_text(encoding="utf-8") == render(), (
+        "regenerate: python -m assay.cli.reference > docs/cli.md"
+    )
