@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from assay.cli.common import console, open_cli_store
+from assay.cli.serve import serve as run_server
 from assay.services.demo import build_demo
 
 
@@ -36,13 +37,8 @@ def demo(
         console.print(f"  {name:<6} {role:<9} {password}", markup=False, highlight=False)
     if not serve:
         return
-    try:
-        from assay.cli.serve import run_server
-    except ImportError:  # pragma: no cover - the server arrives with the API
-        console.print("(no server in this build: showing what was created)")
-        return
-    console.print(f"Serving on [bold]http://{host}:{port}/[/bold] (Ctrl-C to stop)")
-    run_server(db_url=db, home=home, host=host, port=port, workers=1)
+    console.print("Open the URL below and sign in; Ctrl-C stops the server.")
+    run_server(host=host, port=port, workers=1, log_level="warning", home=home, db=db)
 
 
 def register(app: typer.Typer) -> None:
