@@ -86,8 +86,8 @@ class Server:
 
         self.admin_token = json.loads(out)["token"]
         exe = Path(sys.executable).parent / "assay"
-        help_text = subprocess.run([str(exe), "--help"], capture_output=True, text=True).stdout
-        if " serve " in help_text:
+        has_serve = subprocess.run([str(exe), "serve", "--help"], capture_output=True).returncode == 0
+        if has_serve:
             cmd = [str(exe), "serve", "--home", str(home), "--port", str(self.port)]
         else:  # `serve` not registered in the CLI yet: call the same function.
             cmd = [
@@ -111,6 +111,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             if self.proc.poll() is not None:
+                self.log.close()
                 raise RuntimeError(f"assay serve exited: {(home / 'serve.log').read_text()[-2000:]}")
             if time.time() > deadline:
                 raise RuntimeError("assay serve did not start")
@@ -168,7 +169,7 @@ def login(browser: Any, server: Server, name: str, viewport: tuple[int, int] = (
     page.get_by_label("Name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_selector("[data-testid=who]")
+    page.wait_for_selector("[data-testid=who]", state="attached")
     return page
 
 

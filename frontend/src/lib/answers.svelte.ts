@@ -25,7 +25,7 @@ export class Answers {
     if (!fromDraft) {
       for (const s of suggestions) {
         if (this.questions.some((q) => q.name === s.question) && !(s.question in vals)) {
-          vals[s.question] = structuredClone(s.value);
+          vals[s.question] = JSON.parse(JSON.stringify(s.value ?? null));
           sug[s.question] = { model: s.model, score: s.score };
         }
       }
