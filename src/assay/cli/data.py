@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, open_cli_store, print_json, progress_bar
+from assay.cli.serve import TokenOpt, UrlOpt, remote_client
 from assay.formats import EXPORT_FORMATS
 from assay.formats.training import TrainingOptions
 from assay.services import exports, imports, training_exports
@@ -19,18 +20,23 @@ def import_(
     format: Annotated[str, typer.Option("--format", help="auto, jsonl, json, csv or parquet.")] = "auto",
     home: HomeOpt = None,
     db: DbOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import records (all or nothing; re-importing an external_id updates that record)."""
-    with open_cli_store(home, db) as (store, actor):
-        with progress_bar(f"importing {file.name}") as update:
+    if url:
+        with remote_client(url, token) as client:
+            report: Any = client.import_file(project, file, format=format)
+    else:
+        with open_cli_store(home, db) as (store, actor), progress_bar(f"importing {file.name}") as update:
             report = imports.import_file(store, actor, project, file, fmt=format, on_progress=update)
-        if as_json:
-            print_json(report.__dict__)
-        else:
-            console.print(
-                f"Imported {report.rows} rows into project {project}: {report.created} new, {report.updated} updated."
-            )
+    if as_json:
+        print_json({k: v for k, v in report.__dict__.items() if k != "raw"})
+    else:
+        console.print(
+            f"Imported {report.rows} rows into project {project}: {report.created} new, {report.updated} updated."
+        )
 
 
 def export(
@@ -49,9 +55,19 @@ def export(
     ] = False,
     home: HomeOpt = None,
     db: DbOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Export records with their responses (nested) and consensus, one row per record; or training data."""
+    if url:
+        with remote_client(url, token) as client:
+            client.export(project, out, format=format, lineage=lineage)
+        if as_json:
+            print_json({"path": str(out), "format": format})
+        else:
+            console.print(f"Exported project {project} to {out} ({format}).")
+        return
     if format not in EXPORT_FORMATS:
         options = TrainingOptions(
             min_confidence=min_confidence, ties=ties, remove_unnecessary=remove_unnecessary

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, new_app, open_cli_store, print_json
+from assay.cli.serve import TokenOpt, UrlOpt, remote_client
 from assay.services import accounts
 
 app = new_app("users", "Add and list users (people and model contributors).")
@@ -31,29 +32,43 @@ def add(
     workspace: Annotated[str | None, typer.Option(help="Workspace (default: the default workspace).")] = None,
     home: HomeOpt = None,
     db: DbOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user and print its API token once."""
-    with open_cli_store(home, db) as (store, actor):
-        new = accounts.add_user(
-            store,
-            actor,
-            name,
-            role=role,
-            kind=kind,
-            skills=[s for s in (skills or "").split(",") if s.strip()],
-            password=password,
-            cost_per_hour=cost_per_hour,
-            cost_per_item=cost_per_item,
-            workspace=workspace,
-        )
-        if as_json:
-            print_json(
-                {"id": new.id, "name": new.name, "role": new.role, "kind": new.kind, "token": new.token}
+    skill_list = [s for s in (skills or "").split(",") if s.strip()]
+    if url:
+        with remote_client(url, token) as client:
+            new = client.add_user(
+                name,
+                role=role,
+                kind=kind,
+                skills=skill_list,
+                password=password,
+                cost_per_hour=cost_per_hour,
+                cost_per_item=cost_per_item,
+                workspace=workspace,
             )
-        else:
-            console.print(f"Added {new.kind} [bold]{new.name}[/bold] as {new.role}; API token (shown once):")
-            console.print(new.token, soft_wrap=True, markup=False, highlight=False)
+    else:
+        with open_cli_store(home, db) as (store, actor):
+            new = accounts.add_user(  # type: ignore[assignment]
+                store,
+                actor,
+                name,
+                role=role,
+                kind=kind,
+                skills=skill_list,
+                password=password,
+                cost_per_hour=cost_per_hour,
+                cost_per_item=cost_per_item,
+                workspace=workspace,
+            )
+    if as_json:
+        print_json({"id": new.id, "name": new.name, "role": new.role, "kind": new.kind, "token": new.token})
+    else:
+        console.print(f"Added {new.kind} [bold]{new.name}[/bold] as {new.role}; API token (shown once):")
+        console.print(new.token, soft_wrap=True, markup=False, highlight=False)
 
 
 @app.command("list")
