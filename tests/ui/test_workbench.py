@@ -20,11 +20,16 @@ def setup(server: Server) -> dict[str, Any]:
         {
             "name": "sentiment",
             "fields": [{"name": "review", "type": "text"}],
-            "questions": [{"name": "sentiment", "type": "label", "options": ["positive", "negative", "mixed"]}],
+            "questions": [
+                {"name": "sentiment", "type": "label", "options": ["positive", "negative", "mixed"]}
+            ],
             "workflow": {"overlap": 1, "review_rate": 1.0},
             "guidelines": "Label the **overall** sentiment.",
         },
-        [{"external_id": f"r{i}", "review": f"Review number {i}: it was {'great' if i % 2 else 'bad'}."} for i in range(10)],
+        [
+            {"external_id": f"r{i}", "review": f"Review number {i}: it was {'great' if i % 2 else 'bad'}."}
+            for i in range(10)
+        ],
     )
     return {"cls": cls}
 
@@ -82,9 +87,23 @@ def test_preference_box_span_and_trajectory(browser: Any, server: Server, setup:
         {
             "name": "pairs",
             "fields": [{"name": "prompt", "type": "text"}, {"name": "candidates", "type": "comparison"}],
-            "questions": [{"name": "preference", "type": "preference", "field": "candidates", "ties": True, "strength": True}],
+            "questions": [
+                {
+                    "name": "preference",
+                    "type": "preference",
+                    "field": "candidates",
+                    "ties": True,
+                    "strength": True,
+                }
+            ],
         },
-        [{"external_id": "p1", "prompt": "Say hi", "candidates": [{"model": "a", "text": "Hi!"}, {"model": "b", "text": "Hello there, friend."}]}],
+        [
+            {
+                "external_id": "p1",
+                "prompt": "Say hi",
+                "candidates": [{"model": "a", "text": "Hi!"}, {"model": "b", "text": "Hello there, friend."}],
+            }
+        ],
     )
     img = server.project(
         {
@@ -104,10 +123,22 @@ def test_preference_box_span_and_trajectory(browser: Any, server: Server, setup:
     )
     steps = [
         {"role": "user", "content": "Refund order 1234"},
-        {"role": "assistant", "content": "Look it up", "tool_calls": [{"id": "c1", "name": "lookup_order", "arguments": {"order": 1234}}]},
+        {
+            "role": "assistant",
+            "content": "Look it up",
+            "tool_calls": [{"id": "c1", "name": "lookup_order", "arguments": {"order": 1234}}],
+        },
         {"role": "tool", "tool_results": [{"call_id": "c1", "content": {"status": "shipped"}}]},
-        {"role": "assistant", "content": "Look again", "tool_calls": [{"id": "c2", "name": "lookup_order", "arguments": {"order": 1234}}]},
-        {"role": "assistant", "content": "Refund", "tool_calls": [{"id": "c3", "name": "refund", "arguments": {"order": 4321}}]},
+        {
+            "role": "assistant",
+            "content": "Look again",
+            "tool_calls": [{"id": "c2", "name": "lookup_order", "arguments": {"order": 1234}}],
+        },
+        {
+            "role": "assistant",
+            "content": "Refund",
+            "tool_calls": [{"id": "c3", "name": "refund", "arguments": {"order": 4321}}],
+        },
         {"role": "assistant", "content": "Refunded."},
     ]
     traj = server.project(
@@ -207,13 +238,18 @@ def test_record_text_is_never_run(browser: Any, server: Server) -> None:
     page.wait_for_timeout(300)
     assert page.evaluate("window.__pwned") is None
     assert evil in page.locator("[data-field=body] .text").inner_text()
-    assert page.locator("[data-field=body] img, [data-field=body] script, [data-field=notes] script").count() == 0
+    assert (
+        page.locator("[data-field=body] img, [data-field=body] script, [data-field=notes] script").count()
+        == 0
+    )
     assert page.locator("[data-field=notes] img[onerror]").count() == 0
     shot(page, "08-workbench-xss")
     page.context.close()
 
 
-def test_reviewer_corrects_and_manager_sees_counts(browser: Any, server: Server, setup: dict[str, Any]) -> None:
+def test_reviewer_corrects_and_manager_sees_counts(
+    browser: Any, server: Server, setup: dict[str, Any]
+) -> None:
     cls = setup["cls"]
     # The manager's dashboard before and after more work.
     boss = login(browser, server, "boss")
