@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from assay.domain.errors import ValidationError
-from assay.services import exports, imports
+from assay.services import dispatch, exports, imports
 from assay.services.actors import SYSTEM
 from assay.store import records as rec_store
 from assay.store.engine import Store
 from assay.store.tables import events, records, suggestions
-from tests.factories import RICH_SCHEMA, TEXT_SCHEMA, make_project, rich_row
+from tests.factories import RICH_SCHEMA, TEXT_SCHEMA, make_project, make_user, rich_row
 
 
 def _write(path: Path, rows: list[dict[str, Any]], fmt: str) -> Path:
@@ -153,8 +153,15 @@ def test_export_import_round_trip_loses_nothing(store: Store, tmp_path: Path, fm
     src = make_project(store, RICH_SCHEMA)
     rows = [rich_row(i) for i in range(40)]
     imports.import_file(store, SYSTEM, src["id"], _write(tmp_path / "in.jsonl", rows, "jsonl"))
+    for name in ("ann", "bob"):
+        who, _ = make_user(store, name)
+        for _ in range(5):
+            lease = dispatch.next_assignment(store, who, src["id"])
+            assert lease is not None
+            values = {"preference": {"choice": "b", "strength": 3}, "helpful": 5 if name == "ann" else 2}
+            dispatch.submit_response(store, who, lease["assignment_id"], values, duration_ms=1200)
     out = tmp_path / f"out.{fmt}"
-    rep = exports.export_file(store, SYSTEM, src["id"], out, fmt=fmt)
+    rep = exports.export_file(store, SYSTEM, src["id"], out, fmt=fmt, lineage=True)
     assert rep.rows == 40
     dst = make_project(store, RICH_SCHEMA, name="copy")
     imports.import_file(store, SYSTEM, dst["id"], out)
@@ -163,6 +170,8 @@ def test_export_import_round_trip_loses_nothing(store: Store, tmp_path: Path, fm
         with store.read() as conn:
             recs = _all_records(store, pid)
             sugg = rec_store.suggestions_for_records(conn, [r["id"] for r in recs])
+            answers = rec_store.responses_for_records(conn, pid, [r["id"] for r in recs])
+            cons = rec_store.consensus_for_records(conn, pid, [r["id"] for r in recs])
         return [
             (
                 r["external_id"],
@@ -171,12 +180,31 @@ def test_export_import_round_trip_loses_nothing(store: Store, tmp_path: Path, fm
                 r["priority"],
                 r["gold"],
                 [(s["question"], s["value"], s["score"], s["model"]) for s in sugg.get(r["id"], [])],
+                sorted(
+                    (a["user_name"], str(a["values"]), a["duration_ms"]) for a in answers.get(r["id"], [])
+                ),
+                sorted((c["question"], str(c["value"])) for c in cons.get(r["id"], [])),
+                r["submitted"],  # (open/done is dispatch history: recomputed from the imported answers)
             )
             for r in recs
         ]
 
     assert snapshot(dst["id"]) == snapshot(src["id"])
     assert len(snapshot(src["id"])) == 40
+    assert sum(len(s[6]) for s in snapshot(dst["id"])) == 10  # the answers came along
+
+
+def test_responses_of_unknown_users_are_refused(store: Store, tmp_path: Path) -> None:
+    p = make_project(store)
+    row = {"id": 1, "text": "x", "responses": [{"user": "ghost", "values": {"sentiment": "positive"}}]}
+    with pytest.raises(ValidationError) as info:
+        imports.import_file(store, SYSTEM, p["id"], _write(tmp_path / "a.jsonl", [row], "jsonl"))
+    assert info.value.field == "responses[0].user" and info.value.line == 1
+    row["responses"] = [{"user": "ghost", "values": {"sentiment": "meh"}}]
+    with pytest.raises(ValidationError) as info:
+        imports.import_file(store, SYSTEM, p["id"], _write(tmp_path / "b.jsonl", [row], "jsonl"))
+    assert info.value.field is not None and info.value.field.startswith("responses[0].values")
+    assert _all_records(store, p["id"]) == []
 
 
 def test_import_and_export_write_events(store: Store, tmp_path: Path) -> None:

@@ -287,7 +287,7 @@ def submit_response(
             response_id = dstore.insert_response(conn, **row)
         dstore.set_assignment_status(conn, assignment_id, "submitted")
         counters = dstore.settle_submit(conn, int(record["id"]), from_lease=from_lease)
-        review_reason = _settle_record(conn, actor, project, cs, record, counters, score)
+        review_reason = settle_record(conn, actor, project, cs, record, counters, score)
         if (
             review_reason is None
             and cs.schema.workflow.review_rate > 0
@@ -315,7 +315,7 @@ def submit_response(
     return _public_response(response), True
 
 
-def _settle_record(
+def settle_record(
     conn: Connection,
     actor: Actor,
     project: dict[str, Any],
@@ -324,7 +324,10 @@ def _settle_record(
     counters: dict[str, Any],
     score: float | None,
 ) -> str | None:
-    """After an answer: update consensus, decide whether the record is done; a review reason or None."""
+    """After an answer: update consensus, decide whether the record is done; a review reason or None.
+
+    ``counters`` are the record's ``submitted`` and ``target`` after the answer was counted.
+    """
     if record["is_gold"]:
         dstore.set_record_state(conn, int(record["id"]), status="open")
         return "gold_failed" if score is not None and score < 1 else None

@@ -13,23 +13,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+from sqlalchemy.engine import Connection
+
 from assay.domain import events as ev
 from assay.domain.errors import AssayError, ValidationError
-from assay.domain.records import RecordIn, RecordValidator, SuggestionIn
-from assay.domain.trajectory_checks import PRECHECK_MODEL, as_step_review, run_checks
+from assay.domain.gold import gold_score
+from assay.domain.records import AnswerValidator, RecordIn, RecordValidator, SuggestionIn
 from assay.domain.schema import ProjectSchema
+from assay.domain.trajectory_checks import PRECHECK_MODEL, as_step_review, run_checks
 from assay.formats import open_source
 from assay.services.actors import Actor
 from assay.services.audit import audit
+from assay.services.dispatch import settle_record
 from assay.services.policies import load_project
+from assay.services.schemas import CompiledSchema, compiled
+from assay.store import accounts as acc
+from assay.store import dispatch as dstore
 from assay.store import records as rec_store
 from assay.store.engine import Store
 
 __all__ = ["EXPORT_ONLY_KEYS", "ImportReport", "import_file", "import_rows"]
 
 BATCH = 5000
-# Columns that our own exports add; an import of an export reads past them.
-EXPORT_ONLY_KEYS = ("responses", "consensus", "status", "record_id")
+# Columns that our own exports add; an import reads past them (consensus is recomputed).
+EXPORT_ONLY_KEYS = ("consensus", "status", "record_id")
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class ImportReport:
     created: int
     updated: int
     source: str
+    responses: int = 0
 
 
 def import_file(
@@ -93,26 +102,61 @@ def _add_prechecks(rec: RecordIn, targets: list[tuple[str, str, list[str]]]) -> 
             rec.suggestions.append(SuggestionIn(question, review, 1.0, PRECHECK_MODEL))
 
 
+Batch = list[tuple[int, RecordIn, list[dict[str, Any]]]]
+
+
+def _responses(raw: Any, rec: RecordIn, answers: AnswerValidator, strings: bool) -> list[dict[str, Any]]:
+    """Answers that come with a record (as our exports write them): ``[{"user", "values", ...}]``."""
+    if raw is None or raw == "":
+        return []
+    if strings and isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ValidationError("not valid JSON", field="responses") from None
+    if not isinstance(raw, list):
+        raise ValidationError("responses must be a list of {user, values}", field="responses")
+    out = []
+    for i, r in enumerate(raw):
+        where = f"responses[{i}]"
+        if (
+            not isinstance(r, dict)
+            or not isinstance(r.get("user"), str)
+            or not isinstance(r.get("values"), dict)
+        ):
+            raise ValidationError("each response needs a user name and a values object", field=where)
+        values = answers.validate(r["values"], rec.fields, where=f"{where}.values")
+        duration = r.get("duration_ms")
+        if duration is not None and not isinstance(duration, int):
+            raise ValidationError("duration_ms must be a whole number", field=f"{where}.duration_ms")
+        out.append({"user": r["user"], "values": values, "duration_ms": duration})
+    return out
+
+
 def _batches(
     rows: Iterable[tuple[int, dict[str, Any]]],
     validator: RecordValidator,
+    answers: AnswerValidator,
     name: str,
     prechecks: list[tuple[str, str, list[str]]],
-) -> Iterator[list[tuple[int, RecordIn]]]:
-    batch: list[tuple[int, RecordIn]] = []
+    strings: bool,
+) -> Iterator[Batch]:
+    batch: Batch = []
     for place, row in rows:
         for key in EXPORT_ONLY_KEYS:
             row.pop(key, None)
         skills = row.pop("skills", None)
+        raw_responses = row.pop("responses", None)
         try:
             rec = validator.validate(row)
             if skills is not None:
                 rec.metadata = {**rec.metadata, "skills": _skills(skills)}
             if prechecks:
                 _add_prechecks(rec, prechecks)
+            given = _responses(raw_responses, rec, answers, strings)
         except AssayError as e:
             raise e.at(file=name, line=place) from None
-        batch.append((place, rec))
+        batch.append((place, rec, given))
         if len(batch) >= BATCH:
             yield batch
             batch = []
@@ -139,18 +183,23 @@ def import_rows(
     progress: Callable[[], None] | None = None,
 ) -> ImportReport:
     """Validate and upsert ``(place, row)`` pairs in one transaction; all or nothing."""
-    created = updated = total = 0
+    created = updated = total = imported = 0
     with store.tx() as conn:
         project = load_project(conn, actor, project_ref, need="manager")
         pid = int(project["id"])
         schema = ProjectSchema.from_dict(project["schema"])
         target = schema.workflow.overlap.min
         validator = RecordValidator(schema, from_strings=strings)
-        for batch in _batches(rows, validator, name, _precheck_targets(schema)):
+        cs = compiled(project)
+        users: dict[str, int] = {}
+        for batch in _batches(rows, validator, cs.answers, name, _precheck_targets(schema), strings):
             # The last row for an external id wins within a batch (ON CONFLICT may not touch a row twice).
             by_id: dict[str, RecordIn] = {}
-            for _, rec in batch:
+            answered: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+            for place, rec, given in batch:
                 by_id[rec.external_id] = rec
+                if given:
+                    answered[rec.external_id] = (place, given)
             recs = list(by_id.values())
             values = [
                 {
@@ -167,7 +216,7 @@ def import_rows(
             ]
             with_suggestions = [r for r in recs if r.suggestions]
             existing, ids = rec_store.upsert_records(
-                conn, pid, values, want_ids=[r.external_id for r in with_suggestions]
+                conn, pid, values, want_ids=[r.external_id for r in with_suggestions] + list(answered)
             )
             suggestion_rows = [
                 {
@@ -181,6 +230,8 @@ def import_rows(
                 for s in r.suggestions
             ]
             rec_store.replace_suggestions(conn, existing, suggestion_rows)
+            if answered:
+                imported += _store_responses(conn, actor, project, cs, answered, ids, users, name)
             updated += len(existing)
             created += len(recs) - len(existing)
             total += len(batch)
@@ -193,6 +244,66 @@ def import_rows(
             "project",
             pid,
             project_id=pid,
-            after={"source": name, "rows": total, "created": created, "updated": updated},
+            after={
+                "source": name,
+                "rows": total,
+                "created": created,
+                "updated": updated,
+                "responses": imported,
+            },
         )
-    return ImportReport(project_id=pid, rows=total, created=created, updated=updated, source=name)
+    return ImportReport(
+        project_id=pid, rows=total, created=created, updated=updated, source=name, responses=imported
+    )
+
+
+def _store_responses(
+    conn: Connection,
+    actor: Actor,
+    project: dict[str, Any],
+    cs: CompiledSchema,
+    answered: dict[str, tuple[int, list[dict[str, Any]]]],
+    ids: dict[str, int],
+    users: dict[str, int],
+    name: str,
+) -> int:
+    """Store answers that came with the records; an answer a user already gave that record is kept once."""
+    n = 0
+    for ext, (place, given) in answered.items():
+        rid = ids[ext]
+        have = dstore.answered_by(conn, rid)
+        gold = (dstore.record_for_update(conn, rid) or {}).get("gold")
+        for i, r in enumerate(given):
+            uid = users.get(r["user"])
+            if uid is None:
+                row = acc.get_user_by_name(conn, r["user"])
+                if row is None:
+                    raise ValidationError(
+                        f"no user named {r['user']!r}; add it first (assay users add)",
+                        field=f"responses[{i}].user",
+                        file=name,
+                        line=place,
+                    )
+                uid = users[r["user"]] = int(row["id"])
+            if uid in have:
+                continue
+            have.add(uid)
+            dstore.insert_response(
+                conn,
+                project_id=project["id"],
+                record_id=rid,
+                user_id=uid,
+                values=r["values"],
+                status="submitted",
+                duration_ms=r["duration_ms"],
+                schema_version=project["schema_version"],
+                guidelines_version=project["guidelines_version"],
+                extra={"imported_from": name},
+                gold_score=gold_score(r["values"], gold, cs.multi) if gold else None,
+            )
+            dstore.settle_submit(conn, rid, from_lease=False)
+            n += 1
+        record = dstore.record_for_update(conn, rid)
+        assert record is not None
+        settle_record(conn, actor, project, cs, record, record, None)
+    return n

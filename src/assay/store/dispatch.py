@@ -455,3 +455,11 @@ def decide_review(
             decided_at=utcnow(),
         )
     )
+
+
+def answered_by(conn: Connection, record_id: int) -> set[int]:
+    """The contributors who have a submitted answer on the record."""
+    q = sa.select(responses.c.user_id).where(
+        responses.c.record_id == record_id, responses.c.status == "submitted"
+    )
+    return {int(u) for (u,) in conn.execute(q)}
