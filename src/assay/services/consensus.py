@@ -25,6 +25,7 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
+from assay.domain.errors import ValidationError
 from assay.domain.fields import candidate_ids
 from assay.domain.gold import answers_equal
 from assay.quality import METHODS
@@ -241,8 +242,6 @@ def recompute_project(
         cs = compiled(project)
         method = method or cs.schema.workflow.consensus_method
         if method not in METHODS:
-            from assay.domain.errors import ValidationError
-
             raise ValidationError(f"unknown method {method!r}; one of {', '.join(METHODS)}", field="method")
         answers = cons_store.project_answers(conn, int(project["id"]))
         by_record: dict[int, list[dict[str, Any]]] = {}
@@ -265,7 +264,12 @@ def recompute_project(
             "project",
             project["id"],
             project_id=int(project["id"]),
-            after={"method": method, "records": len(by_record)},
+            after={
+                "method": method,
+                "records": len(by_record),
+                # The worker estimates behind this consensus (lineage): skill per question and user id.
+                "skills": {q: {str(u): round(v, 6) for u, v in per.items()} for q, per in skills.items()},
+            },
         )
     return {"method": method, "records": len(by_record), "skills": skills}
 
