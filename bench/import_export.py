@@ -30,7 +30,9 @@ SCHEMA = {
 def make_file(path: Path, n: int) -> None:
     with open(path, "w") as f:
         for i in range(n):
-            f.write(f'{{"external_id": "r{i}", "text": "record number {i}: the quick brown fox jumps over the lazy dog"}}\n')
+            f.write(
+                f'{{"external_id": "r{i}", "text": "record number {i}: the quick brown fox jumps over the lazy dog"}}\n'
+            )
 
 
 def child(phase: str, url: str, data: str, out: str) -> None:
@@ -89,7 +91,12 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--pg", default=os.environ.get("ASSAY_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "ASSAY_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
     ap.add_argument("--skip-pg", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,7 +111,9 @@ def main() -> None:
             try:
                 for phase in ("import", "export"):
                     r = run_phase(phase, url, data, Path(tmp) / f"out-{name}.jsonl")
-                    print(f"{name:<11} {phase:<7} {r['per_s']:>11,.0f} {r['seconds']:>8.2f} {r['peak_mib']:>7.0f} MiB")
+                    print(
+                        f"{name:<11} {phase:<7} {r['per_s']:>11,.0f} {r['seconds']:>8.2f} {r['peak_mib']:>7.0f} MiB"
+                    )
             finally:
                 if admin:
                     drop_pg(admin, url)
