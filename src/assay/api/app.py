@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse
 
@@ -27,6 +28,11 @@ from assay.store.engine import Store, open_store
 __all__ = ["API_PREFIX", "STATIC_DIR", "app_from_env", "create_app"]
 
 API_PREFIX = "/api/v1"
+# Threads that run the (synchronous) routes. SQLite takes one writer at a time and makes the
+# others sleep and poll for its lock, so a few threads serve more than many; PostgreSQL's row
+# locks let more run at once.
+SQLITE_THREADS = 2
+SERVER_DB_THREADS = 8
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 
@@ -35,7 +41,11 @@ def _version() -> str:
 
 
 def create_app(
-    settings: Settings | None = None, store: Store | None = None, *, static_dir: Path | None = None
+    settings: Settings | None = None,
+    store: Store | None = None,
+    *,
+    static_dir: Path | None = None,
+    threads: int | None = None,
 ) -> FastAPI:
     """The application over ``store`` (or the database ``settings`` name, opened and migrated)."""
     settings = settings or Settings()
@@ -44,6 +54,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        limit = threads or (SQLITE_THREADS if the_store.is_sqlite else SERVER_DB_THREADS)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = limit
         yield
         if owned:
             the_store.dispose()

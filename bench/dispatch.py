@@ -1,0 +1,255 @@
+"""Dispatch benchmark: N simulated annotators doing next → submit against a running ``assay serve``.
+
+Starts the server itself (SQLite with 1 worker; PostgreSQL with 2), loads a project through
+the services, then runs the annotators as threads in a few client processes, each with a
+kept-alive httpx connection. Prints throughput and p50/p95/p99 latency of ``next``, of
+``submit`` and of the whole cycle, and checks that no record was handed out twice.
+
+    python bench/dispatch.py                                   # SQLite and PostgreSQL, 32 annotators
+    python bench/dispatch.py --db sqlite --annotators 8 --records 5000
+    python bench/dispatch.py --think-ms 1000                  # paced annotators (1 s per answer)
+
+PostgreSQL comes from ``--pg`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``);
+a database of its own is made for the run and dropped after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from assay.services import accounts, imports, projects  # noqa: E402
+from assay.services.actors import SYSTEM  # noqa: E402
+from assay.store.engine import open_store  # noqa: E402
+from assay.store.tables import assignments  # noqa: E402
+
+SERVE = "from assay.cli.main import app; from assay.cli import serve; serve.register(app); app()"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def start_server(db: str, home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE, "serve", "--db", db, "--port", str(port), "--workers", str(workers)],
+        env={**os.environ, "ASSAY_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def setup(db: str, n_records: int, n_annotators: int, overlap: int) -> tuple[int, list[str]]:
+    store = open_store(db)
+    schema = {
+        "name": f"bench-{uuid.uuid4().hex[:6]}",
+        "fields": [{"name": "text", "type": "text"}],
+        "questions": [{"name": "label", "type": "label", "options": ["pos", "neg", "neu"]}],
+        "workflow": {"overlap": overlap},
+    }
+    p = projects.create_project(store, SYSTEM, schema)
+    rows = ((i, {"id": f"r{i}", "text": f"record {i} " * 8}) for i in range(n_records))
+    imports.import_rows(store, SYSTEM, p["id"], rows)
+    tokens = [
+        accounts.add_user(store, SYSTEM, f"bench-{uuid.uuid4().hex[:8]}", role="annotator").token
+        for _ in range(n_annotators)
+    ]
+    store.dispose()
+    return int(p["id"]), tokens
+
+
+def annotator(url: str, token: str, pid: int, end: float, think: float, out: dict[str, list[Any]]) -> None:
+    labels = ("pos", "neg", "neu")
+    with httpx.Client(
+        base_url=url + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as c:
+        i = 0
+        while time.monotonic() < end:
+            t0 = time.perf_counter()
+            r = c.post(f"/projects/{pid}/next")
+            t1 = time.perf_counter()
+            if r.status_code == 204:
+                return
+            if r.status_code != 200:
+                out["errors"].append(r.status_code)
+                continue
+            lease = r.json()
+            s = c.post(
+                f"/assignments/{lease['assignment_id']}/responses",
+                json={
+                    "values": {"label": labels[i % 3]},
+                    "duration_ms": 1000,
+                    "idempotency_key": uuid.uuid4().hex,
+                },
+            )
+            t2 = time.perf_counter()
+            if s.status_code != 201:
+                out["errors"].append(s.status_code)
+            out["next"].append(t1 - t0)
+            out["submit"].append(t2 - t1)
+            out["cycle"].append(t2 - t0)
+            out["records"].append((lease["record"]["id"], token[-8:]))
+            i += 1
+            if think:
+                time.sleep(think)
+
+
+def client_process(url: str, tokens: list[str], pid: int, end: float, think: float, q: Any) -> None:
+    out: dict[str, list[Any]] = {"next": [], "submit": [], "cycle": [], "records": [], "errors": []}
+    threads = [threading.Thread(target=annotator, args=(url, t, pid, end, think, out)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    q.put(out)
+
+
+def run(label: str, db: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
+    pid, tokens = setup(db, args.records, args.annotators, args.overlap)
+    home = Path(tempfile.mkdtemp(prefix="assay-bench-"))
+    proc, url = start_server(db, home, workers)
+    try:
+        procs = max(1, min(args.client_procs, len(tokens)))
+        q: Any = mp.get_context("fork").Queue()
+        start = time.monotonic()
+        end = start + args.seconds
+        ps = [
+            mp.get_context("fork").Process(
+                target=client_process, args=(url, tokens[i::procs], pid, end, args.think_ms / 1000, q)
+            )
+            for i in range(procs)
+        ]
+        for p in ps:
+            p.start()
+        parts = [q.get() for _ in ps]
+        for p in ps:
+            p.join()
+        elapsed = time.monotonic() - start
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        shutil.rmtree(home, ignore_errors=True)
+    merged: dict[str, list[Any]] = {k: [x for part in parts for x in part[k]] for k in parts[0]}
+    handed = Counter(r for r, _ in merged["records"])
+    pairs = Counter(merged["records"])
+    store = open_store(db, migrate=False)
+    with store.read() as conn:
+        leases = conn.execute(
+            sa.select(assignments.c.record_id, sa.func.count())
+            .where(assignments.c.project_id == pid)
+            .group_by(assignments.c.record_id)
+        ).all()
+    store.dispose()
+    over = sum(1 for _, n in leases if n > args.overlap)
+    n = len(merged["cycle"])
+    res = {
+        "label": label,
+        "annotators": args.annotators,
+        "think_ms": args.think_ms,
+        "cycles": n,
+        "seconds": round(elapsed, 1),
+        "submits_per_s": round(n / elapsed, 1),
+        "errors": len(merged["errors"]),
+        "handed_out_twice": sum(1 for c in handed.values() if c > args.overlap) + over,
+        "same_annotator_twice": sum(1 for c in pairs.values() if c > 1),
+    }
+    for k in ("next", "submit", "cycle"):
+        ms = [x * 1000 for x in merged[k]]
+        res[k] = {p: round(pct(ms, p), 2) for p in (50, 95, 99)}
+    return res
+
+
+def pg_database(server: str) -> tuple[str, sa.Engine, str]:
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"assay_bench_{os.getpid()}"
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return sa.make_url(server).set(database=name).render_as_string(hide_password=False), admin, name
+
+
+def show(res: dict[str, Any]) -> None:
+    print(
+        f"{res['label']:<24} {res['annotators']:>3} ann  think {res['think_ms']:>5} ms  "
+        f"{res['cycles']:>6} cycles in {res['seconds']:>5} s = {res['submits_per_s']:>7} submits/s  "
+        f"errors {res['errors']}  handed out twice {res['handed_out_twice']}  same annotator twice {res['same_annotator_twice']}"
+    )
+    for k in ("next", "submit", "cycle"):
+        d = res[k]
+        print(f"    {k:<7} p50 {d[50]:>7.2f} ms   p95 {d[95]:>7.2f} ms   p99 {d[99]:>7.2f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--annotators", type=int, default=32)
+    ap.add_argument("--records", type=int, default=20_000)
+    ap.add_argument("--overlap", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=20.0, help="length of each run")
+    ap.add_argument("--think-ms", type=float, default=0.0, help="pause of each annotator between answers")
+    ap.add_argument("--client-procs", type=int, default=2, help="processes the annotator threads run in")
+    ap.add_argument(
+        "--peer", action="store_true", help="also run ../shared/peers/label_studio_bench.py --quick"
+    )
+    args = ap.parse_args()
+    results = []
+    if args.db in ("sqlite", "both"):
+        tmp = Path(tempfile.mkdtemp(prefix="assay-bench-db-"))
+        results.append(run("sqlite, 1 worker", f"sqlite:///{tmp / 'assay.db'}", 1, args))
+        show(results[-1])
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.db in ("postgresql", "both"):
+        url, admin, name = pg_database(args.pg)
+        try:
+            results.append(run("postgresql, 2 workers", url, 2, args))
+            show(results[-1])
+        finally:
+            with admin.connect() as c:
+                c.exec_driver_sql(
+                    f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                )
+                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.dispose()
+    if args.peer:
+        peer = ROOT.parent / "shared" / "peers" / "label_studio_bench.py"
+        subprocess.run([sys.executable, str(peer), "--quick", "--out", "/tmp/ls-quick.json"], check=False)
+
+
+if __name__ == "__main__":
+    main()
