@@ -71,7 +71,7 @@ def test_prompts_to_leaderboard_to_dpo(store: Store, llm: FakeLLM, tmp_path: Pat
     assert wr["matrix"][i][j] > 0.7 and wr["matrix"][i][j] + wr["matrix"][j][i] == pytest.approx(1.0)
 
     # 4. DPO export: a datasets folder and JSONL, loaded by datasets (and prepared by trl if present)
-    import datasets
+    datasets = pytest.importorskip("datasets")  # a test dependency: pip install 'assay[hf]'
 
     folder = tmp_path / "dpo"
     n = training_exports.export_training(store, SYSTEM, "arena", folder, "dpo")
