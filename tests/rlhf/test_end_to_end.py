@@ -50,7 +50,7 @@ def test_prompts_to_leaderboard_to_dpo(store: Store, llm: FakeLLM, tmp_path: Pat
     # Majority vote: the EM aggregators ("auto"/"ds") code preference choices in one label space
     # across records with different candidate pairs and can pick a label that is not even a
     # candidate of the record (reported to the consensus owner).
-    consensus.recompute_project(store, SYSTEM, "arena", method="mv")
+    consensus.recompute_project(store, SYSTEM, "arena", method="ds")
     board = leaderboard(store, SYSTEM, "arena", source="consensus", category="category", n_boot=300)
     rows = board["rows"]
     assert [r["model"] for r in rows] == list(MODELS)

@@ -283,9 +283,16 @@ def _em_question(
     by_record: dict[int, list[dict[str, Any]]],
     method: str,
 ) -> dict[int, float]:
-    label_index: dict[str, int] = {}
+    """Fit one EM aggregator over a categorical question of the whole project.
+
+    Labels are coded per record: a label question's options by their position; a preference's
+    ``tie`` as 0 and its candidates as 1..n in the record's stored order. The EM then learns
+    how each contributor answers *positions*, and each record's posterior is kept to its own
+    candidates (records compare different models, so candidate ids are no common label space).
+    """
     users: dict[int, int] = {}
     tasks: dict[int, int] = {}
+    spaces: dict[int, list[str]] = {}
     t_arr: list[int] = []
     w_arr: list[int] = []
     l_arr: list[int] = []
@@ -293,23 +300,29 @@ def _em_question(
     gold_t: list[int] = []
     gold_l: list[int] = []
     for rid, rows in by_record.items():
+        labels = categorical_labels(cs, question, rows[0]["fields"])
+        if qtype == "preference":
+            labels = ["tie", *(x for x in labels if x != "tie")]
+        index = {lab: i for i, lab in enumerate(labels)}
+        spaces[rid] = labels
         for r in rows:
             k = _key(qtype, _effective(r).get(question))
-            if k is None:
+            if k is None or k not in index:
                 continue
             t = tasks.setdefault(rid, len(tasks))
             t_arr.append(t)
             w_arr.append(users.setdefault(int(r["user_id"]), len(users)))
-            l_arr.append(label_index.setdefault(k, len(label_index)))
+            l_arr.append(index[k])
             resp_ids.setdefault(rid, []).append(int(r["id"]))
         first = rows[0]
         if first["is_gold"] and first["gold"] and rid in tasks:
             g = _key(qtype, first["gold"].get(question))
-            if g is not None:
+            if g is not None and g in index:
                 gold_t.append(tasks[rid])
-                gold_l.append(label_index.setdefault(g, len(label_index)))
+                gold_l.append(index[g])
     if not t_arr:
         return {}
+    n_labels = max(len(spaces[rid]) for rid in tasks)
     model = METHODS[method]()
     model.fit(
         np.array(t_arr),
@@ -317,15 +330,21 @@ def _em_question(
         np.array(l_arr),
         n_tasks=len(tasks),
         n_workers=len(users),
-        n_labels=len(label_index),
+        n_labels=n_labels,
         gold=(np.array(gold_t, dtype=np.int64), np.array(gold_l, dtype=np.int64)) if gold_t else None,
     )
-    labels = list(label_index)
     rows_out = []
     for rid, t in tasks.items():
         if by_record[rid][0]["is_gold"]:
             continue
-        p = model.probas_[t]
+        labels = spaces[rid]
+        allowed = list(range(len(labels)))
+        if qtype == "preference" and not getattr(cs.schema.question(question), "ties", True):
+            allowed = allowed[1:]
+        p = np.zeros(len(labels))
+        p[allowed] = model.probas_[t][allowed]
+        total = p.sum()
+        p = p / total if total > 0 else np.full(len(labels), 1 / len(labels))
         best = labels[int(p.argmax())]
         value: Any = {"choice": best} if qtype == "preference" else best
         if qtype == "preference":
