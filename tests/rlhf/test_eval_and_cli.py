@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 from assay.cli.common import AssayGroup
 from assay.cli.rlhf import register
 from assay.connectors import CallableConnector
-from assay.connectors.judge import run_judge
 from assay.domain.errors import Conflict
 from assay.services import imports
 from assay.services.actors import SYSTEM
 from assay.services.evaluation import eval_results, freeze_version, list_versions, model_contributor, run_eval
 from assay.services.generation import ModelSpec
+from assay.services.judge import run_judge
 from assay.store.engine import Store
 from tests.factories import make_project
 from tests.rlhf.fake_llm import FakeLLM

@@ -9,13 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 from assay.connectors import CallableConnector, OpenAICompatible, ResponseCache
-from assay.connectors.judge import (
-    DEFAULT_PAIRWISE_TEMPLATE,
-    extract_json,
-    parse_answer,
-    render_template,
-    run_judge,
-)
 from assay.domain.errors import ValidationError
 from assay.domain.schema import ProjectSchema
 from assay.services.actors import SYSTEM
@@ -27,6 +20,13 @@ from assay.services.generation import (
     load_prompts,
     prompts_from_project,
     run_generation,
+)
+from assay.services.judge import (
+    DEFAULT_PAIRWISE_TEMPLATE,
+    extract_json,
+    parse_answer,
+    render_template,
+    run_judge,
 )
 from assay.services.leaderboard import leaderboard, position_bias
 from assay.store.engine import Store

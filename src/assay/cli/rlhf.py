@@ -30,10 +30,10 @@ from assay.cli.common import (
     settings_for,
 )
 from assay.connectors import OpenAICompatible, Price, ResponseCache
-from assay.connectors.judge import DEFAULT_PAIRWISE_TEMPLATE, run_judge
 from assay.domain.errors import ValidationError
 from assay.services import evaluation, generation
 from assay.services import leaderboard as lb
+from assay.services.judge import DEFAULT_PAIRWISE_TEMPLATE, run_judge
 
 __all__ = ["register"]
 

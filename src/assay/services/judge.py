@@ -16,6 +16,7 @@ position bias is controlled as it is for people), and the judge may answer with 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import string
@@ -28,6 +29,10 @@ from assay.domain.errors import AssayError
 from assay.domain.fields import candidate_ids
 from assay.domain.records import AnswerValidator
 from assay.domain.schema import ProjectSchema
+from assay.services import dispatch
+from assay.services.actors import Actor
+from assay.services.policies import load_project
+from assay.store.engine import Store
 
 __all__ = [
     "DEFAULT_PAIRWISE_TEMPLATE",
@@ -260,26 +265,15 @@ def parse_answer(
 # --------------------------------------------------------------------------- the loop
 
 
-def _release(store: Any, actor: Any, assignment_id: Any, reason: str) -> None:
-    """Give a lease back (skip) when the judge could not answer, if dispatch offers a way."""
-    from assay.services import dispatch
-
-    for name in ("skip_assignment", "release_assignment"):
-        fn = getattr(dispatch, name, None)
-        if fn is None:
-            continue
-        try:
-            fn(store, actor, assignment_id, reason=reason)
-        except TypeError:
-            fn(store, actor, assignment_id)
-        except AssayError:
-            pass
-        return
+def _release(store: Store, actor: Actor, assignment_id: int, reason: str) -> None:
+    """Give a lease back (skipped, with the reason) when the judge could not answer it."""
+    with contextlib.suppress(AssayError):
+        dispatch.skip_assignment(store, actor, assignment_id, reason=reason)
 
 
 def run_judge(
-    store: Any,
-    judge_actor: Any,
+    store: Store,
+    judge_actor: Actor,
     project_ref: int | str,
     connector: ModelConnector,
     prompt_template: str = DEFAULT_PAIRWISE_TEMPLATE,
@@ -294,9 +288,6 @@ def run_judge(
     A model answer that does not parse into valid values is skipped with its reason (and the
     lease given back when dispatch allows); a call that fails for good is skipped too.
     """
-    from assay.services import dispatch
-    from assay.services.policies import load_project
-
     with store.read() as conn:
         project = load_project(conn, judge_actor, project_ref)
     schema = ProjectSchema.from_dict(project["schema"])
