@@ -292,3 +292,18 @@ def test_project_members_limit_who_sees_it(store: Store) -> None:
     with pytest.raises(NotFound):
         dispatch.next_assignment(store, outsider, p["id"])
     assert dispatch.next_assignment(store, insider, p["id"]) is None
+
+
+def test_home_figures_left_for_me_and_answered_today(store: Store) -> None:
+    from assay.services import projects, stats
+
+    p = make_project(store, schema(overlap=2))
+    load(store, p, [{"id": i, "text": f"t{i}"} for i in range(5)])
+    ann, _ = make_user(store, "ann")
+    [mine] = projects.list_projects(store, ann)
+    assert mine["left_for_me"] == 5
+    assert drain(store, p, ann, limit=3) == 3
+    [mine] = projects.list_projects(store, ann)
+    assert mine["left_for_me"] == 2
+    figures = stats.my_stats(store, ann)
+    assert figures["total"]["answered_today"] == 3 and figures["projects"][0]["answered_today"] == 3

@@ -166,16 +166,21 @@ def update_record(
     project: dict[str, Any],
     cs: CompiledSchema,
     record: dict[str, Any],
+    *,
+    rows: list[dict[str, Any]] | None = None,
 ) -> Posterior | None:
     """Recompute one record's consensus from its answers; returns the main question's posterior.
+
+    ``rows`` are the record's answers when the caller has read them already.
 
     The main question is the first categorical one (label or preference), used by adaptive overlap.
     """
     pid = int(project["id"])
     rid = int(record["id"])
-    rows = dstore.record_responses(conn, rid)
     if record.get("is_gold"):
         return None
+    if rows is None:
+        rows = dstore.record_responses(conn, rid)
     acc_stats = dstore.gold_stats_many(conn, pid, sorted({int(r["user_id"]) for r in rows}))
     acc = {u: _accuracy(s) for u, s in acc_stats.items()}
     for r in rows:

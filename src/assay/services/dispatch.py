@@ -96,8 +96,10 @@ def _view(cs: CompiledSchema, fields: dict[str, Any]) -> dict[str, Any] | None:
 def _check_standing(conn: Connection, cs: CompiledSchema, project_id: int, actor: Actor) -> bool:
     """Raise when the contributor is paused or failed qualification; True while it must qualify."""
     wf = cs.schema.workflow
-    n, right = dstore.gold_stats(conn, project_id, actor.id or 0)
     qual = wf.qualification
+    if qual is None and wf.quality_bar is None:
+        return False
+    n, right = dstore.gold_stats(conn, project_id, actor.id or 0)
     if qual is not None:
         if n < qual.count:
             return True
@@ -280,11 +282,14 @@ def submit_response(
             "gold_score": score,
             "idempotency_key": idempotency_key,
         }
+        now = utcnow()
         if draft is not None:
-            dstore.update_response(conn, int(draft["id"]), **row)
+            dstore.update_response(conn, int(draft["id"]), **row, updated_at=now)
             response_id = int(draft["id"])
+            created_at = draft["created_at"]
         else:
-            response_id = dstore.insert_response(conn, **row)
+            response_id = dstore.insert_response(conn, **row, created_at=now, updated_at=now)
+            created_at = now
         dstore.set_assignment_status(conn, assignment_id, "submitted")
         counters = dstore.settle_submit(conn, int(record["id"]), from_lease=from_lease)
         review_reason = settle_record(conn, actor, project, cs, record, counters, score)
@@ -296,8 +301,7 @@ def submit_response(
             review_reason = "sampled"
         if review_reason is not None:
             dstore.insert_review(conn, response_id, review_reason)
-        response = dstore.get_response(conn, response_id)
-        assert response is not None
+        response = {**row, "id": response_id, "created_at": created_at, "updated_at": now}
         audit(
             conn,
             actor,
@@ -331,7 +335,8 @@ def settle_record(
     if record["is_gold"]:
         dstore.set_record_state(conn, int(record["id"]), status="open")
         return "gold_failed" if score is not None and score < 1 else None
-    posterior = consensus.update_record(conn, actor, project, cs, record)
+    answers = dstore.record_responses(conn, int(record["id"]))
+    posterior = consensus.update_record(conn, actor, project, cs, record, rows=answers)
     ov = cs.schema.workflow.overlap
     submitted, target = int(counters["submitted"]), int(counters["target"] or ov.min)
     if submitted < target:
@@ -350,16 +355,10 @@ def settle_record(
         posterior is not None
         and submitted > 1
         and float(posterior[1].max()) < 0.999
-        and _disagree(conn, record)
+        and any(r["values"] != answers[0]["values"] for r in answers[1:])
     ):
         return "disagreement"
     return None
-
-
-def _disagree(conn: Connection, record: dict[str, Any]) -> bool:
-    rows = dstore.record_responses(conn, int(record["id"]))
-    first = rows[0]["values"] if rows else None
-    return any(r["values"] != first for r in rows[1:])
 
 
 def skip_assignment(

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.domain.errors import NotFound, PermissionDenied
 from assay.services.actors import ROLE_RANK, Actor
 from assay.store import accounts as acc
 from assay.store import projects as proj_store
-from assay.store.tables import project_members
 
 __all__ = ["load_project", "project_role", "require"]
 
@@ -27,17 +25,7 @@ def project_role(conn: Connection, actor: Actor, project: dict[str, Any]) -> str
         return "admin"
     if actor.id is None:
         return None
-    rows = conn.execute(
-        sa.select(project_members.c.user_id, project_members.c.role).where(
-            project_members.c.project_id == project["id"]
-        )
-    ).all()
-    if rows:
-        for uid, role in rows:
-            if uid == actor.id:
-                return str(role)
-        return None
-    return acc.user_workspace_role(conn, int(project["workspace_id"]), actor.id)
+    return acc.project_role(conn, int(project["id"]), int(project["workspace_id"]), actor.id)
 
 
 def load_project(

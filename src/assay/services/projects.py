@@ -107,7 +107,13 @@ def list_projects(
             rows = proj_store.list_projects(
                 conn, workspace_ids=ws_ids, member_id=actor.id, after_id=after_id, limit=limit
             )
-        return [_summary(p, {"records": rec_store.count_records(conn, int(p["id"]))}) for p in rows]
+        out = []
+        for p in rows:
+            counts = {"records": rec_store.count_records(conn, int(p["id"]))}
+            if actor.id is not None:
+                counts["left_for_me"] = rec_store.count_open_for(conn, int(p["id"]), actor.id)
+            out.append(_summary(p, counts))
+        return out
 
 
 def update_project(

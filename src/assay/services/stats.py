@@ -61,6 +61,7 @@ def _figures(row: dict[str, Any], agreement: tuple[int, int] | None) -> dict[str
     matched, compared = agreement or (0, 0)
     return {
         "answered": int(row["answered"]),
+        "answered_today": int(row.get("answered_today") or 0),
         "time_ms": int(row["time_ms"]),
         "gold_answered": gold_n,
         "gold_accuracy": round(float(row["gold_right"]) / gold_n, 4) if gold_n else None,
@@ -214,6 +215,7 @@ def my_stats(store: Store, actor: Actor) -> dict[str, Any]:
         "projects": rows,
         "total": {
             "answered": sum(r["answered"] for r in rows),
+            "answered_today": sum(r["answered_today"] for r in rows),
             "time_ms": sum(r["time_ms"] for r in rows),
             "cost": round(sum(costs), 4) if costs else None,
         },

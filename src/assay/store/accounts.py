@@ -13,6 +13,7 @@ from assay.store.types import new_id as _new_id
 from assay.store.types import utcnow
 
 __all__ = [
+    "project_role",
     "add_membership",
     "add_project_member",
     "get_user",
@@ -145,16 +146,17 @@ def insert_token(
     )
 
 
+# Built once: every API request authenticates with it.
+_TOKEN_USER = (
+    sa.select(users, tokens.c.id.label("token_id"), tokens.c.kind.label("token_kind"), tokens.c.expires_at)
+    .join(users, users.c.id == tokens.c.user_id)
+    .where(tokens.c.token_hash == sa.bindparam("h"), tokens.c.revoked_at.is_(None), users.c.active.is_(True))
+)
+
+
 def token_user(conn: Connection, token_hash: str) -> dict[str, Any] | None:
     """The active user holding this (unrevoked, unexpired) token, with ``token_id`` and ``token_kind``."""
-    q = (
-        sa.select(
-            users, tokens.c.id.label("token_id"), tokens.c.kind.label("token_kind"), tokens.c.expires_at
-        )
-        .join(users, users.c.id == tokens.c.user_id)
-        .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None), users.c.active.is_(True))
-    )
-    row = conn.execute(q).first()
+    row = conn.execute(_TOKEN_USER, {"h": token_hash}).first()
     if row is None:
         return None
     out = dict(row._mapping)
@@ -185,3 +187,28 @@ def revoke_token_hash(conn: Connection, token_hash: str) -> None:
         .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+# One statement for the role a user has on a project (checked on every request that names one):
+# the project's own member list when it has one, else the workspace membership.
+_PROJECT_ROLE = sa.select(
+    sa.select(project_members.c.role)
+    .where(
+        project_members.c.project_id == sa.bindparam("pid"), project_members.c.user_id == sa.bindparam("uid")
+    )
+    .scalar_subquery()
+    .label("member_role"),
+    sa.exists().where(project_members.c.project_id == sa.bindparam("pid")).label("has_members"),
+    sa.select(memberships.c.role)
+    .where(memberships.c.workspace_id == sa.bindparam("wid"), memberships.c.user_id == sa.bindparam("uid"))
+    .scalar_subquery()
+    .label("workspace_role"),
+)
+
+
+def project_role(conn: Connection, project_id: int, workspace_id: int, user_id: int) -> str | None:
+    """The user's role on a project, or None when the project is not open to it."""
+    row = conn.execute(_PROJECT_ROLE, {"pid": project_id, "uid": user_id, "wid": workspace_id}).one()
+    if row.has_members:
+        return None if row.member_role is None else str(row.member_role)
+    return None if row.workspace_role is None else str(row.workspace_role)

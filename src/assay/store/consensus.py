@@ -14,9 +14,12 @@ from assay.store.types import utcnow
 __all__ = ["delete_record_consensus", "project_answers", "record_consensus", "upsert_consensus"]
 
 
+_RECORD = sa.select(consensus).where(consensus.c.record_id == sa.bindparam("rid"))
+_UPSERTS: dict[str, Any] = {}
+
+
 def record_consensus(conn: Connection, record_id: int) -> dict[str, dict[str, Any]]:
-    q = sa.select(consensus).where(consensus.c.record_id == record_id)
-    return {r.question: dict(r._mapping) for r in conn.execute(q)}
+    return {r.question: dict(r._mapping) for r in conn.execute(_RECORD, {"rid": record_id})}
 
 
 def upsert_consensus(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -25,14 +28,14 @@ def upsert_consensus(conn: Connection, rows: list[dict[str, Any]]) -> None:
     now = utcnow()
     for r in rows:
         r["updated_at"] = now
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(consensus)
-    stmt = insert.on_conflict_do_update(
-        index_elements=[consensus.c.record_id, consensus.c.question],
-        set_={
-            k: insert.excluded[k]
-            for k in ("value", "confidence", "method", "response_ids", "details", "updated_at")
-        },
-    )
+    stmt = _UPSERTS.get(conn.dialect.name)
+    if stmt is None:
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(consensus)
+        keep = ("value", "confidence", "method", "response_ids", "details", "updated_at")
+        stmt = _UPSERTS[conn.dialect.name] = insert.on_conflict_do_update(
+            index_elements=[consensus.c.record_id, consensus.c.question],
+            set_={k: insert.excluded[k] for k in keep},
+        )
     conn.execute(stmt, rows)
 
 

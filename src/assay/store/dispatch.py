@@ -40,6 +40,24 @@ __all__ = [
     "take_slot",
 ]
 
+# Hot statements are built once per dialect and reused: building SQLAlchemy expressions costs
+# more than executing them (dispatch runs ~20 statements per next+submit cycle).
+_STMTS: dict[tuple[str, str], Any] = {}
+
+
+def _stmt(conn: Connection, key: str, build: Any) -> Any:
+    k = (key, conn.dialect.name)
+    found = _STMTS.get(k)
+    if found is None:
+        found = _STMTS[k] = build(conn.dialect.name == "postgresql")
+    return found
+
+
+def _row(result: Any) -> dict[str, Any] | None:
+    row = result.first()
+    return dict(row._mapping) if row else None
+
+
 _FULL_OR_OPEN = sa.case(
     (records.c.is_gold, "open"),
     (records.c.submitted + records.c.leased >= sa.func.coalesce(records.c.target, 1), "full"),
@@ -50,21 +68,31 @@ _FULL_OR_OPEN = sa.case(
 def lock_user(conn: Connection, user_id: int) -> None:
     """Serialise one contributor's dispatch calls (PostgreSQL; SQLite's write lock does it already)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update())
+        stmt = _stmt(
+            conn,
+            "lock_user",
+            lambda pg: sa.select(users.c.id).where(users.c.id == sa.bindparam("uid")).with_for_update(),
+        )
+        conn.execute(stmt, {"uid": user_id})
 
 
 def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict[str, Any]]:
     """Mark overdue leases of a project expired and give their slots back; returns them."""
-    expired = conn.execute(
-        assignments.update()
-        .where(
-            assignments.c.project_id == project_id,
-            assignments.c.status == "leased",
-            assignments.c.expires_at < now,
-        )
-        .values(status="expired")
-        .returning(assignments.c.id, assignments.c.record_id, assignments.c.user_id)
-    ).all()
+    stmt = _stmt(
+        conn,
+        "expire",
+        lambda pg: (
+            assignments.update()
+            .where(
+                assignments.c.project_id == sa.bindparam("pid"),
+                assignments.c.status == "leased",
+                assignments.c.expires_at < sa.bindparam("now", type_=assignments.c.expires_at.type),
+            )
+            .values(status="expired")
+            .returning(assignments.c.id, assignments.c.record_id, assignments.c.user_id)
+        ),
+    )
+    expired = conn.execute(stmt, {"pid": project_id, "now": now}).all()
     for row in expired:
         free_slot(conn, row.record_id)
     return [dict(r._mapping) for r in expired]
@@ -72,29 +100,38 @@ def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict
 
 def free_slot(conn: Connection, record_id: int) -> None:
     """A lease ended without an answer: one slot of the record is free again."""
-    conn.execute(
-        records.update()
-        .where(records.c.id == record_id)
-        .values(
-            leased=records.c.leased - 1,
-            status=sa.case((records.c.status == "full", "open"), else_=records.c.status),
-        )
+    stmt = _stmt(
+        conn,
+        "free_slot",
+        lambda pg: (
+            records.update()
+            .where(records.c.id == sa.bindparam("rid"))
+            .values(
+                leased=records.c.leased - 1,
+                status=sa.case((records.c.status == "full", "open"), else_=records.c.status),
+            )
+        ),
     )
+    conn.execute(stmt, {"rid": record_id})
 
 
 def active_lease(conn: Connection, project_id: int, user_id: int, now: datetime) -> dict[str, Any] | None:
-    row = conn.execute(
-        sa.select(assignments)
-        .where(
-            assignments.c.user_id == user_id,
-            assignments.c.project_id == project_id,
-            assignments.c.status == "leased",
-            assignments.c.expires_at >= now,
-        )
-        .order_by(assignments.c.id)
-        .limit(1)
-    ).first()
-    return dict(row._mapping) if row else None
+    stmt = _stmt(
+        conn,
+        "active_lease",
+        lambda pg: (
+            sa.select(assignments)
+            .where(
+                assignments.c.user_id == sa.bindparam("uid"),
+                assignments.c.project_id == sa.bindparam("pid"),
+                assignments.c.status == "leased",
+                assignments.c.expires_at >= sa.bindparam("now", type_=assignments.c.expires_at.type),
+            )
+            .order_by(assignments.c.id)
+            .limit(1)
+        ),
+    )
+    return _row(conn.execute(stmt, {"uid": user_id, "pid": project_id, "now": now}))
 
 
 def pick_record(
@@ -113,28 +150,42 @@ def pick_record(
     callers take different records. ``pivot`` starts the walk at a record id (gold is picked
     from a random place so that every contributor does not see the same gold first).
     """
-    seen = sa.exists().where(assignments.c.record_id == records.c.id, assignments.c.user_id == user_id)
-    q = sa.select(
-        records.c.id, records.c.fields, records.c.metadata, records.c.external_id, records.c.is_gold
-    ).where(
-        records.c.project_id == project_id,
-        records.c.status == "open",
-        records.c.is_gold.is_(gold),
-        ~seen,
-    )
-    if skill_keys:
-        q = q.where(sa.or_(records.c.skills.is_(None), records.c.skills.in_(list(skill_keys))))
-    else:
-        q = q.where(records.c.skills.is_(None))
-    if pivot is not None:
-        q = q.where(records.c.id >= pivot).order_by(records.c.id)
-    else:
-        q = q.order_by(records.c.priority.desc(), records.c.id)
-    q = q.limit(1)
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True, of=records)
-    row = conn.execute(q).first()
-    return dict(row._mapping) if row else None
+    with_skills = bool(skill_keys)
+    with_pivot = pivot is not None
+
+    def build(pg: bool) -> Any:
+        seen = sa.exists().where(
+            assignments.c.record_id == records.c.id, assignments.c.user_id == sa.bindparam("uid")
+        )
+        q = sa.select(
+            records.c.id, records.c.fields, records.c.metadata, records.c.external_id, records.c.is_gold
+        ).where(
+            records.c.project_id == sa.bindparam("pid"),
+            records.c.status == "open",
+            records.c.is_gold == sa.bindparam("gold"),
+            ~seen,
+        )
+        if with_skills:
+            keys: Any = sa.bindparam("keys", expanding=True)
+            q = q.where(sa.or_(records.c.skills.is_(None), records.c.skills.in_(keys)))
+        else:
+            q = q.where(records.c.skills.is_(None))
+        if with_pivot:
+            q = q.where(records.c.id >= sa.bindparam("pivot")).order_by(records.c.id)
+        else:
+            q = q.order_by(records.c.priority.desc(), records.c.id)
+        q = q.limit(1)
+        if pg:
+            q = q.with_for_update(skip_locked=True, of=records)
+        return q
+
+    stmt = _stmt(conn, f"pick:{with_skills}:{with_pivot}", build)
+    params: dict[str, Any] = {"uid": user_id, "pid": project_id, "gold": gold}
+    if with_skills:
+        params["keys"] = list(skill_keys)
+    if with_pivot:
+        params["pivot"] = pivot
+    return _row(conn.execute(stmt, params))
 
 
 def gold_id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
@@ -150,19 +201,26 @@ def gold_id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
 
 def take_slot(conn: Connection, record_id: int) -> bool:
     """Lease one slot of an open record; False when it has none left (someone was quicker)."""
-    result = conn.execute(
-        records.update()
-        .where(records.c.id == record_id, records.c.status == "open")
-        .values(
-            leased=records.c.leased + 1,
-            status=sa.case(
-                (records.c.is_gold, "open"),
-                (records.c.submitted + records.c.leased + 1 >= sa.func.coalesce(records.c.target, 1), "full"),
-                else_="open",
-            ),
-        )
+    stmt = _stmt(
+        conn,
+        "take_slot",
+        lambda pg: (
+            records.update()
+            .where(records.c.id == sa.bindparam("rid"), records.c.status == "open")
+            .values(
+                leased=records.c.leased + 1,
+                status=sa.case(
+                    (records.c.is_gold, "open"),
+                    (
+                        records.c.submitted + records.c.leased + 1 >= sa.func.coalesce(records.c.target, 1),
+                        "full",
+                    ),
+                    else_="open",
+                ),
+            )
+        ),
     )
-    return result.rowcount == 1
+    return conn.execute(stmt, {"rid": record_id}).rowcount == 1
 
 
 def insert_assignment(
@@ -174,17 +232,20 @@ def insert_assignment(
     expires_at: datetime,
     view: dict[str, Any] | None,
 ) -> int:
+    stmt = _stmt(conn, "insert_assignment", lambda pg: assignments.insert())
     return new_id(
         conn.execute(
-            assignments.insert().values(
-                project_id=project_id,
-                record_id=record_id,
-                user_id=user_id,
-                status="leased",
-                leased_at=utcnow(),
-                expires_at=expires_at,
-                view=view,
-            )
+            stmt,
+            {
+                "project_id": project_id,
+                "record_id": record_id,
+                "user_id": user_id,
+                "status": "leased",
+                "leased_at": utcnow(),
+                "expires_at": expires_at,
+                "view": view,
+                "reason": None,
+            },
         )
     )
 
@@ -192,20 +253,29 @@ def insert_assignment(
 def get_assignment(
     conn: Connection, assignment_id: int, *, for_update: bool = False
 ) -> dict[str, Any] | None:
-    q = sa.select(assignments).where(assignments.c.id == assignment_id)
-    if for_update and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
-    return dict(row._mapping) if row else None
+    def build(pg: bool) -> Any:
+        q = sa.select(assignments).where(assignments.c.id == sa.bindparam("aid"))
+        return q.with_for_update() if pg and for_update else q
+
+    return _row(conn.execute(_stmt(conn, f"get_assignment:{for_update}", build), {"aid": assignment_id}))
 
 
 def set_assignment_status(
     conn: Connection, assignment_id: int, status: str, *, reason: str | None = None
 ) -> None:
-    values: dict[str, Any] = {"status": status}
-    if reason is not None:
-        values["reason"] = reason
-    conn.execute(assignments.update().where(assignments.c.id == assignment_id).values(**values))
+    stmt = _stmt(
+        conn,
+        "set_assignment_status",
+        lambda pg: (
+            assignments.update()
+            .where(assignments.c.id == sa.bindparam("aid"))
+            .values(
+                status=sa.bindparam("status"),
+                reason=sa.func.coalesce(sa.bindparam("reason", type_=sa.Text), assignments.c.reason),
+            )
+        ),
+    )
+    conn.execute(stmt, {"aid": assignment_id, "status": status, "reason": reason})
 
 
 def delete_assignment(conn: Connection, assignment_id: int) -> None:
@@ -220,41 +290,66 @@ def extend_lease(conn: Connection, assignment_id: int, expires_at: datetime) -> 
 
 
 def record_for_update(conn: Connection, record_id: int) -> dict[str, Any] | None:
-    q = sa.select(records).where(records.c.id == record_id)
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
-    return dict(row._mapping) if row else None
+    def build(pg: bool) -> Any:
+        q = sa.select(records).where(records.c.id == sa.bindparam("rid"))
+        return q.with_for_update() if pg else q
+
+    return _row(conn.execute(_stmt(conn, "record_for_update", build), {"rid": record_id}))
 
 
 def record_suggestions(conn: Connection, record_id: int) -> list[dict[str, Any]]:
-    q = (
-        sa.select(suggestions.c.question, suggestions.c.value, suggestions.c.score, suggestions.c.model)
-        .where(suggestions.c.record_id == record_id)
-        .order_by(suggestions.c.id)
+    stmt = _stmt(
+        conn,
+        "record_suggestions",
+        lambda pg: (
+            sa.select(
+                suggestions.c.question, suggestions.c["value"], suggestions.c.score, suggestions.c.model
+            )
+            .where(suggestions.c.record_id == sa.bindparam("rid"))
+            .order_by(suggestions.c.id)
+        ),
     )
-    return [dict(r._mapping) for r in conn.execute(q)]
+    return [dict(r._mapping) for r in conn.execute(stmt, {"rid": record_id})]
 
 
 def response_by_key(conn: Connection, user_id: int, key: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        sa.select(responses).where(responses.c.user_id == user_id, responses.c.idempotency_key == key)
-    ).first()
-    return dict(row._mapping) if row else None
+    stmt = _stmt(
+        conn,
+        "response_by_key",
+        lambda pg: sa.select(responses).where(
+            responses.c.user_id == sa.bindparam("uid"), responses.c.idempotency_key == sa.bindparam("key")
+        ),
+    )
+    return _row(conn.execute(stmt, {"uid": user_id, "key": key}))
 
 
 def draft_for(conn: Connection, assignment_id: int) -> dict[str, Any] | None:
-    row = conn.execute(
-        sa.select(responses).where(responses.c.assignment_id == assignment_id, responses.c.status == "draft")
-    ).first()
-    return dict(row._mapping) if row else None
+    stmt = _stmt(
+        conn,
+        "draft_for",
+        lambda pg: sa.select(responses).where(
+            responses.c.assignment_id == sa.bindparam("aid"), responses.c.status == "draft"
+        ),
+    )
+    return _row(conn.execute(stmt, {"aid": assignment_id}))
+
+
+_RESPONSE_DEFAULTS: dict[str, Any] = {
+    "assignment_id": None,
+    "duration_ms": None,
+    "suggestions_shown": None,
+    "suggestions_kept": None,
+    "extra": None,
+    "gold_score": None,
+    "idempotency_key": None,
+}
 
 
 def insert_response(conn: Connection, **values: Any) -> int:
     now = utcnow()
-    values.setdefault("created_at", now)
-    values.setdefault("updated_at", now)
-    return new_id(conn.execute(responses.insert().values(**values)))
+    row = {**_RESPONSE_DEFAULTS, "created_at": now, "updated_at": now, **values}
+    stmt = _stmt(conn, "insert_response", lambda pg: responses.insert())
+    return new_id(conn.execute(stmt, row))
 
 
 def update_response(conn: Connection, response_id: int, **values: Any) -> None:
@@ -269,15 +364,21 @@ def get_response(conn: Connection, response_id: int) -> dict[str, Any] | None:
 
 def settle_submit(conn: Connection, record_id: int, *, from_lease: bool) -> dict[str, Any]:
     """Count one more answer on the record (and one lease fewer); returns the record's counters."""
-    values: dict[str, Any] = {"submitted": records.c.submitted + 1}
-    if from_lease:
-        values["leased"] = records.c.leased - 1
-    conn.execute(records.update().where(records.c.id == record_id).values(**values))
-    row = conn.execute(
-        sa.select(
-            records.c.submitted, records.c.leased, records.c.target, records.c.is_gold, records.c.status
-        ).where(records.c.id == record_id)
-    ).one()
+
+    def build(pg: bool) -> Any:
+        values: dict[str, Any] = {"submitted": records.c.submitted + 1}
+        if from_lease:
+            values["leased"] = records.c.leased - 1
+        return (
+            records.update()
+            .where(records.c.id == sa.bindparam("rid"))
+            .values(**values)
+            .returning(
+                records.c.submitted, records.c.leased, records.c.target, records.c.is_gold, records.c.status
+            )
+        )
+
+    row = conn.execute(_stmt(conn, f"settle:{from_lease}", build), {"rid": record_id}).one()
     return dict(row._mapping)
 
 
@@ -302,11 +403,16 @@ def set_record_state(
 
 def refresh_status(conn: Connection, record_id: int) -> None:
     """Recompute open/full from the counters (a record that is done stays done)."""
-    conn.execute(
-        records.update()
-        .where(records.c.id == record_id, records.c.status != "done")
-        .values(status=_FULL_OR_OPEN)
+    stmt = _stmt(
+        conn,
+        "refresh_status",
+        lambda pg: (
+            records.update()
+            .where(records.c.id == sa.bindparam("rid"), records.c.status != "done")
+            .values(status=_FULL_OR_OPEN)
+        ),
     )
+    conn.execute(stmt, {"rid": record_id})
 
 
 def withdraw_answer(conn: Connection, record_id: int) -> None:
@@ -320,49 +426,68 @@ def withdraw_answer(conn: Connection, record_id: int) -> None:
 
 def record_responses(conn: Connection, record_id: int) -> list[dict[str, Any]]:
     """The submitted answers of one record, with their latest review verdict and corrections."""
-    latest = (
-        sa.select(reviews.c.response_id, sa.func.max(reviews.c.id).label("rid"))
-        .group_by(reviews.c.response_id)
-        .subquery()
-    )
-    q = (
-        sa.select(
-            responses.c.id,
-            responses.c.user_id,
-            responses.c["values"],
-            responses.c.gold_score,
-            reviews.c.verdict.label("review_verdict"),
-            reviews.c.corrected_values,
+
+    def build(pg: bool) -> Any:
+        latest = (
+            sa.select(reviews.c.response_id, sa.func.max(reviews.c.id).label("rid"))
+            .join(responses, responses.c.id == reviews.c.response_id)
+            .where(responses.c.record_id == sa.bindparam("rec"))
+            .group_by(reviews.c.response_id)
+            .subquery()
         )
-        .outerjoin(latest, latest.c.response_id == responses.c.id)
-        .outerjoin(reviews, reviews.c.id == latest.c.rid)
-        .where(responses.c.record_id == record_id, responses.c.status == "submitted")
-        .order_by(responses.c.id)
-    )
-    return [dict(r._mapping) for r in conn.execute(q)]
+        return (
+            sa.select(
+                responses.c.id,
+                responses.c.user_id,
+                responses.c["values"],
+                responses.c.gold_score,
+                reviews.c.verdict.label("review_verdict"),
+                reviews.c.corrected_values,
+            )
+            .outerjoin(latest, latest.c.response_id == responses.c.id)
+            .outerjoin(reviews, reviews.c.id == latest.c.rid)
+            .where(responses.c.record_id == sa.bindparam("rec"), responses.c.status == "submitted")
+            .order_by(responses.c.id)
+        )
+
+    return [
+        dict(r._mapping) for r in conn.execute(_stmt(conn, "record_responses", build), {"rec": record_id})
+    ]
 
 
 def gold_stats(conn: Connection, project_id: int, user_id: int) -> tuple[int, float]:
     """How many gold records the contributor answered in the project, and the sum of its scores."""
-    row = conn.execute(
-        sa.select(
+    stmt = _stmt(
+        conn,
+        "gold_stats",
+        lambda pg: sa.select(
             sa.func.count(responses.c.gold_score), sa.func.coalesce(sa.func.sum(responses.c.gold_score), 0.0)
         ).where(
-            responses.c.project_id == project_id,
-            responses.c.user_id == user_id,
+            responses.c.project_id == sa.bindparam("pid"),
+            responses.c.user_id == sa.bindparam("uid"),
             responses.c.status == "submitted",
             responses.c.gold_score.is_not(None),
-        )
-    ).one()
+        ),
+    )
+    row = conn.execute(stmt, {"pid": project_id, "uid": user_id}).one()
     return int(row[0]), float(row[1])
 
 
 def insert_review(conn: Connection, response_id: int, reason: str) -> int:
+    stmt = _stmt(conn, "insert_review", lambda pg: reviews.insert())
     return new_id(
         conn.execute(
-            reviews.insert().values(
-                response_id=response_id, verdict="pending", reason=reason, created_at=utcnow()
-            )
+            stmt,
+            {
+                "response_id": response_id,
+                "reviewer_id": None,
+                "verdict": "pending",
+                "reason": reason,
+                "corrected_values": None,
+                "comment": None,
+                "created_at": utcnow(),
+                "decided_at": None,
+            },
         )
     )
 
@@ -373,21 +498,28 @@ def gold_stats_many(
     """Per contributor: gold records answered in the project and the sum of their scores."""
     if not user_ids:
         return {}
-    q = (
-        sa.select(
-            responses.c.user_id,
-            sa.func.count(responses.c.gold_score),
-            sa.func.coalesce(sa.func.sum(responses.c.gold_score), 0.0),
-        )
-        .where(
-            responses.c.project_id == project_id,
-            responses.c.user_id.in_(list(user_ids)),
-            responses.c.status == "submitted",
-            responses.c.gold_score.is_not(None),
-        )
-        .group_by(responses.c.user_id)
+    stmt = _stmt(
+        conn,
+        "gold_stats_many",
+        lambda pg: (
+            sa.select(
+                responses.c.user_id,
+                sa.func.count(responses.c.gold_score),
+                sa.func.coalesce(sa.func.sum(responses.c.gold_score), 0.0),
+            )
+            .where(
+                responses.c.project_id == sa.bindparam("pid"),
+                responses.c.user_id.in_(sa.bindparam("uids", expanding=True)),
+                responses.c.status == "submitted",
+                responses.c.gold_score.is_not(None),
+            )
+            .group_by(responses.c.user_id)
+        ),
     )
-    return {int(u): (int(n), float(s)) for u, n, s in conn.execute(q)}
+    return {
+        int(u): (int(n), float(s))
+        for u, n, s in conn.execute(stmt, {"pid": project_id, "uids": list(user_ids)})
+    }
 
 
 def pending_reviews(

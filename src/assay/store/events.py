@@ -14,6 +14,9 @@ from assay.store.types import utcnow
 __all__ = ["list_events", "write_event", "write_events"]
 
 
+_INSERT = events.insert()  # built once: the audit log is written on every change
+
+
 def write_event(
     conn: Connection,
     action: str,
@@ -26,16 +29,17 @@ def write_event(
     after: Any = None,
 ) -> None:
     conn.execute(
-        events.insert().values(
-            at=utcnow(),
-            actor_id=actor_id,
-            action=action,
-            object_type=object_type,
-            object_id=None if object_id is None else str(object_id),
-            project_id=project_id,
-            before=before,
-            after=after,
-        )
+        _INSERT,
+        {
+            "at": utcnow(),
+            "actor_id": actor_id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": None if object_id is None else str(object_id),
+            "project_id": project_id,
+            "before": before,
+            "after": after,
+        },
     )
 
 
@@ -56,7 +60,7 @@ def write_events(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
         for r in rows
     ]
     if batch:
-        conn.execute(events.insert(), batch)
+        conn.execute(_INSERT, batch)
 
 
 def list_events(

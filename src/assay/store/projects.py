@@ -44,8 +44,11 @@ def insert_project(conn: Connection, workspace_id: int, name: str, schema: dict[
     return pid
 
 
+_GET_PROJECT = sa.select(projects).where(projects.c.id == sa.bindparam("pid"))
+
+
 def get_project(conn: Connection, project_id: int) -> dict[str, Any] | None:
-    row = conn.execute(sa.select(projects).where(projects.c.id == project_id)).first()
+    row = conn.execute(_GET_PROJECT, {"pid": project_id}).first()
     return dict(row._mapping) if row else None
 
 

@@ -9,11 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assay.store.tables import consensus, records, responses, reviews, suggestions, users
+from assay.store.tables import assignments, consensus, records, responses, reviews, suggestions, users
 from assay.store.types import dumps, loads, utcnow
 
 __all__ = [
     "consensus_for_records",
+    "count_open_for",
     "count_records",
     "existing_ids",
     "get_record",
@@ -167,6 +168,22 @@ def count_records(conn: Connection, project_id: int, **where: Any) -> int:
     q = sa.select(sa.func.count()).select_from(records).where(records.c.project_id == project_id)
     for k, v in where.items():
         q = q.where(records.c[k] == v)
+    return int(conn.execute(q).scalar_one())
+
+
+def count_open_for(conn: Connection, project_id: int, user_id: int) -> int:
+    """Records of the project that still want answers and that this contributor has not had."""
+    seen = sa.exists().where(assignments.c.record_id == records.c.id, assignments.c.user_id == user_id)
+    q = (
+        sa.select(sa.func.count())
+        .select_from(records)
+        .where(
+            records.c.project_id == project_id,
+            records.c.status.in_(("open", "full")),
+            records.c.is_gold.is_(False),
+            ~seen,
+        )
+    )
     return int(conn.execute(q).scalar_one())
 
 

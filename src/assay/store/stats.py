@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.store.tables import consensus, records, responses, reviews, users
+from assay.store.types import UTCDateTime, utcnow
 
 __all__ = [
     "answer_rows",
@@ -21,8 +22,12 @@ __all__ = [
 
 
 def _sums() -> tuple[Any, ...]:
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     return (
         sa.func.count().label("answered"),
+        sa.func.coalesce(
+            sa.func.sum(sa.case((responses.c.updated_at >= sa.literal(today, UTCDateTime()), 1), else_=0)), 0
+        ).label("answered_today"),
         sa.func.coalesce(sa.func.sum(responses.c.duration_ms), 0).label("time_ms"),
         sa.func.count(responses.c.gold_score).label("gold_answered"),
         sa.func.coalesce(sa.func.sum(responses.c.gold_score), 0.0).label("gold_right"),
