@@ -69,22 +69,25 @@ def _accuracy(stats: tuple[int, float] | None) -> float:
 
 
 def _weighted_vote(labels: list[str], answers: list[tuple[int, str]], acc: dict[int, float]) -> np.ndarray:
+    """One-coin posterior over ``labels``: each answer counts with its contributor's accuracy.
+
+    Plain Python: a record has a handful of answers, where NumPy's per-call cost would dominate.
+    """
     k = len(labels)
     index = {lab: i for i, lab in enumerate(labels)}
-    logp = np.zeros(k)
+    logp = [0.0] * k
     for user, lab in answers:
         i = index.get(lab)
         if i is None:
             continue
         a = min(max(acc.get(user, 0.7), 1e-3), 1 - 1e-3)
-        wrong = math.log((1 - a) / max(k - 1, 1))
-        row = np.full(k, wrong)
-        row[i] = math.log(a)
-        logp += row
-    logp -= logp.max()
-    p = np.exp(logp)
-    out: np.ndarray = p / p.sum()
-    return out
+        right, wrong = math.log(a), math.log((1 - a) / max(k - 1, 1))
+        for j in range(k):
+            logp[j] += right if j == i else wrong
+    top = max(logp)
+    p = [math.exp(x - top) for x in logp]
+    total = sum(p)
+    return np.array([x / total for x in p])
 
 
 def _effective(r: dict[str, Any]) -> dict[str, Any]:

@@ -385,20 +385,31 @@ def settle_submit(conn: Connection, record_id: int, *, from_lease: bool) -> dict
 def set_record_state(
     conn: Connection, record_id: int, *, status: str | None = None, target: int | None = None
 ) -> None:
-    values: dict[str, Any] = {}
+    """Set a record's status and/or raise its target (open/full follows the new target)."""
+
+    def build(pg: bool) -> Any:
+        values: dict[str, Any] = {}
+        if target is not None:
+            values["target"] = sa.bindparam("target")
+        if status is not None:
+            values["status"] = sa.bindparam("status")
+        elif target is not None:
+            # The CASE sees the row's old target, so compare with the new one explicitly.
+            values["status"] = sa.case(
+                (records.c.is_gold, "open"),
+                (records.c.submitted + records.c.leased >= sa.bindparam("target"), "full"),
+                else_="open",
+            )
+        return records.update().where(records.c.id == sa.bindparam("rid")).values(**values)
+
+    if status is None and target is None:
+        return
+    params: dict[str, Any] = {"rid": record_id}
     if target is not None:
-        values["target"] = target
+        params["target"] = target
     if status is not None:
-        values["status"] = status
-    elif target is not None:
-        # The CASE sees the row's old target, so compare with the new one explicitly.
-        values["status"] = sa.case(
-            (records.c.is_gold, "open"),
-            (records.c.submitted + records.c.leased >= target, "full"),
-            else_="open",
-        )
-    if values:
-        conn.execute(records.update().where(records.c.id == record_id).values(**values))
+        params["status"] = status
+    conn.execute(_stmt(conn, f"set_record_state:{status is not None}:{target is not None}", build), params)
 
 
 def refresh_status(conn: Connection, record_id: int) -> None:

@@ -417,6 +417,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_responses_assignment_id"), ["assignment_id"], unique=False)
         batch_op.create_index("ix_responses_project_status", ["project_id", "status"], unique=False)
         batch_op.create_index("ix_responses_project_user", ["project_id", "user_id", "status"], unique=False)
+        batch_op.create_index(
+            "ix_responses_gold",
+            ["project_id", "user_id"],
+            unique=False,
+            sqlite_where=sa.text("gold_score IS NOT NULL"),
+            postgresql_where=sa.text("gold_score IS NOT NULL"),
+        )
         batch_op.create_index(batch_op.f("ix_responses_record_id"), ["record_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_responses_user_id"), ["user_id"], unique=False)
 
@@ -463,6 +470,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_responses_record_id"))
         batch_op.drop_index("ix_responses_project_status")
         batch_op.drop_index("ix_responses_project_user")
+        batch_op.drop_index("ix_responses_gold")
         batch_op.drop_index(batch_op.f("ix_responses_assignment_id"))
 
     op.drop_table("responses")
