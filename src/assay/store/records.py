@@ -300,8 +300,11 @@ def responses_for_records(
     if not record_ids:
         return {}
     lo, hi = _id_range(record_ids)
+    # Filters lead with record ids (an id range is a small index range; records are one project's).
+    in_range = sa.select(responses.c.id).where(responses.c.record_id.between(lo, hi))
     latest_review = (
         sa.select(reviews.c.response_id, sa.func.max(reviews.c.id).label("review_id"))
+        .where(reviews.c.response_id.in_(in_range))
         .group_by(reviews.c.response_id)
         .subquery()
     )
@@ -316,11 +319,7 @@ def responses_for_records(
         .join(users, users.c.id == responses.c.user_id)
         .outerjoin(latest_review, latest_review.c.response_id == responses.c.id)
         .outerjoin(reviews, reviews.c.id == latest_review.c.review_id)
-        .where(
-            responses.c.project_id == project_id,
-            responses.c.record_id.between(lo, hi),
-            responses.c.status.in_(list(statuses)),
-        )
+        .where(responses.c.record_id.between(lo, hi), responses.c.status.in_(list(statuses)))
         .order_by(responses.c.record_id, responses.c.id)
     )
     wanted = set(record_ids)
@@ -335,7 +334,7 @@ def consensus_for_records(
     lo, hi = _id_range(record_ids)
     q = (
         sa.select(consensus)
-        .where(consensus.c.project_id == project_id, consensus.c.record_id.between(lo, hi))
+        .where(consensus.c.record_id.between(lo, hi))
         .order_by(consensus.c.record_id, consensus.c.question)
     )
     wanted = set(record_ids)

@@ -159,6 +159,8 @@ records = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
     sa.UniqueConstraint("project_id", "external_id"),
     sa.Index("ix_records_dispatch", "project_id", "status", "is_gold", sa.text("priority DESC"), "id"),
+    # Keyset paging of a project's records in id order (exports, the records browser).
+    sa.Index("ix_records_project_id", "project_id", "id"),
 )
 
 suggestions = sa.Table(

@@ -242,6 +242,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records")),
         sa.UniqueConstraint("project_id", "external_id", name=op.f("uq_records_project_id_external_id")),
     )
+    op.create_index("ix_records_project_id", "records", ["project_id", "id"], unique=False)
     op.create_index(
         "ix_records_dispatch",
         "records",
