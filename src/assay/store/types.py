@@ -21,9 +21,12 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+_NUMBER = (int, float)  # a tuple made once: `int | float` would build a union on every call
+
+
 def loads(text: str | bytes | float) -> Any:
     # SQLite gives JSON columns numeric affinity: a stored number comes back as a number.
-    if isinstance(text, int | float):
+    if isinstance(text, _NUMBER):
         return text
     return orjson.loads(text)
 
