@@ -307,3 +307,27 @@ def test_home_figures_left_for_me_and_answered_today(store: Store) -> None:
     assert mine["left_for_me"] == 2
     figures = stats.my_stats(store, ann)
     assert figures["total"]["answered_today"] == 3 and figures["projects"][0]["answered_today"] == 3
+
+
+def test_a_trajectory_with_a_reference_comes_with_its_tool_call_diff(store: Store) -> None:
+    p = make_project(
+        store,
+        {
+            "name": "agents",
+            "fields": [{"name": "trace", "type": "trajectory"}],
+            "questions": [{"name": "ok", "type": "label", "options": ["yes", "no"]}],
+        },
+    )
+    call = {"role": "assistant", "tool_calls": [{"name": "search", "arguments": {"q": "x"}}]}
+    other = {"role": "assistant", "tool_calls": [{"name": "book", "arguments": {"id": 2}}]}
+    trace = {
+        "steps": [call, other],
+        "reference": [call, {**other, "tool_calls": [{"name": "book", "arguments": {"id": 1}}]}],
+    }
+    load(store, p, [{"id": 1, "trace": trace}])
+    ann, _ = make_user(store, "ann")
+    lease = dispatch.next_assignment(store, ann, p["id"])
+    assert lease is not None
+    diff = lease["reference_diff"]["trace"]
+    assert diff["counts"]["match"] == 1 and diff["counts"]["different_arguments"] == 1
+    assert diff["precision"] == 0.5 and diff["recall"] == 0.5

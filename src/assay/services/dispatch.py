@@ -30,6 +30,7 @@ from assay.domain import events as ev
 from assay.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from assay.domain.fields import candidate_ids
 from assay.domain.gold import gold_score, suggestions_kept
+from assay.domain.trajectory_diff import diff_trajectory
 from assay.quality import GoldScores, decide, quality_gate
 from assay.services import consensus
 from assay.services.actors import Actor
@@ -59,8 +60,23 @@ def _skill_keys(skills: tuple[str, ...]) -> list[str]:
     return [",".join(c) for n in range(1, len(own) + 1) for c in combinations(own, n)]
 
 
+def _reference_diffs(cs: CompiledSchema, fields: dict[str, Any]) -> dict[str, Any]:
+    """For trajectories that carry a reference: the tool-call diff and scores, shown beside the agent's."""
+    out = {}
+    for name in cs.trajectory_fields:
+        value = fields.get(name)
+        diff = diff_trajectory(value) if isinstance(value, dict) else None
+        if diff is not None:
+            out[name] = diff.to_dict()
+    return out
+
+
 def _lease_payload(
-    assignment: dict[str, Any], record: dict[str, Any], suggestions: list[dict[str, Any]], draft: Any = None
+    cs: CompiledSchema,
+    assignment: dict[str, Any],
+    record: dict[str, Any],
+    suggestions: list[dict[str, Any]],
+    draft: Any = None,
 ) -> dict[str, Any]:
     fields = dict(record["fields"])
     order = (assignment.get("view") or {}).get("order") or {}
@@ -80,6 +96,7 @@ def _lease_payload(
         "lease_expires_at": assignment["expires_at"],
         "view": assignment.get("view") or {},
         "draft": draft,
+        "reference_diff": _reference_diffs(cs, record["fields"]) if cs.trajectory_fields else {},
     }
 
 
@@ -144,7 +161,11 @@ def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[
             assert record is not None
             draft = dstore.draft_for(conn, int(held["id"]))
             return _lease_payload(
-                held, record, dstore.record_suggestions(conn, int(record["id"])), draft and draft["values"]
+                cs,
+                held,
+                record,
+                dstore.record_suggestions(conn, int(record["id"])),
+                draft and draft["values"],
             )
         need = set(cs.schema.routing.skills)
         if not need <= set(actor.skills):
@@ -179,7 +200,7 @@ def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[
             after={"record_id": record["id"], "expires_at": expires.isoformat()},
         )
         assignment = {"id": aid, "project_id": pid, "expires_at": expires, "view": view}
-        return _lease_payload(assignment, record, dstore.record_suggestions(conn, int(record["id"])))
+        return _lease_payload(cs, assignment, record, dstore.record_suggestions(conn, int(record["id"])))
 
 
 def _own_assignment(conn: Connection, actor: Actor, assignment_id: int) -> dict[str, Any]:
@@ -198,8 +219,14 @@ def get_assignment(store: Store, actor: Actor, assignment_id: int) -> dict[str, 
         record = dstore.record_for_update(conn, int(a["record_id"]))
         assert record is not None
         draft = dstore.draft_for(conn, assignment_id)
+        project = proj_store.get_project(conn, int(a["project_id"]))
+        assert project is not None
         return _lease_payload(
-            a, record, dstore.record_suggestions(conn, int(a["record_id"])), draft and draft["values"]
+            compiled(project),
+            a,
+            record,
+            dstore.record_suggestions(conn, int(a["record_id"])),
+            draft and draft["values"],
         )
 
 

@@ -20,6 +20,7 @@ class CompiledSchema:
     answers: AnswerValidator
     multi: frozenset[str]
     comparison_fields: tuple[str, ...]
+    trajectory_fields: tuple[str, ...]
 
 
 @lru_cache(maxsize=256)
@@ -30,6 +31,7 @@ def _compile(text: bytes) -> CompiledSchema:
         answers=AnswerValidator(schema),
         multi=frozenset(q.name for q in schema.questions if q.type == "multi_label"),
         comparison_fields=tuple(f.name for f in schema.fields if f.type == "comparison"),
+        trajectory_fields=tuple(f.name for f in schema.fields if f.type == "trajectory"),
     )
 
 
