@@ -386,5 +386,28 @@ class Client:
         items = self._json("GET", f"/projects/{self.project_id(project)}/contributors")["items"]
         return [Contributor.from_json(c) for c in items]
 
+    def leaderboard(
+        self, project: int | str, category: str | None = None, *, question: str | None = None
+    ) -> dict[str, Any]:
+        """Bradley-Terry leaderboard of a comparison project: ``rows`` best first (``model, rating,
+        ci_low, ci_high, wins, losses, ties`` …), ``win_rates``, ``judge_agreement``, ``position_bias``,
+        and ``categories`` (one board per value of the metadata key ``category``)."""
+        params = {k: v for k, v in {"category": category, "question": question}.items() if v is not None}
+        data: dict[str, Any] = self._json(
+            "GET", f"/projects/{self.project_id(project)}/leaderboard", params=params
+        )
+        return data
+
+    def agent_stats(
+        self, project: int | str, *, question: str | None = None, method: str = "mv"
+    ) -> dict[str, Any]:
+        """Agent-review figures: per-tool and per-agent error rates (``tools``, ``agents``) and
+        per-trajectory summaries (``trajectories``), from the ``step_review`` verdicts."""
+        params = {"method": method} | ({"question": question} if question is not None else {})
+        data: dict[str, Any] = self._json(
+            "GET", f"/projects/{self.project_id(project)}/agent-stats", params=params
+        )
+        return data
+
     def events(self, project: int | str, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
         return self._pages(f"/projects/{self.project_id(project)}/events", None, limit=page_size)

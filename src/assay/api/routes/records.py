@@ -1,4 +1,4 @@
-"""Browsing records, their history and suggestions; responses, consensus, stats and events."""
+"""Browsing records, their history and suggestions; responses, consensus, stats, figures and events."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 from assay.api.deps import CurrentActor, PageDep, StoreDep, paged
 from assay.api.routes import out
 from assay.api.schemas import ConsensusIn, SuggestionsIn
-from assay.services import consensus, records, stats
+from assay.domain.errors import Conflict, ValidationError
+from assay.services import consensus, leaderboard, records, stats, trajectory_stats
 
 router = APIRouter(tags=["records"])
 
@@ -73,6 +74,46 @@ def project_stats(project_id: int, actor: CurrentActor, store: StoreDep) -> Resp
 @router.get("/projects/{project_id}/contributors")
 def contributors(project_id: int, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": stats.contributor_stats(store, actor, project_id)})
+
+
+def _no_question(e: ValidationError, question: str | None) -> Exception:
+    """A project without the question a figure needs is a state (409), not bad input; a ``question``
+    the caller named that does not fit stays 422."""
+    if question is None and e.field == "question":
+        return Conflict(e.message, field="question")
+    return e
+
+
+@router.get("/projects/{project_id}/leaderboard")
+def project_leaderboard(
+    project_id: int,
+    actor: CurrentActor,
+    store: StoreDep,
+    category: Annotated[str | None, Query(description="a metadata key: one board per value")] = None,
+    question: Annotated[str | None, Query(description="the preference or ranking question")] = None,
+) -> Response:
+    try:
+        board = leaderboard.leaderboard(store, actor, project_id, question=question, category=category)
+    except ValidationError as e:
+        raise _no_question(e, question) from None
+    return out(board)
+
+
+@router.get("/projects/{project_id}/agent-stats")
+def agent_stats(
+    project_id: int,
+    actor: CurrentActor,
+    store: StoreDep,
+    question: Annotated[str | None, Query(description="the step_review question")] = None,
+    method: Annotated[str, Query(description="the categorical aggregator of the step verdicts")] = "mv",
+) -> Response:
+    try:
+        figures = trajectory_stats.project_trajectory_stats(
+            store, actor, project_id, question=question, method=method
+        )
+    except ValidationError as e:
+        raise _no_question(e, question) from None
+    return out(figures.to_dict())
 
 
 @router.get("/projects/{project_id}/events")
