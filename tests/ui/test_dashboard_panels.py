@@ -1,0 +1,138 @@
+"""The dashboard's Leaderboard and Agent review panels in a real browser against a real `assay serve`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import Server, login, shot
+
+pytestmark = pytest.mark.browser
+
+STRENGTH = {"gpt-strong": 3, "llama-mid": 2, "tiny-weak": 1}
+PAIRS = [("gpt-strong", "llama-mid"), ("llama-mid", "tiny-weak"), ("tiny-weak", "gpt-strong")]
+STEPS = [("planner", "search_flights"), ("planner", "book_hotel"), ("executor", "charge_card")]
+
+
+def answer_all(
+    server: Server, token: str, pid: int, answer: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    with httpx.Client(
+        base_url=server.url + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as http:
+        while (r := http.post(f"/projects/{pid}/next")).status_code == 200:
+            lease = r.json()
+            s = http.post(
+                f"/assignments/{lease['assignment_id']}/responses",
+                json={"values": answer(lease["record"]), "idempotency_key": str(uuid.uuid4())},
+            )
+            assert s.status_code == 201, s.text
+        assert r.status_code == 204, r.text
+
+
+@pytest.fixture(scope="module")
+def setup(server: Server) -> dict[str, Any]:
+    ann = server.user("ann", "annotator")
+    server.user("boss", "manager")
+    arena = server.project(
+        {
+            "name": "arena",
+            "fields": [{"name": "prompt", "type": "text"}, {"name": "candidates", "type": "comparison"}],
+            "questions": [{"name": "pref", "type": "preference", "field": "candidates", "ties": True}],
+            "workflow": {"overlap": 1},
+        },
+        [
+            {
+                "external_id": f"c{i}",
+                "prompt": f"prompt {i}",
+                "candidates": [
+                    {"id": "x", "model": PAIRS[i % 3][0], "text": f"answer {i} one"},
+                    {"id": "y", "model": PAIRS[i % 3][1], "text": f"answer {i} two"},
+                ],
+            }
+            for i in range(18)
+        ],
+    )
+
+    def prefer(record: dict[str, Any]) -> dict[str, Any]:
+        best = max(record["fields"]["candidates"], key=lambda c: STRENGTH[c["model"]])
+        return {"pref": {"choice": best["id"]}}
+
+    answer_all(server, ann["token"], arena["id"], prefer)
+
+    runs = []
+    for i in range(4):
+        steps: list[dict[str, Any]] = [{"role": "user", "content": "Book me a trip to Lisbon"}]
+        for k, (agent, tool) in enumerate(STEPS):
+            steps.append(
+                {
+                    "role": "assistant",
+                    "actor": agent,
+                    "tool_calls": [{"id": f"c{k}", "name": tool, "arguments": {"run": i}}],
+                }
+            )
+            steps.append({"role": "tool", "tool_results": [{"call_id": f"c{k}", "content": "ok"}]})
+        runs.append({"external_id": f"run{i}", "run": {"steps": steps}})
+    agents = server.project(
+        {
+            "name": "agents",
+            "fields": [{"name": "run", "type": "trajectory"}],
+            "questions": [{"name": "steps", "type": "step_review", "field": "run"}],
+            "workflow": {"overlap": 1},
+        },
+        runs,
+    )
+
+    def review(record: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for idx, step in enumerate(record["fields"]["run"]["steps"]):
+            for call in step.get("tool_calls") or []:
+                bad = call["name"] == "charge_card" or (
+                    call["name"] == "book_hotel" and call["arguments"]["run"] < 1
+                )
+                out[str(step.get("index", idx))] = {"verdict": "wrong_arguments" if bad else "correct"}
+        return {"steps": out}
+
+    answer_all(server, ann["token"], agents["id"], review)
+    return {"arena": arena, "agents": agents}
+
+
+def test_leaderboard_panel(browser: Any, server: Server, setup: dict[str, Any]) -> None:
+    page = login(browser, server, "boss", viewport=(1280, 1000))
+    page.goto(f"/#/p/{setup['arena']['id']}/dashboard")
+    page.get_by_role("tab", name="Leaderboard").click()
+    panel = page.locator("[data-testid=leaderboard-panel]")
+    panel.get_by_role("table", name="Leaderboard").wait_for()
+    page.locator("[data-testid=leaderboard-row]").nth(2).wait_for()
+    models = page.locator("[data-testid=leaderboard-row] th").all_inner_texts()
+    assert models == ["gpt-strong", "llama-mid", "tiny-weak"]
+    plot = page.locator("[data-testid=leaderboard-plot]")
+    assert plot.get_attribute("aria-label").startswith("Ratings with 95 % intervals: gpt-strong")
+    assert panel.get_by_role("table", name="Win-rate matrix").locator("tbody tr").count() == 3
+    # no agent tab on a comparison project
+    assert page.get_by_role("tab", name="Agent review").count() == 0
+    panel.scroll_into_view_if_needed()
+    shot(page, "15-leaderboard")
+    page.context.close()
+
+
+def test_agent_review_panel(browser: Any, server: Server, setup: dict[str, Any]) -> None:
+    page = login(browser, server, "boss", viewport=(1280, 1000))
+    page.goto(f"/#/p/{setup['agents']['id']}/dashboard")
+    page.get_by_role("tab", name="Agent review").click()
+    tools = page.get_by_role("table", name="Error rate per tool")
+    tools.locator("tbody tr th").first.wait_for()
+    assert tools.locator("tbody tr th").all_inner_texts() == ["charge_card", "book_hotel", "search_flights"]
+    assert tools.locator("tbody tr").first.locator("td").nth(2).inner_text() == "100%"
+    assert tools.locator("tbody tr").nth(1).locator("td").nth(2).inner_text() == "25%"
+    agents = page.get_by_role("table", name="Error rate per agent")
+    assert agents.locator("tbody tr th").all_inner_texts() == ["executor", "planner"]
+    plot = page.locator("[data-testid=agent-tools-plot]")
+    assert "charge_card 100% of 4 steps" in (plot.get_attribute("aria-label") or "")
+    assert page.get_by_role("tab", name="Leaderboard").count() == 0
+    shot(page, "16-agent-review")
+    page.context.close()
