@@ -309,3 +309,29 @@ def test_tablet_width(browser: Any, server: Server, setup: dict[str, Any]) -> No
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shot(page, "14-tablet-dashboard")
     page.context.close()
+
+
+def test_reference_diff_beside_the_agents_trajectory(
+    browser: Any, server: Server, setup: dict[str, Any]
+) -> None:
+    search = {"role": "assistant", "tool_calls": [{"name": "search", "arguments": {"q": "paris"}}]}
+    book = {"role": "assistant", "tool_calls": [{"name": "book", "arguments": {"flight": 2}}]}
+    gold_book = {"role": "assistant", "tool_calls": [{"name": "book", "arguments": {"flight": 1}}]}
+    pay = {"role": "assistant", "tool_calls": [{"name": "pay", "arguments": {}}]}
+    p = server.project(
+        {
+            "name": "ref-diff",
+            "fields": [{"name": "trace", "type": "trajectory"}],
+            "questions": [{"name": "steps", "type": "step_review", "field": "trace"}],
+        },
+        [{"external_id": "r1", "trace": {"steps": [search, book], "reference": [search, gold_book, pay]}}],
+    )
+    page = login(browser, server, "ann")
+    _open(page, p)
+    diff = page.locator("[data-testid=reference-diff]")
+    diff.wait_for()
+    kinds = diff.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.kind)")
+    assert sorted(kinds) == ["different_arguments", "match", "missing"]
+    assert "precision 50%" in diff.inner_text() and "recall 33%" in diff.inner_text()
+    shot(page, "17-workbench-reference-diff")
+    page.context.close()

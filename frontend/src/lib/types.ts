@@ -62,4 +62,5 @@ export interface NextResponse {
   lease_expires_at?: string;
   view?: any;
   draft?: Record<string, any> | null;
+  reference_diff?: Record<string, any>;
 }
