@@ -62,10 +62,7 @@ def upsert_records(
         return [], {}
     now = utcnow().replace(tzinfo=None)
     if conn.dialect.name == "postgresql":
-        returned = _upsert_pg(conn, project_id, rows, now)
-        updated = [rid for _, rid, inserted in returned if not inserted]
-        wanted = set(want_ids)
-        return updated, {ext: rid for ext, rid, _ in returned if ext in wanted}
+        return _upsert_pg(conn, project_id, rows, now, want_ids)
     existing = existing_ids(conn, project_id, [r["external_id"] for r in rows])
     _upsert_sqlite(conn, project_id, rows, now)
     ids = existing_ids(conn, project_id, list(want_ids)) if want_ids else {}
@@ -110,8 +107,8 @@ def _upsert_sqlite(conn: Connection, project_id: int, rows: list[dict[str, Any]]
 
 
 def _upsert_pg(
-    conn: Connection, project_id: int, rows: list[dict[str, Any]], now: datetime
-) -> list[tuple[str, int, bool]]:
+    conn: Connection, project_id: int, rows: list[dict[str, Any]], now: datetime, want_ids: Sequence[str]
+) -> tuple[list[int], dict[str, int]]:
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:  # type: ignore[union-attr]
         cur.execute(
@@ -134,20 +131,24 @@ def _upsert_pg(
                         r["target"],
                     )
                 )
+        # One row comes back, not one per record: the updated ids and the ids asked for.
         cur.execute(
-            "INSERT INTO records (project_id, external_id, fields, metadata, priority, gold, is_gold, skills,"
-            " target, status, submitted, leased, created_at, updated_at)"
-            " SELECT %s, external_id, fields::jsonb, metadata::jsonb, priority, gold::jsonb, is_gold, skills,"
+            "WITH up AS (INSERT INTO records (project_id, external_id, fields, metadata, priority, gold, is_gold,"
+            " skills, target, status, submitted, leased, created_at, updated_at)"
+            " SELECT %s, external_id, fields::json, metadata::json, priority, gold::json, is_gold, skills,"
             " target, 'open', 0, 0, %s, %s FROM _records_in"
             " ON CONFLICT (project_id, external_id) DO UPDATE SET fields = excluded.fields,"
             " metadata = excluded.metadata, priority = excluded.priority, gold = excluded.gold,"
             " is_gold = excluded.is_gold, skills = excluded.skills, updated_at = excluded.updated_at"
-            " RETURNING external_id, id, (xmax = 0)",
-            (project_id, now, now),
+            " RETURNING external_id, id, (xmax = 0) AS inserted)"
+            " SELECT (SELECT coalesce(array_agg(id), '{}') FROM up WHERE NOT inserted),"
+            " (SELECT coalesce(array_agg(external_id), '{}') FROM up WHERE external_id = ANY(%s)),"
+            " (SELECT coalesce(array_agg(id), '{}') FROM up WHERE external_id = ANY(%s))",
+            (project_id, now, now, list(want_ids), list(want_ids)),
         )
-        returned = [(str(e), int(i), bool(ins)) for e, i, ins in cur.fetchall()]
+        updated, exts, ids = cur.fetchone()
         cur.execute("TRUNCATE _records_in")
-    return returned
+    return [int(i) for i in updated], {str(e): int(i) for e, i in zip(exts, ids, strict=True)}
 
 
 def replace_suggestions(

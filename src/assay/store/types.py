@@ -31,8 +31,9 @@ def loads(text: str | bytes | float) -> Any:
     return orjson.loads(text)
 
 
-# JSON documents: JSONB on PostgreSQL, JSON text on SQLite; both go through orjson (engine setting).
-JSON = sa.JSON().with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+# JSON documents: json on PostgreSQL (kept as text: no parse on write, no render on read), JSON text on
+# SQLite; both go through orjson (engine setting).
+JSON = sa.JSON().with_variant(postgresql.JSON(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):

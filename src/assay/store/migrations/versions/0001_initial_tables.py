@@ -32,12 +32,12 @@ def upgrade() -> None:
         sa.Column("project_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column(
             "before",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column(
             "after",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=10), nullable=False),
         sa.Column(
             "skills",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column("cost_per_hour", sa.Float(), nullable=True),
@@ -63,7 +63,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column(
             "config",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column("created_at", assay.store.types.UTCDateTime(), nullable=False),
@@ -104,7 +104,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column(
             "schema",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column("schema_version", sa.Integer(), nullable=False),
@@ -150,18 +150,18 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(length=80), nullable=False),
         sa.Column(
             "schema",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column("schema_version", sa.Integer(), nullable=False),
         sa.Column(
             "filters",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column(
             "lineage",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column("card", sa.Text(), nullable=True),
@@ -214,18 +214,18 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=500), nullable=False),
         sa.Column(
             "fields",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column(
             "metadata",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column(
             "gold",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column("is_gold", sa.Boolean(), nullable=False),
@@ -256,7 +256,7 @@ def upgrade() -> None:
         sa.Column("guidelines_version", sa.Integer(), nullable=False),
         sa.Column(
             "schema",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column("created_at", assay.store.types.UTCDateTime(), nullable=False),
@@ -281,7 +281,7 @@ def upgrade() -> None:
         sa.Column("expires_at", assay.store.types.UTCDateTime(), nullable=False),
         sa.Column(
             "view",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column("reason", sa.Text(), nullable=True),
@@ -312,19 +312,19 @@ def upgrade() -> None:
         sa.Column("question", sa.String(length=200), nullable=False),
         sa.Column(
             "value",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column("confidence", sa.Float(), nullable=True),
         sa.Column("method", sa.String(length=40), nullable=False),
         sa.Column(
             "response_ids",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column(
             "details",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column("updated_at", assay.store.types.UTCDateTime(), nullable=False),
@@ -347,7 +347,7 @@ def upgrade() -> None:
         sa.Column("question", sa.String(length=200), nullable=False),
         sa.Column(
             "value",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column("score", sa.Float(), nullable=True),
@@ -370,7 +370,7 @@ def upgrade() -> None:
         sa.Column("assignment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column(
             "values",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
         sa.Column("status", sa.String(length=12), nullable=False),
@@ -379,17 +379,17 @@ def upgrade() -> None:
         sa.Column("guidelines_version", sa.Integer(), nullable=False),
         sa.Column(
             "suggestions_shown",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column(
             "suggestions_kept",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column(
             "extra",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column("gold_score", sa.Float(), nullable=True),
@@ -437,7 +437,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=40), nullable=True),
         sa.Column(
             "corrected_values",
-            sa.JSON().with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"),
+            sa.JSON().with_variant(postgresql.JSON(none_as_null=True, astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
         sa.Column("comment", sa.Text(), nullable=True),
