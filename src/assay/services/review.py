@@ -72,6 +72,11 @@ def review_queue(
         return out
 
 
+def _check_verdict(verdict: str) -> None:
+    if verdict not in VERDICTS:
+        raise ValidationError(f"verdict must be one of {', '.join(VERDICTS)}", field="verdict")
+
+
 def decide_review(
     store: Store,
     actor: Actor,
@@ -82,8 +87,7 @@ def decide_review(
     comment: str | None = None,
 ) -> dict[str, Any]:
     """Decide a pending review: ``accept``, ``reject`` (the slot reopens) or ``correct``."""
-    if verdict not in VERDICTS:
-        raise ValidationError(f"verdict must be one of {', '.join(VERDICTS)}", field="verdict")
+    _check_verdict(verdict)
     with store.tx() as conn:
         review = dstore.get_review(conn, review_id)
         if review is None:
@@ -104,8 +108,7 @@ def review_response(
     comment: str | None = None,
 ) -> dict[str, Any]:
     """Review any submitted answer directly (not only those in the queue)."""
-    if verdict not in VERDICTS:
-        raise ValidationError(f"verdict must be one of {', '.join(VERDICTS)}", field="verdict")
+    _check_verdict(verdict)
     with store.tx() as conn:
         response = dstore.get_response(conn, response_id)
         if response is None or response["status"] != "submitted":
