@@ -12,6 +12,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from assay.domain.errors import PermissionDenied, Unauthenticated, ValidationError
 from assay.services import accounts
@@ -36,27 +37,35 @@ CSRF_HEADER = "X-CSRF-Token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_actor(request: Request, store: Annotated[Store, Depends(get_store)]) -> Actor:
+async def _authenticate(store: Store, token: str) -> Actor:
+    # A token this process saw a moment ago needs no database round trip (nor a worker thread).
+    actor = accounts.cached_actor(store, token)
+    if actor is None:
+        actor = await run_in_threadpool(accounts.authenticate_token, store, token)
+    return actor
+
+
+async def get_actor(request: Request, store: Annotated[Store, Depends(get_store)]) -> Actor:
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-        return accounts.authenticate_token(store, token.strip())
+        return await _authenticate(store, token.strip())
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
         raise Unauthenticated("sign in, or send an API token as 'Authorization: Bearer <token>'")
-    actor = accounts.authenticate_token(store, session)
+    actor = await _authenticate(store, session)
     if actor.token_kind != "session":
         raise Unauthenticated("an API token cannot be used as a session cookie")
     if request.method not in _SAFE:
@@ -80,7 +89,7 @@ class Page:
         self.limit = limit
 
 
-def page_params(
+async def page_params(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Page:

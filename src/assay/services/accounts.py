@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,6 +26,7 @@ __all__ = [
     "NewUser",
     "add_user",
     "authenticate_token",
+    "cached_actor",
     "create_session",
     "create_token",
     "create_workspace",
@@ -182,16 +185,43 @@ def set_password(store: Store, actor: Actor, name: str, password: str) -> None:
         if actor.id != user["id"] and not actor.at_least("manager"):
             raise PermissionDenied("you may change only your own password")
         acc.update_user(conn, int(user["id"]), password_hash=_hasher.hash(password))
+        _forget(lambda a: a.id == user["id"])
         audit(conn, actor, ev.USER_UPDATED, "user", user["id"], after={"password": "changed"})
+
+
+# Who holds a token, remembered for AUTH_CACHE_SECONDS per process, so that an API request does
+# not pay a database round trip to authenticate. Revoking a token or ending a session forgets it
+# at once in this process; other server processes notice within AUTH_CACHE_SECONDS.
+AUTH_CACHE_SECONDS = 2.0
+_auth_cache: dict[tuple[str, str], tuple[Actor, float]] = {}
+
+
+def cached_actor(store: Store, token: str) -> Actor | None:
+    """The actor behind ``token`` if this process authenticated it in the last few seconds."""
+    hit = _auth_cache.get((str(store.url), hash_token(token)))
+    if hit is None or hit[1] < time.monotonic():
+        return None
+    return hit[0]
+
+
+def _forget(predicate: Callable[[Actor], bool]) -> None:
+    for key, (actor, _) in list(_auth_cache.items()):
+        if predicate(actor):
+            _auth_cache.pop(key, None)
 
 
 def authenticate_token(store: Store, token: str) -> Actor:
     """The actor holding this token; :class:`Unauthenticated` when it is unknown or revoked."""
+    digest = hash_token(token)
     with store.read() as conn:
-        row = acc.token_user(conn, hash_token(token))
+        row = acc.token_user(conn, digest)
     if row is None:
         raise Unauthenticated("unknown, expired or revoked token")
-    return actor_from_row(row)
+    actor = actor_from_row(row)
+    if len(_auth_cache) > 10_000:
+        _auth_cache.clear()
+    _auth_cache[(str(store.url), digest)] = (actor, time.monotonic() + AUTH_CACHE_SECONDS)
+    return actor
 
 
 def create_token(
@@ -221,6 +251,7 @@ def revoke_token(store: Store, actor: Actor, token_id: int) -> None:
         if not ok:
             raise NotFound("no such active token")
         audit(conn, actor, ev.TOKEN_REVOKED, "token", token_id)
+    _forget(lambda a: a.token_id == token_id)
 
 
 def login(store: Store, name: str, password: str) -> Actor:
@@ -260,6 +291,7 @@ def create_session(store: Store, actor: Actor) -> str:
 def end_session(store: Store, token: str) -> None:
     with store.tx() as conn:
         acc.revoke_token_hash(conn, hash_token(token))
+    _auth_cache.pop((str(store.url), hash_token(token)), None)
 
 
 def list_tokens(store: Store, actor: Actor) -> list[dict[str, Any]]:
