@@ -7,7 +7,7 @@ kept-alive httpx connection. Prints throughput and p50/p95/p99 latency of ``next
 
     python bench/dispatch.py                                   # SQLite and PostgreSQL, 32 annotators
     python bench/dispatch.py --db sqlite --annotators 8 --records 5000
-    python bench/dispatch.py --think-ms 1000                  # paced annotators (1 s per answer)
+    python bench/dispatch.py --think-ms 1000                  # paced annotators (0.5-1.5 s per answer)
 
 PostgreSQL comes from ``--pg`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``);
 a database of its own is made for the run and dropped after.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -96,6 +97,9 @@ def setup(db: str, n_records: int, n_annotators: int, overlap: int) -> tuple[int
 
 def annotator(url: str, token: str, pid: int, end: float, think: float, out: dict[str, list[Any]]) -> None:
     labels = ("pos", "neg", "neu")
+    rng = random.Random(token)
+    if think:  # people do not start in step, nor take the same time per answer
+        time.sleep(rng.uniform(0, think))
     with httpx.Client(
         base_url=url + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
     ) as c:
@@ -127,7 +131,7 @@ def annotator(url: str, token: str, pid: int, end: float, think: float, out: dic
             out["records"].append((lease["record"]["id"], token[-8:]))
             i += 1
             if think:
-                time.sleep(think)
+                time.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
 def client_process(url: str, tokens: list[str], pid: int, end: float, think: float, q: Any) -> None:
@@ -222,7 +226,12 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--overlap", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each run")
-    ap.add_argument("--think-ms", type=float, default=0.0, help="pause of each annotator between answers")
+    ap.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="mean pause of each annotator between answers (uniform 0.5-1.5x, random start)",
+    )
     ap.add_argument("--client-procs", type=int, default=2, help="processes the annotator threads run in")
     ap.add_argument(
         "--peer", action="store_true", help="also run ../shared/peers/label_studio_bench.py --quick"
