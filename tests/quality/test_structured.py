@@ -180,3 +180,20 @@ def test_bradley_terry_unbeaten_item_stays_finite() -> None:
     assert np.isfinite(bt.scores_).all()
     assert bt.ranking_[0] == 0
     assert 0.5 < bt.win_probability(0, 1) < 1.0
+
+
+def test_bradley_terry_weights_equal_repeated_rows() -> None:
+    from assay.quality import BradleyTerry
+
+    rows = ([0, 1, 2, 0], [1, 2, 0, 2], [0.0, 0.0, 1.0, 0.0])
+    counts = [5, 3, 2, 4]
+    expanded = [[], [], []]  # type: list[list[float]]
+    for w, lo, t, c in zip(*rows, counts, strict=True):
+        expanded[0] += [w] * c
+        expanded[1] += [lo] * c
+        expanded[2] += [t] * c
+    a = BradleyTerry(n_boot=0).fit(rows[0], rows[1], tie=rows[2], n_items=3, weights=counts)
+    b = BradleyTerry(n_boot=0).fit(expanded[0], expanded[1], tie=expanded[2], n_items=3)
+    assert np.allclose(a.scores_, b.scores_)
+    with pytest.raises(ValueError):
+        BradleyTerry().fit([0], [1], weights=[-1])

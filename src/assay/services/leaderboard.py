@@ -176,17 +176,11 @@ def _fit_cells(
     tie = np.array([float(k[2]) for k in keys])
     counts = np.array([cells[k] for k in keys], dtype=np.float64)
     n = len(index)
-    bt = BradleyTerry(prior=prior, n_boot=0, seed=seed)
-    # ``_mm`` is the vectorised MM of BradleyTerry, taking a weight per outcome and per resample.
-    scores: np.ndarray = bt._mm(win, lose, counts[None, :], tie, n)[0]
-    if n_boot > 0:
-        m = int(counts.sum())
-        rng = np.random.default_rng(seed)
-        wt = rng.multinomial(m, counts / m, size=n_boot).astype(np.float64)
-        boot = bt._mm(win, lose, wt, tie, n)
-        ci: np.ndarray = np.percentile(boot, [2.5, 97.5], axis=0).T
-    else:
-        ci = np.full((n, 2), np.nan)
+    bt = BradleyTerry(prior=prior, n_boot=n_boot, seed=seed).fit(
+        win, lose, tie=tie, n_items=n, weights=counts
+    )
+    scores: np.ndarray = bt.scores_
+    ci: np.ndarray = bt.ci_
     return scores, ci
 
 

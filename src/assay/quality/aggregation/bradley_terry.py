@@ -104,18 +104,27 @@ class BradleyTerry:
         *,
         tie: npt.ArrayLike | None = None,
         n_items: int | None = None,
+        weights: npt.ArrayLike | None = None,
     ) -> Self:
-        """``winner``, ``loser``: ``(m,)`` item indices; ``tie``: ``(m,)`` bool (then the order is moot)."""
+        """``winner``, ``loser``: ``(m,)`` item indices; ``tie``: ``(m,)`` bool (then the order is moot).
+
+        ``weights``: ``(m,)`` how many times each outcome was seen (default 1 each), so that
+        many identical votes can be given as one row; bootstrap resamples draw votes, not rows.
+        """
         w = as_index(winner, "winner")
         lo = as_index(loser, "loser")
         if w.size != lo.size:
             raise ValueError("winner and loser differ in length")
         n = n_items if n_items is not None else (int(max(w.max(), lo.max())) + 1 if w.size else 0)
         ti = np.zeros(w.size) if tie is None else np.asarray(tie, dtype=np.float64)
-        self.scores_ = self._mm(w, lo, np.ones((1, w.size)), ti, n)[0]
-        if self.n_boot > 0 and w.size:
+        counts = np.ones(w.size) if weights is None else np.asarray(weights, dtype=np.float64)
+        if counts.shape != w.shape or (counts < 0).any():
+            raise ValueError("weights must be one non-negative number per outcome")
+        self.scores_ = self._mm(w, lo, counts[None, :], ti, n)[0]
+        total = int(round(counts.sum()))
+        if self.n_boot > 0 and total:
             rng = np.random.default_rng(self.seed)
-            wt = rng.multinomial(w.size, np.full(w.size, 1.0 / w.size), size=self.n_boot).astype(np.float64)
+            wt = rng.multinomial(total, counts / counts.sum(), size=self.n_boot).astype(np.float64)
             boot = self._mm(w, lo, wt, ti, n)
             self.ci_ = np.percentile(boot, [2.5, 97.5], axis=0).T
         else:
