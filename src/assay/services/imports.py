@@ -272,7 +272,10 @@ def _store_responses(
     for ext, (place, given) in answered.items():
         rid = ids[ext]
         have = dstore.answered_by(conn, rid)
-        gold = (dstore.record_for_update(conn, rid) or {}).get("gold")
+        record = dstore.record_for_update(conn, rid)
+        assert record is not None
+        counters: dict[str, Any] = record
+        gold = record["gold"]
         for i, r in enumerate(given):
             uid = users.get(r["user"])
             if uid is None:
@@ -301,9 +304,7 @@ def _store_responses(
                 extra={"imported_from": name},
                 gold_score=gold_score(r["values"], gold, cs.multi) if gold else None,
             )
-            dstore.settle_submit(conn, rid, from_lease=False)
+            counters = dstore.settle_submit(conn, rid, from_lease=False)
             n += 1
-        record = dstore.record_for_update(conn, rid)
-        assert record is not None
-        settle_record(conn, actor, project, cs, record, record, None)
+        settle_record(conn, actor, project, cs, record, counters, None)
     return n
