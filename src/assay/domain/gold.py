@@ -1,10 +1,13 @@
-"""Scoring an answer against a gold answer, and whether a suggestion was kept."""
+"""Comparing answers: against gold, against a suggestion, and as categories for voting."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["answers_equal", "gold_score", "suggestions_kept"]
+__all__ = ["CATEGORICAL_TYPES", "answers_equal", "categorical_key", "gold_score", "suggestions_kept"]
+
+# Question types whose answers are one category each (voted on, aggregated by EM, agreement by kappa).
+CATEGORICAL_TYPES = ("label", "preference")
 
 
 def _norm(value: Any) -> Any:
@@ -50,3 +53,13 @@ def suggestions_kept(values: dict[str, Any], suggestions: list[dict[str, Any]]) 
             continue
         out[q] = q in values and answers_equal(values[q], s["value"])
     return out
+
+
+def categorical_key(qtype: str, value: Any) -> str | None:
+    """The category an answer votes for: a label itself, a preference's ``choice``; None when unanswered."""
+    if value is None:
+        return None
+    if qtype == "preference":
+        choice = value.get("choice") if isinstance(value, dict) else value
+        return None if choice is None else str(choice)
+    return repr(value) if isinstance(value, list | dict) else str(value)

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from assay.domain import events as ev
 from assay.domain.errors import ValidationError
 from assay.domain.fields import candidate_ids
-from assay.domain.gold import answers_equal
+from assay.domain.gold import CATEGORICAL_TYPES, answers_equal, categorical_key
 from assay.quality import METHODS
 from assay.services.actors import Actor
 from assay.services.audit import audit
@@ -41,17 +41,8 @@ __all__ = ["Posterior", "categorical_labels", "recompute_project", "update_recor
 
 # Prior on a contributor's accuracy before gold says more: Beta(3.5, 1.5), mean 0.7.
 PRIOR_RIGHT, PRIOR_WRONG = 3.5, 1.5
-CATEGORICAL = ("label", "preference")
 
 Posterior = tuple[list[str], np.ndarray, int]  # labels, probabilities, number of answers
-
-
-def _key(qtype: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if qtype == "preference":
-        return str(value.get("choice")) if isinstance(value, dict) else None
-    return str(value)
 
 
 def categorical_labels(cs: CompiledSchema, question: str, fields: dict[str, Any]) -> list[str]:
@@ -112,9 +103,9 @@ def _aggregate_question(
     """(value, confidence, method, posterior or None) of one question from ``(response, user, value)``."""
     q = cs.schema.question(question)
     values = [v for _, _, v in answers]
-    if q.type in CATEGORICAL:
+    if q.type in CATEGORICAL_TYPES:
         labels = categorical_labels(cs, question, fields)
-        keyed = [(u, k) for _, u, v in answers if (k := _key(q.type, v)) is not None]
+        keyed = [(u, k) for _, u, v in answers if (k := categorical_key(q.type, v)) is not None]
         p = _weighted_vote(labels, keyed, acc)
         best = labels[int(p.argmax())]
         value: Any = best
@@ -263,7 +254,7 @@ def recompute_project(
                 )
         skills: dict[str, dict[int, float]] = {}
         for q in cs.schema.questions:
-            if q.type in CATEGORICAL:
+            if q.type in CATEGORICAL_TYPES:
                 skills[q.name] = _em_question(conn, project, cs, q.name, q.type, by_record, method)
         audit(
             conn,
@@ -314,7 +305,7 @@ def _em_question(
         index = {lab: i for i, lab in enumerate(labels)}
         spaces[rid] = labels
         for r in rows:
-            k = _key(qtype, _effective(r).get(question))
+            k = categorical_key(qtype, _effective(r).get(question))
             if k is None or k not in index:
                 continue
             t = tasks.setdefault(rid, len(tasks))
@@ -324,7 +315,7 @@ def _em_question(
             resp_ids.setdefault(rid, []).append(int(r["id"]))
         first = rows[0]
         if first["is_gold"] and first["gold"] and rid in tasks:
-            g = _key(qtype, first["gold"].get(question))
+            g = categorical_key(qtype, first["gold"].get(question))
             if g is not None and g in index:
                 gold_t.append(tasks[rid])
                 gold_l.append(index[g])

@@ -28,6 +28,7 @@ from scipy import stats
 
 from assay.domain.errors import ValidationError
 from assay.domain.fields import candidate_ids
+from assay.domain.gold import categorical_key
 from assay.domain.schema import ProjectSchema
 from assay.quality.aggregation.bradley_terry import BradleyTerry
 from assay.services.actors import Actor
@@ -253,15 +254,6 @@ def win_rate_matrix(comparisons: Sequence[Comparison]) -> dict[str, Any]:
     return {"models": names, "matrix": matrix, "games": games.astype(int).tolist()}
 
 
-def _choice_key(qtype: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if qtype == "preference":
-        c = value.get("choice") if isinstance(value, dict) else value
-        return None if c is None else str(c)
-    return str(value) if not isinstance(value, list | dict) else repr(value)
-
-
 def judge_agreement(
     schema: ProjectSchema, rows: Iterable[dict[str, Any]], *, question: str | None = None
 ) -> list[dict[str, Any]]:
@@ -284,7 +276,8 @@ def judge_agreement(
         human = [
             k
             for r in row.get("responses") or []
-            if r.get("kind") != "model" and (k := _choice_key(q.type, r["values"].get(q.name))) is not None
+            if r.get("kind") != "model"
+            and (k := categorical_key(q.type, r["values"].get(q.name))) is not None
         ]
         if not human:
             continue
@@ -296,7 +289,7 @@ def judge_agreement(
             hh.append(human[0] == human[1])
         for r in row.get("responses") or []:
             if r.get("kind") == "model":
-                k = _choice_key(q.type, r["values"].get(q.name))
+                k = categorical_key(q.type, r["values"].get(q.name))
                 if k is not None:
                     pairs[str(r["user"])].append((k, majority))
     out = []

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.domain.gold import answers_equal
+from assay.domain.gold import CATEGORICAL_TYPES, answers_equal, categorical_key
 from assay.quality import krippendorff_alpha
 from assay.services.actors import Actor
 from assay.services.policies import load_project
@@ -29,21 +29,12 @@ from assay.store.engine import Store
 
 __all__ = ["contributor_stats", "my_stats", "project_stats"]
 
-CATEGORICAL = ("label", "preference")
 _LEVEL = {"label": "nominal", "preference": "nominal", "rating": "ordinal", "number": "interval"}
 
 
-def _key(qtype: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if qtype == "preference":
-        return str(value.get("choice")) if isinstance(value, dict) else None
-    return str(value)
-
-
 def _same(qtype: str, a: Any, b: Any) -> bool:
-    if qtype in CATEGORICAL:
-        return _key(qtype, a) == _key(qtype, b)
+    if qtype in CATEGORICAL_TYPES:
+        return categorical_key(qtype, a) == categorical_key(qtype, b)
     return answers_equal(a, b)
 
 
@@ -118,7 +109,7 @@ def _alpha(cs: CompiledSchema, question: str, answers: list[dict[str, Any]]) -> 
         if v is None:
             continue
         if level == "nominal":
-            k = _key(q.type, v)
+            k = categorical_key(q.type, v)
             if k is None:
                 continue
             values.append(float(codes.setdefault(k, len(codes))))
@@ -139,8 +130,8 @@ def _confusion(
     qtype = cs.schema.question(question).type
     pairs: list[tuple[str, str]] = []
     for a in answers:
-        mine = _key(qtype, (a["values"] or {}).get(question))
-        agreed = _key(qtype, cons.get((int(a["record_id"]), question)))
+        mine = categorical_key(qtype, (a["values"] or {}).get(question))
+        agreed = categorical_key(qtype, cons.get((int(a["record_id"]), question)))
         if mine is not None and agreed is not None:
             pairs.append((mine, agreed))
     options = [o.value for o in getattr(cs.schema.question(question), "options", []) or []]
@@ -186,7 +177,7 @@ def project_stats(store: Store, actor: Actor, project_ref: int | str) -> dict[st
         "confusion": {
             q.name: _confusion(cs, q.name, answers, cons)
             for q in cs.schema.questions
-            if q.type in CATEGORICAL
+            if q.type in CATEGORICAL_TYPES
         },
     }
 
