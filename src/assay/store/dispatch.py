@@ -431,7 +431,7 @@ def withdraw_answer(conn: Connection, record_id: int) -> None:
     conn.execute(
         records.update()
         .where(records.c.id == record_id)
-        .values(submitted=records.c.submitted - 1, status=sa.case((records.c.is_gold, "open"), else_="open"))
+        .values(submitted=records.c.submitted - 1, status="open")
     )
 
 
