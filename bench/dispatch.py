@@ -2,8 +2,12 @@
 
 Starts the server itself (SQLite with 1 worker; PostgreSQL with 2), loads a project through
 the services, then runs the annotators as threads in a few client processes, each with a
-kept-alive httpx connection. Prints throughput and p50/p95/p99 latency of ``next``, of
-``submit`` and of the whole cycle, and checks that no record was handed out twice.
+kept-alive HTTP/1.1 connection. Prints throughput and p50/p95/p99 latency of ``next``, of
+``submit`` and of the whole cycle, the CPU time each cycle cost the server, the database and
+the clients, and checks that no record was handed out twice.
+
+The clients share the machine with the server, so they are kept light: a plain socket client
+(about a tenth of httpx's CPU per request; ``--client httpx`` uses httpx instead).
 
     python bench/dispatch.py                                   # SQLite and PostgreSQL, 32 annotators
     python bench/dispatch.py --db sqlite --annotators 8 --records 5000
@@ -16,6 +20,8 @@ a database of its own is made for the run and dropped after.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import multiprocessing as mp
 import os
 import random
@@ -36,6 +42,7 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
 
 from assay.services import accounts, imports, projects  # noqa: E402
 from assay.services.actors import SYSTEM  # noqa: E402
@@ -95,36 +102,78 @@ def setup(db: str, n_records: int, n_annotators: int, overlap: int) -> tuple[int
     return int(p["id"]), tokens
 
 
-def annotator(url: str, token: str, pid: int, end: float, think: float, out: dict[str, list[Any]]) -> None:
+class RawClient:
+    """A kept-alive HTTP/1.1 connection that sends JSON POSTs: just enough client for this load."""
+
+    def __init__(self, url: str, token: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.file = self.sock.makefile("rb")
+        self.head = f"Host: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else b""
+        self.sock.sendall(
+            f"POST /api/v1{path} HTTP/1.1\r\n{self.head}Content-Length: {len(data)}\r\n\r\n".encode() + data
+        )
+        status = int(self.file.readline().split()[1])
+        length = 0
+        while (line := self.file.readline()) not in (b"\r\n", b""):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        payload = self.file.read(length) if length else b""
+        return status, json.loads(payload) if payload else None
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+class HttpxClient:
+    def __init__(self, url: str, token: str) -> None:
+        self.c = httpx.Client(
+            base_url=url + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        r = self.c.post(path, json=body)
+        return r.status_code, r.json() if r.content else None
+
+    def close(self) -> None:
+        self.c.close()
+
+
+def annotator(
+    url: str, token: str, pid: int, end: float, think: float, kind: str, out: dict[str, list[Any]]
+) -> None:
     labels = ("pos", "neg", "neu")
     rng = random.Random(token)
     if think:  # people do not start in step, nor take the same time per answer
         time.sleep(rng.uniform(0, think))
-    with httpx.Client(
-        base_url=url + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as c:
+    c = RawClient(url, token) if kind == "raw" else HttpxClient(url, token)
+    try:
         i = 0
         while time.monotonic() < end:
             t0 = time.perf_counter()
-            r = c.post(f"/projects/{pid}/next")
+            status, lease = c.post(f"/projects/{pid}/next")
             t1 = time.perf_counter()
-            if r.status_code == 204:
+            if status == 204:
                 return
-            if r.status_code != 200:
-                out["errors"].append(r.status_code)
+            if status != 200:
+                out["errors"].append(status)
                 continue
-            lease = r.json()
-            s = c.post(
+            status, _ = c.post(
                 f"/assignments/{lease['assignment_id']}/responses",
-                json={
+                {
                     "values": {"label": labels[i % 3]},
                     "duration_ms": 1000,
                     "idempotency_key": uuid.uuid4().hex,
                 },
             )
             t2 = time.perf_counter()
-            if s.status_code != 201:
-                out["errors"].append(s.status_code)
+            if status != 201:
+                out["errors"].append(status)
             out["next"].append(t1 - t0)
             out["submit"].append(t2 - t1)
             out["cycle"].append(t2 - t0)
@@ -132,16 +181,58 @@ def annotator(url: str, token: str, pid: int, end: float, think: float, out: dic
             i += 1
             if think:
                 time.sleep(rng.uniform(0.5 * think, 1.5 * think))
+    finally:
+        c.close()
 
 
-def client_process(url: str, tokens: list[str], pid: int, end: float, think: float, q: Any) -> None:
+def client_process(
+    url: str, tokens: list[str], pid: int, end: float, think: float, kind: str, q: Any
+) -> None:
     out: dict[str, list[Any]] = {"next": [], "submit": [], "cycle": [], "records": [], "errors": []}
-    threads = [threading.Thread(target=annotator, args=(url, t, pid, end, think, out)) for t in tokens]
+    threads = [threading.Thread(target=annotator, args=(url, t, pid, end, think, kind, out)) for t in tokens]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    out["cpu"] = [time.process_time()]
     q.put(out)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (Linux /proc; 0 for one that is gone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def tree(pid: int) -> list[int]:
+    """The process and all its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for t in Path(f"/proc/{p}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                todo += [int(c) for c in (t / "children").read_text().split()]
+    return out
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
 
 
 def run(label: str, db: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -151,11 +242,15 @@ def run(label: str, db: str, workers: int, args: argparse.Namespace) -> dict[str
     try:
         procs = max(1, min(args.client_procs, len(tokens)))
         q: Any = mp.get_context("fork").Queue()
+        server_pids = tree(proc.pid)
+        db_pids = postgres_pids() if db.startswith("postgresql") else []
+        cpu0 = cpu_seconds(server_pids), cpu_seconds(db_pids)
         start = time.monotonic()
         end = start + args.seconds
         ps = [
             mp.get_context("fork").Process(
-                target=client_process, args=(url, tokens[i::procs], pid, end, args.think_ms / 1000, q)
+                target=client_process,
+                args=(url, tokens[i::procs], pid, end, args.think_ms / 1000, args.client, q),
             )
             for i in range(procs)
         ]
@@ -165,11 +260,17 @@ def run(label: str, db: str, workers: int, args: argparse.Namespace) -> dict[str
         for p in ps:
             p.join()
         elapsed = time.monotonic() - start
+        db_pids = sorted(set(db_pids) | set(postgres_pids())) if db_pids else []
+        cpu = {
+            "server": cpu_seconds(server_pids) - cpu0[0],
+            "database": cpu_seconds(db_pids) - cpu0[1],
+            "clients": sum(part["cpu"][0] for part in parts),
+        }
     finally:
         proc.terminate()
         proc.wait(20)
         shutil.rmtree(home, ignore_errors=True)
-    merged: dict[str, list[Any]] = {k: [x for part in parts for x in part[k]] for k in parts[0]}
+    merged: dict[str, list[Any]] = {k: [x for part in parts for x in part[k]] for k in parts[0] if k != "cpu"}
     handed = Counter(r for r, _ in merged["records"])
     pairs = Counter(merged["records"])
     store = open_store(db, migrate=False)
@@ -192,6 +293,7 @@ def run(label: str, db: str, workers: int, args: argparse.Namespace) -> dict[str
         "errors": len(merged["errors"]),
         "handed_out_twice": sum(1 for c in handed.values() if c > args.overlap) + over,
         "same_annotator_twice": sum(1 for c in pairs.values() if c > 1),
+        "cpu_ms_per_cycle": {k: round(v * 1000 / max(n, 1), 2) for k, v in cpu.items()},
     }
     for k in ("next", "submit", "cycle"):
         ms = [x * 1000 for x in merged[k]]
@@ -216,6 +318,8 @@ def show(res: dict[str, Any]) -> None:
     for k in ("next", "submit", "cycle"):
         d = res[k]
         print(f"    {k:<7} p50 {d[50]:>7.2f} ms   p95 {d[95]:>7.2f} ms   p99 {d[99]:>7.2f} ms")
+    cpu = res["cpu_ms_per_cycle"]
+    print("    CPU per cycle  " + "   ".join(f"{k} {v:.2f} ms" for k, v in cpu.items()))
 
 
 def main() -> None:
@@ -232,6 +336,7 @@ def main() -> None:
         default=0.0,
         help="mean pause of each annotator between answers (uniform 0.5-1.5x, random start)",
     )
+    ap.add_argument("--client", choices=["raw", "httpx"], default="raw", help="HTTP client of the annotators")
     ap.add_argument("--client-procs", type=int, default=2, help="processes the annotator threads run in")
     ap.add_argument(
         "--peer", action="store_true", help="also run ../shared/peers/label_studio_bench.py --quick"

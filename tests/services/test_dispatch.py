@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -107,12 +109,75 @@ def test_expired_lease_frees_its_slot(store: Store) -> None:
     assert dispatch.next_assignment(store, fast, p["id"]) is None  # the only slot is leased
     with store.tx() as conn:
         conn.execute(assignments.update().values(expires_at=utcnow() - timedelta(seconds=1)))
+    # Other contributors' overdue leases are swept at most once a second per project and process.
+    time.sleep(dispatch.SWEEP_SECONDS)
     again = dispatch.next_assignment(store, fast, p["id"])
     assert again is not None and again["record"]["id"] == lease["record"]["id"]
     dispatch.submit_response(store, fast, again["assignment_id"], {"label": "a"})
     with pytest.raises(Conflict):  # the late answer finds no free slot
         dispatch.submit_response(store, slow, lease["assignment_id"], {"label": "b"})
     assert submitted_per_record(store) == Counter({lease["record"]["id"]: 1})
+
+
+def test_own_expired_lease_is_expired_on_the_next_call(store: Store) -> None:
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": 1, "text": "x"}, {"id": 2, "text": "y"}])
+    ann, _ = make_user(store, "ann")
+    first = dispatch.next_assignment(store, ann, p["id"])
+    assert first is not None
+    with store.tx() as conn:
+        conn.execute(assignments.update().values(expires_at=utcnow() - timedelta(seconds=1)))
+    second = dispatch.next_assignment(store, ann, p["id"])  # at once, whatever the sweep interval
+    assert second is not None and second["record"]["id"] != first["record"]["id"]
+    with store.read() as conn:
+        rows = conn.execute(sa.select(assignments.c.id, assignments.c.status).order_by(assignments.c.id)).all()
+    assert [r.status for r in rows] == ["expired", "leased"]
+    with store.read() as conn:
+        leased = conn.execute(sa.select(records.c.external_id, records.c.leased).order_by(records.c.id)).all()
+    assert [tuple(r) for r in leased] == [("1", 0), ("2", 1)]
+
+
+def test_one_contributor_holds_one_lease_per_project(store: Store) -> None:
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": i, "text": str(i)} for i in range(3)])
+    ann, _ = make_user(store, "ann")
+    lease = dispatch.next_assignment(store, ann, p["id"])
+    assert lease is not None
+    # The database refuses a second lease even if a caller got past the service's check.
+    with pytest.raises(sa.exc.IntegrityError), store.tx() as conn:
+        conn.execute(
+            assignments.insert().values(
+                project_id=p["id"],
+                record_id=lease["record"]["id"] + 1,
+                user_id=ann.id,
+                status="leased",
+                leased_at=utcnow(),
+                expires_at=utcnow() + timedelta(minutes=5),
+            )
+        )
+
+
+def test_concurrent_next_calls_of_one_contributor_share_one_lease(store: Store) -> None:
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": i, "text": str(i)} for i in range(20)])
+    ann, _ = make_user(store, "ann")
+    got: list[Any] = []
+    start = threading.Barrier(8)
+
+    def call() -> None:
+        start.wait()
+        lease = dispatch.next_assignment(store, ann, p["id"])
+        got.append(lease and lease["assignment_id"])
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and len(set(got)) == 1 and got[0] is not None
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(assignments)).scalar() == 1
+        assert conn.execute(sa.select(sa.func.sum(records.c.leased))).scalar() == 1
 
 
 def test_skills_routing(store: Store) -> None:

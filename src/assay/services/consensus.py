@@ -162,10 +162,13 @@ def update_record(
     record: dict[str, Any],
     *,
     rows: list[dict[str, Any]] | None = None,
+    old: dict[str, dict[str, Any]] | None = None,
 ) -> Posterior | None:
     """Recompute one record's consensus from its answers; returns the main question's posterior.
 
-    ``rows`` are the record's answers when the caller has read them already.
+    ``rows`` are the record's answers when the caller has read them already (as
+    :func:`dstore.record_responses` gives them, with each author's ``gold_n`` and ``gold_sum``);
+    ``old`` is the record's consensus by question (at least its ``value``), when read already.
 
     The main question is the first categorical one (label or preference), used by adaptive overlap.
     """
@@ -175,11 +178,9 @@ def update_record(
         return None
     if rows is None:
         rows = dstore.record_responses(conn, rid)
-    acc_stats = dstore.gold_stats_many(conn, pid, sorted({int(r["user_id"]) for r in rows}))
-    acc = {u: _accuracy(s) for u, s in acc_stats.items()}
-    for r in rows:
-        acc.setdefault(int(r["user_id"]), _accuracy(None))
-    old = cons_store.record_consensus(conn, rid)
+    acc = {int(r["user_id"]): _accuracy((int(r["gold_n"] or 0), float(r["gold_sum"] or 0.0))) for r in rows}
+    if old is None:
+        old = cons_store.record_consensus(conn, rid)
     new_rows: list[dict[str, Any]] = []
     main: Posterior | None = None
     gone: list[str] = []

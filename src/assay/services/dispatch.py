@@ -19,6 +19,7 @@ row locks with ``SKIP LOCKED`` on PostgreSQL):
 from __future__ import annotations
 
 import random
+import time
 from datetime import timedelta
 from itertools import combinations
 from typing import Any
@@ -142,65 +143,101 @@ def _check_standing(conn: Connection, cs: CompiledSchema, project_id: int, actor
     return False
 
 
+# Overdue leases of other contributors are swept at most this often per project and process (a
+# contributor's own overdue lease is expired on its next call at once): the sweep is a statement
+# on every `next` otherwise, and leases last minutes.
+SWEEP_SECONDS = 1.0
+_last_sweep: dict[tuple[str, int], float] = {}
+
+
+def _sweep_due(store: Store, project_id: int, lease_seconds: int) -> bool:
+    key = (str(store.url), project_id)
+    now = time.monotonic()
+    if now - _last_sweep.get(key, -1e9) < min(SWEEP_SECONDS, lease_seconds / 10):
+        return False
+    _last_sweep[key] = now
+    return True
+
+
 def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[str, Any] | None:
     """Lease the next record to the actor; None when nothing is left for it."""
     if actor.id is None:
         raise ValidationError("dispatch needs a contributor (a user), not the local system")
-    with store.tx() as conn:
-        project = load_project(conn, actor, project_ref, need="annotator")
-        pid = int(project["id"])
-        cs = compiled(project)
-        wf = cs.schema.workflow
-        now = utcnow()
-        dstore.lock_user(conn, actor.id)
+    for attempt in range(3):
+        try:
+            with store.tx() as conn:
+                return _lease_next(store, conn, actor, actor.id, project_ref)
+        except dstore.LeaseRace:
+            # Another call of this contributor leased at the same moment: the next try returns that lease.
+            if attempt == 2:
+                raise Conflict(
+                    "another request of yours is taking a lease in this project; try again"
+                ) from None
+    return None  # pragma: no cover
+
+
+def _lease_next(
+    store: Store, conn: Connection, actor: Actor, uid: int, project_ref: int | str
+) -> dict[str, Any] | None:
+    project = load_project(conn, actor, project_ref, need="annotator")
+    pid = int(project["id"])
+    cs = compiled(project)
+    wf = cs.schema.workflow
+    now = utcnow()
+    if _sweep_due(store, pid, wf.lease_seconds):
         for gone in dstore.expire_leases(conn, pid, now):
             audit(conn, actor, ev.ASSIGNMENT_EXPIRED, "assignment", gone["id"], project_id=pid, after=gone)
-        held = dstore.active_lease(conn, pid, actor.id, now)
-        if held is not None:
-            record = dstore.record_for_update(conn, int(held["record_id"]))
-            assert record is not None
-            draft = dstore.draft_for(conn, int(held["id"]))
-            return _lease_payload(
-                cs,
-                held,
-                record,
-                dstore.record_suggestions(conn, int(record["id"])),
-                draft and draft["values"],
-            )
-        need = set(cs.schema.routing.skills)
-        if not need <= set(actor.skills):
-            return None
-        qualifying = _check_standing(conn, cs, pid, actor)
-        keys = _skill_keys(actor.skills)
-        record = None
-        want_gold = qualifying or (wf.gold_rate > 0 and _rng.random() < wf.gold_rate)
-        if want_gold:
-            span = dstore.gold_id_range(conn, pid)
-            if span is not None:
-                pivot = _rng.randint(span[0], span[1])
-                record = dstore.pick_record(conn, pid, actor.id, gold=True, skill_keys=keys, pivot=pivot)
-                if record is None:
-                    record = dstore.pick_record(conn, pid, actor.id, gold=True, skill_keys=keys)
-        if record is None and not qualifying:
-            record = dstore.pick_record(conn, pid, actor.id, gold=False, skill_keys=keys)
-        if record is None or not dstore.take_slot(conn, int(record["id"])):
-            return None
-        view = _view(cs, record["fields"])
-        expires = now + timedelta(seconds=wf.lease_seconds)
-        aid = dstore.insert_assignment(
-            conn, project_id=pid, record_id=int(record["id"]), user_id=actor.id, expires_at=expires, view=view
+    held = dstore.held_lease(conn, pid, uid)
+    if held is not None and held["expires_at"] < now:
+        dstore.expire_assignment(conn, int(held["id"]), int(held["record_id"]))
+        gone = {k: held[k] for k in ("id", "record_id", "user_id")}
+        audit(conn, actor, ev.ASSIGNMENT_EXPIRED, "assignment", held["id"], project_id=pid, after=gone)
+        held = None
+    if held is not None:
+        record = dstore.record_for_update(conn, int(held["record_id"]))
+        assert record is not None
+        draft = dstore.draft_for(conn, int(held["id"]))
+        return _lease_payload(
+            cs,
+            held,
+            record,
+            dstore.record_suggestions(conn, int(record["id"])),
+            draft and draft["values"],
         )
-        audit(
-            conn,
-            actor,
-            ev.ASSIGNMENT_CREATED,
-            "assignment",
-            aid,
-            project_id=pid,
-            after={"record_id": record["id"], "expires_at": expires.isoformat()},
-        )
-        assignment = {"id": aid, "project_id": pid, "expires_at": expires, "view": view}
-        return _lease_payload(cs, assignment, record, dstore.record_suggestions(conn, int(record["id"])))
+    need = set(cs.schema.routing.skills)
+    if not need <= set(actor.skills):
+        return None
+    qualifying = _check_standing(conn, cs, pid, actor)
+    keys = _skill_keys(actor.skills)
+    record = None
+    want_gold = qualifying or (wf.gold_rate > 0 and _rng.random() < wf.gold_rate)
+    if want_gold:
+        span = dstore.gold_id_range(conn, pid)
+        if span is not None:
+            pivot = _rng.randint(span[0], span[1])
+            record = dstore.lease_record(conn, pid, uid, gold=True, skill_keys=keys, pivot=pivot)
+            if record is None:
+                record = dstore.lease_record(conn, pid, uid, gold=True, skill_keys=keys)
+    if record is None and not qualifying:
+        record = dstore.lease_record(conn, pid, uid, gold=False, skill_keys=keys)
+    if record is None:
+        return None
+    view = _view(cs, record["fields"])
+    expires = now + timedelta(seconds=wf.lease_seconds)
+    aid = dstore.insert_assignment(
+        conn, project_id=pid, record_id=int(record["id"]), user_id=uid, expires_at=expires, view=view
+    )
+    audit(
+        conn,
+        actor,
+        ev.ASSIGNMENT_CREATED,
+        "assignment",
+        aid,
+        project_id=pid,
+        after={"record_id": record["id"], "expires_at": expires.isoformat()},
+    )
+    assignment = {"id": aid, "project_id": pid, "expires_at": expires, "view": view}
+    return _lease_payload(cs, assignment, record, record["suggestions"])
 
 
 def _own_assignment(conn: Connection, actor: Actor, assignment_id: int) -> dict[str, Any]:
@@ -269,33 +306,49 @@ def submit_response(
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
         raise ValidationError("an idempotency key has 1 to 200 characters", field="idempotency_key")
     with store.tx() as conn:
-        if idempotency_key is not None and actor.id is not None:
-            done = dstore.response_by_key(conn, actor.id, idempotency_key)
+        ctx = dstore.submit_context(conn, assignment_id, actor.id or 0, idempotency_key)
+        if ctx is None or ctx["done_id"] is not None:
+            done = (
+                dstore.response_by_key(conn, actor.id, idempotency_key)
+                if idempotency_key and actor.id is not None
+                else None
+            )
             if done is not None:
                 if done["assignment_id"] != assignment_id:
                     raise Conflict(
                         "this idempotency key was used for another assignment", field="idempotency_key"
                     )
                 return _public_response(done), False
-        a = _own_assignment(conn, actor, assignment_id)
+            raise NotFound(f"no assignment {assignment_id}")
         from_lease = True
-        if a["status"] == "expired":
-            if not dstore.take_slot(conn, int(a["record_id"])):
+        if ctx["status"] == "expired":
+            if not dstore.take_slot(conn, int(ctx["record_id"])):
                 raise Conflict("the lease expired and the record has been given to someone else")
-        elif a["status"] != "leased":
-            raise Conflict(f"assignment {assignment_id} is {a['status']}; nothing to answer")
-        project = proj_store.get_project(conn, int(a["project_id"]))
-        record = dstore.record_for_update(conn, int(a["record_id"]))
-        assert project is not None and record is not None
+        elif ctx["status"] != "leased":
+            raise Conflict(f"assignment {assignment_id} is {ctx['status']}; nothing to answer")
+        project = {
+            "id": ctx["project_id"],
+            "workspace_id": ctx["workspace_id"],
+            "name": ctx["project_name"],
+            "schema": ctx["schema"],
+            "schema_version": ctx["schema_version"],
+            "guidelines_version": ctx["guidelines_version"],
+        }
+        record = {
+            "id": ctx["record_id"],
+            "fields": ctx["fields"],
+            "metadata": ctx["metadata"],
+            "gold": ctx["gold"],
+            "is_gold": ctx["is_gold"],
+        }
         cs = compiled(project)
         clean = cs.answers.validate(values, record["fields"])
         score = gold_score(clean, record["gold"], cs.multi) if record["is_gold"] and record["gold"] else None
-        shown = dstore.record_suggestions(conn, int(record["id"]))
+        shown = ctx["suggestions"]
         kept = suggestions_kept(clean, shown) if shown else None
-        draft = dstore.draft_for(conn, assignment_id)
         row = {
-            "project_id": a["project_id"],
-            "record_id": a["record_id"],
+            "project_id": ctx["project_id"],
+            "record_id": ctx["record_id"],
             "user_id": actor.id,
             "assignment_id": assignment_id,
             "values": clean,
@@ -305,21 +358,31 @@ def submit_response(
             "guidelines_version": project["guidelines_version"],
             "suggestions_shown": shown or None,
             "suggestions_kept": kept,
-            "extra": ({"view": a["view"]} if a.get("view") else {}) | (extra or {}) or None,
+            "extra": ({"view": ctx["view"]} if ctx.get("view") else {}) | (extra or {}) or None,
             "gold_score": score,
             "idempotency_key": idempotency_key,
         }
         now = utcnow()
-        if draft is not None:
-            dstore.update_response(conn, int(draft["id"]), **row, updated_at=now)
-            response_id = int(draft["id"])
-            created_at = draft["created_at"]
+        if ctx["draft_id"] is not None:
+            response_id = int(ctx["draft_id"])
+            dstore.update_response(conn, response_id, **row, updated_at=now)
+            draft = dstore.get_response(conn, response_id)
+            created_at = draft["created_at"] if draft else now
         else:
             response_id = dstore.insert_response(conn, **row, created_at=now, updated_at=now)
             created_at = now
         dstore.set_assignment_status(conn, assignment_id, "submitted")
         counters = dstore.settle_submit(conn, int(record["id"]), from_lease=from_lease)
-        review_reason = settle_record(conn, actor, project, cs, record, counters, score)
+        first = {
+            "id": response_id,
+            "user_id": actor.id,
+            "values": clean,
+            "gold_score": score,
+            "gold_n": ctx["gold_n"],
+            "gold_sum": ctx["gold_sum"],
+        }
+        old = {c["question"]: c for c in ctx["old_consensus"]}
+        review_reason = settle_record(conn, actor, project, cs, record, counters, score, first=first, old=old)
         if (
             review_reason is None
             and cs.schema.workflow.review_rate > 0
@@ -335,9 +398,9 @@ def submit_response(
             ev.RESPONSE_SUBMITTED,
             "response",
             response_id,
-            project_id=int(a["project_id"]),
+            project_id=int(ctx["project_id"]),
             after={
-                "record_id": a["record_id"],
+                "record_id": ctx["record_id"],
                 "values": clean,
                 "duration_ms": duration_ms,
                 "review": review_reason,
@@ -354,20 +417,26 @@ def settle_record(
     record: dict[str, Any],
     counters: dict[str, Any],
     score: float | None,
+    *,
+    first: dict[str, Any] | None = None,
+    old: dict[str, dict[str, Any]] | None = None,
 ) -> str | None:
     """After an answer: update consensus, decide whether the record is done; a review reason or None.
 
-    ``counters`` are the record's ``submitted`` and ``target`` after the answer was counted.
+    ``counters`` are the record's counters after :func:`dstore.settle_submit` counted the answer
+    (which also set its status: ``done`` at its target). ``first`` is the answer just stored,
+    with its author's gold record: when it is the record's only answer, the answers need not be
+    read back. ``old`` is the record's consensus before, when the caller read it already.
     """
     if record["is_gold"]:
-        dstore.set_record_state(conn, int(record["id"]), status="open")
         return "gold_failed" if score is not None and score < 1 else None
-    answers = dstore.record_responses(conn, int(record["id"]))
-    posterior = consensus.update_record(conn, actor, project, cs, record, rows=answers)
     ov = cs.schema.workflow.overlap
     submitted, target = int(counters["submitted"]), int(counters["target"] or ov.min)
+    answers = (
+        [first] if first is not None and submitted == 1 else dstore.record_responses(conn, int(record["id"]))
+    )
+    posterior = consensus.update_record(conn, actor, project, cs, record, rows=answers, old=old)
     if submitted < target:
-        dstore.refresh_status(conn, int(record["id"]))
         return None
     if posterior is not None and not ov.fixed and ov.confidence is not None:
         labels, p, n = posterior
@@ -375,9 +444,7 @@ def settle_record(
         if decision == "more":
             dstore.set_record_state(conn, int(record["id"]), target=submitted + 1)
             return None
-        dstore.set_record_state(conn, int(record["id"]), status="done")
         return "low_confidence" if decision == "review" else None
-    dstore.set_record_state(conn, int(record["id"]), status="done")
     if (
         posterior is not None
         and submitted > 1

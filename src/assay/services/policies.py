@@ -36,11 +36,16 @@ def load_project(
     A project the actor may not see is reported as not found (no enumeration of ids or names).
     """
     project: dict[str, Any] | None = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+    role: str | None = None
+    by_id = isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit())
+    if by_id and actor.id is not None and not actor.is_admin:
+        project, role = acc.project_with_role(conn, int(ref), actor.id)  # one statement for both
+    elif by_id:
         project = proj_store.get_project(conn, int(ref))
     if project is None and isinstance(ref, str):
         project = proj_store.get_project_by_name(conn, ref)
-    role = project_role(conn, actor, project) if project else None
+    if project is not None and role is None:
+        role = project_role(conn, actor, project)
     if project is None or role is None:
         raise NotFound(f"no project {ref!r}")
     require(role, need)

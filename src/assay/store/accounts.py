@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assay.store.tables import memberships, project_members, tokens, users, workspaces
+from assay.store.tables import memberships, project_members, projects, tokens, users, workspaces
 from assay.store.types import new_id as _new_id
 from assay.store.types import utcnow
 
@@ -189,26 +189,46 @@ def revoke_token_hash(conn: Connection, token_hash: str) -> None:
     )
 
 
-# One statement for the role a user has on a project (checked on every request that names one):
-# the project's own member list when it has one, else the workspace membership.
-_PROJECT_ROLE = sa.select(
-    sa.select(project_members.c.role)
-    .where(
-        project_members.c.project_id == sa.bindparam("pid"), project_members.c.user_id == sa.bindparam("uid")
+# The role a user has on a project, as columns of one statement (checked on every request that
+# names a project): the project's own member list when it has one, else the workspace membership.
+def _role_columns(project_id: Any, workspace_id: Any, user_id: Any) -> tuple[Any, ...]:
+    return (
+        sa.select(project_members.c.role)
+        .where(project_members.c.project_id == project_id, project_members.c.user_id == user_id)
+        .scalar_subquery()
+        .label("member_role"),
+        sa.exists().where(project_members.c.project_id == project_id).label("has_members"),
+        sa.select(memberships.c.role)
+        .where(memberships.c.workspace_id == workspace_id, memberships.c.user_id == user_id)
+        .scalar_subquery()
+        .label("workspace_role"),
     )
-    .scalar_subquery()
-    .label("member_role"),
-    sa.exists().where(project_members.c.project_id == sa.bindparam("pid")).label("has_members"),
-    sa.select(memberships.c.role)
-    .where(memberships.c.workspace_id == sa.bindparam("wid"), memberships.c.user_id == sa.bindparam("uid"))
-    .scalar_subquery()
-    .label("workspace_role"),
-)
+
+
+_PROJECT_ROLE = sa.select(*_role_columns(sa.bindparam("pid"), sa.bindparam("wid"), sa.bindparam("uid")))
+_PROJECT_WITH_ROLE = sa.select(
+    projects, *_role_columns(projects.c.id, projects.c.workspace_id, sa.bindparam("uid"))
+).where(projects.c.id == sa.bindparam("pid"))
+_ROLE_KEYS = ("member_role", "has_members", "workspace_role")
+
+
+def _role(row: Any) -> str | None:
+    if row.has_members:
+        return None if row.member_role is None else str(row.member_role)
+    return None if row.workspace_role is None else str(row.workspace_role)
 
 
 def project_role(conn: Connection, project_id: int, workspace_id: int, user_id: int) -> str | None:
     """The user's role on a project, or None when the project is not open to it."""
-    row = conn.execute(_PROJECT_ROLE, {"pid": project_id, "uid": user_id, "wid": workspace_id}).one()
-    if row.has_members:
-        return None if row.member_role is None else str(row.member_role)
-    return None if row.workspace_role is None else str(row.workspace_role)
+    return _role(conn.execute(_PROJECT_ROLE, {"pid": project_id, "uid": user_id, "wid": workspace_id}).one())
+
+
+def project_with_role(
+    conn: Connection, project_id: int, user_id: int
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The project row and the user's role on it, in one statement; (None, None) when there is none."""
+    row = conn.execute(_PROJECT_WITH_ROLE, {"pid": project_id, "uid": user_id}).first()
+    if row is None:
+        return None, None
+    project = {k: v for k, v in row._mapping.items() if k not in _ROLE_KEYS}
+    return project, _role(row)

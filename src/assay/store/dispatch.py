@@ -5,7 +5,14 @@ Invariants kept here, in single statements that check their own preconditions:
 * a record's ``submitted + leased`` never exceeds its ``target`` (``take_slot`` only succeeds
   on an ``open`` record and flips it to ``full`` when the last slot goes);
 * one contributor never gets a record twice (``assignments`` is unique on record and user);
+* one contributor holds at most one lease per project (a partial unique index: two concurrent
+  ``next`` calls of one contributor cannot both lease; the loser gets :class:`LeaseRace`);
 * an expired lease gives its slot back (``expire_leases``).
+
+The hot path of dispatch is a handful of statements: a record is picked and its slot taken in
+one ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)``, and a submit reads the lease,
+the record, the project, the suggestions shown, the draft, the idempotency key, the author's
+gold record and the old consensus in one ``SELECT`` (:func:`submit_context`).
 """
 
 from __future__ import annotations
@@ -15,30 +22,48 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
-from assay.store.tables import assignments, records, responses, reviews, suggestions, users
-from assay.store.types import new_id, utcnow
+from assay.store.tables import (
+    assignments,
+    consensus,
+    projects,
+    records,
+    responses,
+    reviews,
+    suggestions,
+    users,
+)
+from assay.store.types import JSON, new_id, utcnow
 
 __all__ = [
-    "active_lease",
+    "LeaseRace",
+    "expire_assignment",
     "expire_leases",
     "free_slot",
     "get_assignment",
     "gold_stats",
+    "held_lease",
     "insert_assignment",
     "insert_response",
     "insert_review",
-    "lock_user",
-    "pick_record",
+    "lease_record",
     "record_for_update",
     "record_responses",
     "record_suggestions",
     "response_by_key",
     "set_assignment_status",
     "settle_submit",
+    "submit_context",
     "take_slot",
 ]
+
+
+class LeaseRace(Exception):
+    """Another call of the same contributor leased in this project at the same moment."""
+
 
 # Hot statements are built once per dialect and reused: building SQLAlchemy expressions costs
 # more than executing them (dispatch runs ~20 statements per next+submit cycle).
@@ -58,22 +83,61 @@ def _row(result: Any) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
+def _json_rows(pg: bool, cols: dict[str, Any], where: Any, order: Any) -> Any:
+    """A scalar subquery: the matching rows as a JSON array of objects (``[]`` when none).
+
+    Keys are inlined (a bound key has no type PostgreSQL can infer). On SQLite the rows come in
+    index order, which for ``record_id = ?`` lookups is id order.
+    """
+    args: list[Any] = []
+    for k, c in cols.items():
+        args.append(sa.literal_column(f"'{k}'"))
+        args.append(sa.func.json(c) if not pg and isinstance(c.type, sa.JSON) else c)
+    if pg:
+        agg = sa.func.json_agg(aggregate_order_by(sa.func.json_build_object(*args), order))
+        body = sa.func.coalesce(agg, sa.literal_column("'[]'::json"))
+    else:
+        body = sa.func.coalesce(sa.func.json_group_array(sa.func.json_object(*args)), "[]")
+    return sa.type_coerce(sa.select(body).where(where).scalar_subquery(), JSON)
+
+
+def _suggestions_of(pg: bool, record_id: Any) -> Any:
+    """The record's suggestions as a JSON array (question, value, score, model), in id order."""
+    cols = {
+        "question": suggestions.c.question,
+        "value": suggestions.c["value"],
+        "score": suggestions.c.score,
+        "model": suggestions.c.model,
+    }
+    return _json_rows(pg, cols, suggestions.c.record_id == record_id, suggestions.c.id)
+
+
+def _gold_of(fn: Any, project_id: Any, user_id: Any) -> Any:
+    """count/sum of a contributor's gold scores in a project (the partial index ix_responses_gold)."""
+    g = responses.alias("g")
+    return (
+        sa.select(fn(g.c.gold_score))
+        .where(
+            g.c.project_id == project_id,
+            g.c.user_id == user_id,
+            g.c.status == "submitted",
+            g.c.gold_score.is_not(None),
+        )
+        .scalar_subquery()
+    )
+
+
 _FULL_OR_OPEN = sa.case(
     (records.c.is_gold, "open"),
     (records.c.submitted + records.c.leased >= sa.func.coalesce(records.c.target, 1), "full"),
     else_="open",
 )
-
-
-def lock_user(conn: Connection, user_id: int) -> None:
-    """Serialise one contributor's dispatch calls (PostgreSQL; SQLite's write lock does it already)."""
-    if conn.dialect.name == "postgresql":
-        stmt = _stmt(
-            conn,
-            "lock_user",
-            lambda pg: sa.select(users.c.id).where(users.c.id == sa.bindparam("uid")).with_for_update(),
-        )
-        conn.execute(stmt, {"uid": user_id})
+# The status once one more slot is leased (the CASE sees the row before the update).
+_AFTER_TAKE = sa.case(
+    (records.c.is_gold, "open"),
+    (records.c.submitted + records.c.leased + 1 >= sa.func.coalesce(records.c.target, 1), "full"),
+    else_="open",
+)
 
 
 def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict[str, Any]]:
@@ -115,26 +179,27 @@ def free_slot(conn: Connection, record_id: int) -> None:
     conn.execute(stmt, {"rid": record_id})
 
 
-def active_lease(conn: Connection, project_id: int, user_id: int, now: datetime) -> dict[str, Any] | None:
+def held_lease(conn: Connection, project_id: int, user_id: int) -> dict[str, Any] | None:
+    """The contributor's lease in the project, expired or not (the partial unique index finds it)."""
     stmt = _stmt(
         conn,
-        "active_lease",
-        lambda pg: (
-            sa.select(assignments)
-            .where(
-                assignments.c.user_id == sa.bindparam("uid"),
-                assignments.c.project_id == sa.bindparam("pid"),
-                assignments.c.status == "leased",
-                assignments.c.expires_at >= sa.bindparam("now", type_=assignments.c.expires_at.type),
-            )
-            .order_by(assignments.c.id)
-            .limit(1)
+        "held_lease",
+        lambda pg: sa.select(assignments).where(
+            assignments.c.project_id == sa.bindparam("pid"),
+            assignments.c.user_id == sa.bindparam("uid"),
+            assignments.c.status == "leased",
         ),
     )
-    return _row(conn.execute(stmt, {"uid": user_id, "pid": project_id, "now": now}))
+    return _row(conn.execute(stmt, {"uid": user_id, "pid": project_id}))
 
 
-def pick_record(
+def expire_assignment(conn: Connection, assignment_id: int, record_id: int) -> None:
+    """Mark one overdue lease expired and give its slot back."""
+    set_assignment_status(conn, assignment_id, "expired")
+    free_slot(conn, record_id)
+
+
+def lease_record(
     conn: Connection,
     project_id: int,
     user_id: int,
@@ -143,44 +208,57 @@ def pick_record(
     skill_keys: Sequence[str],
     pivot: int | None = None,
 ) -> dict[str, Any] | None:
-    """The next free record for this contributor: an index walk in priority order, never a scan.
+    """Take a slot of the next free record for this contributor; the record with its suggestions.
 
-    Records the contributor already had and records needing skills it lacks are passed over.
-    On PostgreSQL the row is locked with ``FOR UPDATE SKIP LOCKED`` so that concurrent
-    callers take different records. ``pivot`` starts the walk at a record id (gold is picked
-    from a random place so that every contributor does not see the same gold first).
+    One statement: an index walk in priority order (never a scan) picks the record, the update
+    takes its slot. Records the contributor already had and records needing skills it lacks are
+    passed over. On PostgreSQL the pick locks the row with ``FOR UPDATE SKIP LOCKED`` so that
+    concurrent callers take different records. ``pivot`` starts the walk at a record id (gold is
+    picked from a random place so that every contributor does not see the same gold first).
+    None when nothing is left.
     """
     with_skills = bool(skill_keys)
     with_pivot = pivot is not None
 
     def build(pg: bool) -> Any:
+        r = records.alias("pick")
         seen = sa.exists().where(
-            assignments.c.record_id == records.c.id, assignments.c.user_id == sa.bindparam("uid")
+            assignments.c.record_id == r.c.id, assignments.c.user_id == sa.bindparam("uid")
         )
-        q = sa.select(
-            records.c.id, records.c.fields, records.c.metadata, records.c.external_id, records.c.is_gold
-        ).where(
-            records.c.project_id == sa.bindparam("pid"),
-            records.c.status == "open",
-            records.c.is_gold == sa.bindparam("gold"),
+        q = sa.select(r.c.id).where(
+            r.c.project_id == sa.bindparam("pid"),
+            r.c.status == "open",
+            r.c.is_gold == sa.bindparam("want_gold"),
             ~seen,
         )
         if with_skills:
             keys: Any = sa.bindparam("keys", expanding=True)
-            q = q.where(sa.or_(records.c.skills.is_(None), records.c.skills.in_(keys)))
+            q = q.where(sa.or_(r.c.skills.is_(None), r.c.skills.in_(keys)))
         else:
-            q = q.where(records.c.skills.is_(None))
+            q = q.where(r.c.skills.is_(None))
         if with_pivot:
-            q = q.where(records.c.id >= sa.bindparam("pivot")).order_by(records.c.id)
+            q = q.where(r.c.id >= sa.bindparam("pivot")).order_by(r.c.id)
         else:
-            q = q.order_by(records.c.priority.desc(), records.c.id)
+            q = q.order_by(r.c.priority.desc(), r.c.id)
         q = q.limit(1)
         if pg:
-            q = q.with_for_update(skip_locked=True, of=records)
-        return q
+            q = q.with_for_update(skip_locked=True)
+        return (
+            records.update()
+            .where(records.c.id == q.scalar_subquery(), records.c.status == "open")
+            .values(leased=records.c.leased + 1, status=_AFTER_TAKE)
+            .returning(
+                records.c.id,
+                records.c.fields,
+                records.c.metadata,
+                records.c.external_id,
+                records.c.is_gold,
+                _suggestions_of(pg, records.c.id).label("suggestions"),
+            )
+        )
 
-    stmt = _stmt(conn, f"pick:{with_skills}:{with_pivot}", build)
-    params: dict[str, Any] = {"uid": user_id, "pid": project_id, "gold": gold}
+    stmt = _stmt(conn, f"lease:{with_skills}:{with_pivot}", build)
+    params: dict[str, Any] = {"uid": user_id, "pid": project_id, "want_gold": gold}
     if with_skills:
         params["keys"] = list(skill_keys)
     if with_pivot:
@@ -207,17 +285,7 @@ def take_slot(conn: Connection, record_id: int) -> bool:
         lambda pg: (
             records.update()
             .where(records.c.id == sa.bindparam("rid"), records.c.status == "open")
-            .values(
-                leased=records.c.leased + 1,
-                status=sa.case(
-                    (records.c.is_gold, "open"),
-                    (
-                        records.c.submitted + records.c.leased + 1 >= sa.func.coalesce(records.c.target, 1),
-                        "full",
-                    ),
-                    else_="open",
-                ),
-            )
+            .values(leased=records.c.leased + 1, status=_AFTER_TAKE)
         ),
     )
     return conn.execute(stmt, {"rid": record_id}).rowcount == 1
@@ -233,8 +301,8 @@ def insert_assignment(
     view: dict[str, Any] | None,
 ) -> int:
     stmt = _stmt(conn, "insert_assignment", lambda pg: assignments.insert())
-    return new_id(
-        conn.execute(
+    try:
+        result = conn.execute(
             stmt,
             {
                 "project_id": project_id,
@@ -247,7 +315,9 @@ def insert_assignment(
                 "reason": None,
             },
         )
-    )
+    except IntegrityError as e:  # the one-lease index, or the record given to this user just now
+        raise LeaseRace(str(e.orig)) from e
+    return new_id(result)
 
 
 def get_assignment(
@@ -363,12 +433,29 @@ def get_response(conn: Connection, response_id: int) -> dict[str, Any] | None:
 
 
 def settle_submit(conn: Connection, record_id: int, *, from_lease: bool) -> dict[str, Any]:
-    """Count one more answer on the record (and one lease fewer); returns the record's counters."""
+    """Count one more answer on the record (and one lease fewer); returns the record's counters.
+
+    The record's status follows in the same statement: ``done`` once it has its target of
+    answers (adaptive overlap may raise the target afterwards), else ``full``/``open`` by its
+    leases; a gold record stays ``open`` and a ``done`` record stays done.
+    """
 
     def build(pg: bool) -> Any:
-        values: dict[str, Any] = {"submitted": records.c.submitted + 1}
+        submitted = records.c.submitted + 1
+        leased = records.c.leased - 1 if from_lease else records.c.leased
+        target = sa.func.coalesce(records.c.target, 1)
+        values: dict[str, Any] = {
+            "submitted": submitted,
+            "status": sa.case(
+                (records.c.is_gold, "open"),
+                (records.c.status == "done", "done"),
+                (submitted >= target, "done"),
+                (submitted + leased >= target, "full"),
+                else_="open",
+            ),
+        }
         if from_lease:
-            values["leased"] = records.c.leased - 1
+            values["leased"] = leased
         return (
             records.update()
             .where(records.c.id == sa.bindparam("rid"))
@@ -380,6 +467,77 @@ def settle_submit(conn: Connection, record_id: int, *, from_lease: bool) -> dict
 
     row = conn.execute(_stmt(conn, f"settle:{from_lease}", build), {"rid": record_id}).one()
     return dict(row._mapping)
+
+
+def submit_context(
+    conn: Connection, assignment_id: int, user_id: int, key: str | None
+) -> dict[str, Any] | None:
+    """Everything a submit reads, in one statement (the lease and its record locked on PostgreSQL).
+
+    The caller's assignment with its project (``schema``, versions), its record (``fields``,
+    ``gold``, ``is_gold``), the ``suggestions`` shown, the ``draft_id``, ``done_id`` (a response
+    of this user with the idempotency ``key``), the user's gold record in the project (``gold_n``,
+    ``gold_sum``) and the record's current consensus (``old_consensus``: question and value).
+    None when the assignment is not the user's.
+    """
+
+    def build(pg: bool) -> Any:
+        a, r, p = assignments, records, projects
+        d = responses.alias("d")
+        k = responses.alias("k")
+        draft = (
+            sa.select(d.c.id)
+            .where(d.c.assignment_id == a.c.id, d.c.status == "draft")
+            .limit(1)
+            .scalar_subquery()
+        )
+        done = (
+            sa.select(k.c.id)
+            .where(
+                k.c.user_id == sa.bindparam("uid"),
+                k.c.idempotency_key == sa.bindparam("key", type_=sa.String),
+            )
+            .scalar_subquery()
+        )
+        old = _json_rows(
+            pg,
+            {"question": consensus.c.question, "value": consensus.c["value"]},
+            consensus.c.record_id == r.c.id,
+            consensus.c.id,
+        )
+        q = (
+            sa.select(
+                a.c.id,
+                a.c.project_id,
+                a.c.record_id,
+                a.c.user_id,
+                a.c.status,
+                a.c.expires_at,
+                a.c.view,
+                p.c.workspace_id,
+                p.c.name.label("project_name"),
+                p.c.schema,
+                p.c.schema_version,
+                p.c.guidelines_version,
+                r.c.fields,
+                r.c.metadata,
+                r.c.gold,
+                r.c.is_gold,
+                _suggestions_of(pg, r.c.id).label("suggestions"),
+                draft.label("draft_id"),
+                done.label("done_id"),
+                _gold_of(sa.func.count, a.c.project_id, a.c.user_id).label("gold_n"),
+                _gold_of(sa.func.sum, a.c.project_id, a.c.user_id).label("gold_sum"),
+                old.label("old_consensus"),
+            )
+            .join(r, r.c.id == a.c.record_id)
+            .join(p, p.c.id == a.c.project_id)
+            .where(a.c.id == sa.bindparam("aid"), a.c.user_id == sa.bindparam("uid"))
+        )
+        return q.with_for_update(of=[a, r]) if pg else q
+
+    stmt = _stmt(conn, "submit_context", build)
+    return _row(conn.execute(stmt, {"aid": assignment_id, "uid": user_id, "key": key}))
 
 
 def set_record_state(
@@ -436,7 +594,11 @@ def withdraw_answer(conn: Connection, record_id: int) -> None:
 
 
 def record_responses(conn: Connection, record_id: int) -> list[dict[str, Any]]:
-    """The submitted answers of one record, with their latest review verdict and corrections."""
+    """The submitted answers of one record, with their latest review verdict and corrections.
+
+    Each row also carries its author's gold record in the project (``gold_n``, ``gold_sum``):
+    the reliability weights of the consensus vote.
+    """
 
     def build(pg: bool) -> Any:
         latest = (
@@ -454,6 +616,8 @@ def record_responses(conn: Connection, record_id: int) -> list[dict[str, Any]]:
                 responses.c.gold_score,
                 reviews.c.verdict.label("review_verdict"),
                 reviews.c.corrected_values,
+                _gold_of(sa.func.count, responses.c.project_id, responses.c.user_id).label("gold_n"),
+                _gold_of(sa.func.sum, responses.c.project_id, responses.c.user_id).label("gold_sum"),
             )
             .outerjoin(latest, latest.c.response_id == responses.c.id)
             .outerjoin(reviews, reviews.c.id == latest.c.rid)
@@ -501,36 +665,6 @@ def insert_review(conn: Connection, response_id: int, reason: str) -> int:
             },
         )
     )
-
-
-def gold_stats_many(
-    conn: Connection, project_id: int, user_ids: Sequence[int]
-) -> dict[int, tuple[int, float]]:
-    """Per contributor: gold records answered in the project and the sum of their scores."""
-    if not user_ids:
-        return {}
-    stmt = _stmt(
-        conn,
-        "gold_stats_many",
-        lambda pg: (
-            sa.select(
-                responses.c.user_id,
-                sa.func.count(responses.c.gold_score),
-                sa.func.coalesce(sa.func.sum(responses.c.gold_score), 0.0),
-            )
-            .where(
-                responses.c.project_id == sa.bindparam("pid"),
-                responses.c.user_id.in_(sa.bindparam("uids", expanding=True)),
-                responses.c.status == "submitted",
-                responses.c.gold_score.is_not(None),
-            )
-            .group_by(responses.c.user_id)
-        ),
-    )
-    return {
-        int(u): (int(n), float(s))
-        for u, n, s in conn.execute(stmt, {"pid": project_id, "uids": list(user_ids)})
-    }
 
 
 def pending_reviews(

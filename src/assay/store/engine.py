@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from assay.store.events import PENDING, flush_events
 from assay.store.types import dumps, loads
 
 __all__ = ["Store", "open_store"]
@@ -35,15 +36,21 @@ class Store:
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
-        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success, rolls back on error."""
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success, rolls back on error.
+
+        Audit events written in it are collected and written together just before the commit.
+        """
         with self.engine.connect() as conn:
             if self.is_sqlite:
                 conn.info["immediate"] = True
+            conn.info[PENDING] = []
             try:
                 with conn.begin():
                     yield conn
+                    flush_events(conn)
             finally:
                 conn.info.pop("immediate", None)
+                conn.info.pop(PENDING, None)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

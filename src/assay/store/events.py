@@ -11,10 +11,15 @@ from sqlalchemy.engine import Connection
 from assay.store.tables import events
 from assay.store.types import utcnow
 
-__all__ = ["list_events", "write_event", "write_events"]
+__all__ = ["PENDING", "flush_events", "list_events", "write_event", "write_events"]
 
 
 _INSERT = events.insert()  # built once: the audit log is written on every change
+
+# A connection whose ``info`` holds this key collects its events there and writes them in one
+# statement just before its transaction commits (``Store.tx``): a dispatch call writes two or
+# three events, and each statement is a round trip to PostgreSQL.
+PENDING = "assay_pending_events"
 
 
 def write_event(
@@ -28,19 +33,29 @@ def write_event(
     before: Any = None,
     after: Any = None,
 ) -> None:
-    conn.execute(
-        _INSERT,
-        {
-            "at": utcnow(),
-            "actor_id": actor_id,
-            "action": action,
-            "object_type": object_type,
-            "object_id": None if object_id is None else str(object_id),
-            "project_id": project_id,
-            "before": before,
-            "after": after,
-        },
-    )
+    row = {
+        "at": utcnow(),
+        "actor_id": actor_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "project_id": project_id,
+        "before": before,
+        "after": after,
+    }
+    pending = conn.info.get(PENDING)
+    if pending is not None:
+        pending.append(row)
+    else:
+        conn.execute(_INSERT, row)
+
+
+def flush_events(conn: Connection) -> None:
+    """Write the events the connection collected (inside its transaction, before it commits)."""
+    pending = conn.info.get(PENDING)
+    if pending:
+        conn.execute(_INSERT, pending)
+        pending.clear()
 
 
 def write_events(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:

@@ -191,6 +191,15 @@ assignments = sa.Table(
     sa.UniqueConstraint("record_id", "user_id"),
     sa.Index("ix_assignments_user_status", "user_id", "project_id", "status"),
     sa.Index("ix_assignments_expiry", "project_id", "status", "expires_at"),
+    # One lease per contributor and project: two concurrent `next` calls cannot both lease.
+    sa.Index(
+        "ux_assignments_one_lease",
+        "project_id",
+        "user_id",
+        unique=True,
+        sqlite_where=sa.text("status = 'leased'"),
+        postgresql_where=sa.text("status = 'leased'"),
+    ),
 )
 
 responses = sa.Table(
