@@ -145,7 +145,14 @@ class HttpxClient:
 
 
 def annotator(
-    url: str, token: str, pid: int, end: float, think: float, kind: str, out: dict[str, list[Any]]
+    url: str,
+    token: str,
+    pid: int,
+    end: float,
+    think: float,
+    kind: str,
+    chain: bool,
+    out: dict[str, list[Any]],
 ) -> None:
     labels = ("pos", "neg", "neu")
     rng = random.Random(token)
@@ -153,6 +160,9 @@ def annotator(
         time.sleep(rng.uniform(0, think))
     c = RawClient(url, token) if kind == "raw" else HttpxClient(url, token)
     try:
+        if chain:
+            chained(c, token, pid, end, think, rng, out)
+            return
         i = 0
         while time.monotonic() < end:
             t0 = time.perf_counter()
@@ -185,11 +195,39 @@ def annotator(
         c.close()
 
 
+def chained(
+    c: RawClient | HttpxClient, token: str, pid: int, end: float, think: float, rng: random.Random, out: Any
+) -> None:
+    """Each answer also asks for the next lease (``"next": true``): one request per record."""
+    labels = ("pos", "neg", "neu")
+    t0 = time.perf_counter()
+    status, lease = c.post(f"/projects/{pid}/next")
+    out["next"].append(time.perf_counter() - t0)
+    i = 0
+    while status in (200, 201) and lease is not None and time.monotonic() < end:
+        body = {"values": {"label": labels[i % 3]}, "duration_ms": 1000, "idempotency_key": uuid.uuid4().hex}
+        t0 = time.perf_counter()
+        status, answer = c.post(f"/assignments/{lease['assignment_id']}/responses", body | {"next": True})
+        t1 = time.perf_counter()
+        if status != 201:
+            out["errors"].append(status)
+            return
+        out["submit"].append(t1 - t0)
+        out["cycle"].append(t1 - t0)
+        out["records"].append((lease["record"]["id"], token[-8:]))
+        lease = answer["next"]
+        i += 1
+        if think:
+            time.sleep(rng.uniform(0.5 * think, 1.5 * think))
+
+
 def client_process(
-    url: str, tokens: list[str], pid: int, end: float, think: float, kind: str, q: Any
+    url: str, tokens: list[str], pid: int, end: float, think: float, kind: str, chain: bool, q: Any
 ) -> None:
     out: dict[str, list[Any]] = {"next": [], "submit": [], "cycle": [], "records": [], "errors": []}
-    threads = [threading.Thread(target=annotator, args=(url, t, pid, end, think, kind, out)) for t in tokens]
+    threads = [
+        threading.Thread(target=annotator, args=(url, t, pid, end, think, kind, chain, out)) for t in tokens
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -235,7 +273,7 @@ def postgres_pids() -> list[int]:
     return pids
 
 
-def run(label: str, db: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
+def run(label: str, db: str, workers: int, args: argparse.Namespace, chain: bool) -> dict[str, Any]:
     pid, tokens = setup(db, args.records, args.annotators, args.overlap)
     home = Path(tempfile.mkdtemp(prefix="assay-bench-"))
     proc, url = start_server(db, home, workers)
@@ -250,7 +288,7 @@ def run(label: str, db: str, workers: int, args: argparse.Namespace) -> dict[str
         ps = [
             mp.get_context("fork").Process(
                 target=client_process,
-                args=(url, tokens[i::procs], pid, end, args.think_ms / 1000, args.client, q),
+                args=(url, tokens[i::procs], pid, end, args.think_ms / 1000, args.client, chain, q),
             )
             for i in range(procs)
         ]
@@ -311,7 +349,7 @@ def pg_database(server: str) -> tuple[str, sa.Engine, str]:
 
 def show(res: dict[str, Any]) -> None:
     print(
-        f"{res['label']:<24} {res['annotators']:>3} ann  think {res['think_ms']:>5} ms  "
+        f"{res['label']:<33} {res['annotators']:>3} ann  think {res['think_ms']:>5} ms  "
         f"{res['cycles']:>6} cycles in {res['seconds']:>5} s = {res['submits_per_s']:>7} submits/s  "
         f"errors {res['errors']}  handed out twice {res['handed_out_twice']}  same annotator twice {res['same_annotator_twice']}"
     )
@@ -320,6 +358,9 @@ def show(res: dict[str, Any]) -> None:
         print(f"    {k:<7} p50 {d[50]:>7.2f} ms   p95 {d[95]:>7.2f} ms   p99 {d[99]:>7.2f} ms")
     cpu = res["cpu_ms_per_cycle"]
     print("    CPU per cycle  " + "   ".join(f"{k} {v:.2f} ms" for k, v in cpu.items()))
+
+
+MODE = {False: "", True: ", chained"}
 
 
 def main() -> None:
@@ -337,22 +378,32 @@ def main() -> None:
         help="mean pause of each annotator between answers (uniform 0.5-1.5x, random start)",
     )
     ap.add_argument("--client", choices=["raw", "httpx"], default="raw", help="HTTP client of the annotators")
+    ap.add_argument(
+        "--mode",
+        choices=["separate", "chained", "both"],
+        default="both",
+        help="separate: next, then submit (2 requests per record); chained: submit with next=true (1)",
+    )
     ap.add_argument("--client-procs", type=int, default=2, help="processes the annotator threads run in")
     ap.add_argument(
         "--peer", action="store_true", help="also run ../shared/peers/label_studio_bench.py --quick"
     )
     args = ap.parse_args()
+    modes = {"separate": [False], "chained": [True], "both": [False, True]}[args.mode]
     results = []
     if args.db in ("sqlite", "both"):
         tmp = Path(tempfile.mkdtemp(prefix="assay-bench-db-"))
-        results.append(run("sqlite, 1 worker", f"sqlite:///{tmp / 'assay.db'}", 1, args))
-        show(results[-1])
+        for chain in modes:
+            db = f"sqlite:///{tmp / f'assay-{chain}.db'}"
+            results.append(run(f"sqlite, 1 worker{MODE[chain]}", db, 1, args, chain))
+            show(results[-1])
         shutil.rmtree(tmp, ignore_errors=True)
     if args.db in ("postgresql", "both"):
         url, admin, name = pg_database(args.pg)
         try:
-            results.append(run("postgresql, 2 workers", url, 2, args))
-            show(results[-1])
+            for chain in modes:
+                results.append(run(f"postgresql, 2 workers{MODE[chain]}", url, 2, args, chain))
+                show(results[-1])
         finally:
             with admin.connect() as c:
                 c.exec_driver_sql(

@@ -92,6 +92,39 @@ def test_32_annotators_drain_2000_records_with_overlap_3(db_url: str, tmp_path: 
     assert len(Counter(r for r, _ in pairs)) == 2000
 
 
+def test_annotators_chaining_submit_and_next_drain_a_project(live: Live) -> None:
+    p = make_project(live.store, schema(overlap=2))
+    load(live.store, p, [{"id": i, "text": f"t{i}"} for i in range(300)])
+    tokens = [make_user(live.store, f"chain{i}")[1] for i in range(8)]
+    errors: list[BaseException] = []
+
+    def worker(token: str) -> None:
+        try:
+            c = live.client(token)
+            r = c.post(f"/projects/{p['id']}/next")
+            lease = r.json() if r.status_code == 200 else None
+            while lease is not None:
+                s = c.post(
+                    f"/assignments/{lease['assignment_id']}/responses",
+                    json={"values": {"label": "a"}, "idempotency_key": str(uuid.uuid4()), "next": True},
+                )
+                assert s.status_code == 201, s.text
+                assert s.json()["record_id"] == lease["record"]["id"]
+                lease = s.json()["next"]
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    pairs = submitted_pairs(live.store)
+    assert len(pairs) == 600 and len(set(pairs)) == 600
+    assert set(Counter(r for r, _ in pairs).values()) == {2}
+
+
 def test_repeated_submit_with_same_key_stores_one_response(live: Live) -> None:
     p = make_project(live.store, schema())
     load(live.store, p, [{"id": 1, "text": "x"}])

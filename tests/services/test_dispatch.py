@@ -130,7 +130,9 @@ def test_own_expired_lease_is_expired_on_the_next_call(store: Store) -> None:
     second = dispatch.next_assignment(store, ann, p["id"])  # at once, whatever the sweep interval
     assert second is not None and second["record"]["id"] != first["record"]["id"]
     with store.read() as conn:
-        rows = conn.execute(sa.select(assignments.c.id, assignments.c.status).order_by(assignments.c.id)).all()
+        rows = conn.execute(
+            sa.select(assignments.c.id, assignments.c.status).order_by(assignments.c.id)
+        ).all()
     assert [r.status for r in rows] == ["expired", "leased"]
     with store.read() as conn:
         leased = conn.execute(sa.select(records.c.external_id, records.c.leased).order_by(records.c.id)).all()
@@ -241,6 +243,52 @@ def test_qualification_gate(store: Store) -> None:
     assert lease is not None and lease["record"]["fields"]["text"].startswith("t")
     with pytest.raises(PermissionDenied, match="not qualified"):
         dispatch.next_assignment(store, bad, p["id"])
+
+
+def test_submit_then_next_chains_leases(store: Store) -> None:
+    p = make_project(store, schema(overlap=2))
+    load(store, p, [{"id": i, "text": f"t{i}"} for i in range(10)])
+    for name in ("a", "b"):
+        who, _ = make_user(store, name)
+        lease = dispatch.next_assignment(store, who, p["id"])
+        answered = 0
+        while lease is not None:
+            key = f"{name}-{answered}"
+            response, created = dispatch.submit_response(
+                store, who, lease["assignment_id"], {"label": "a"}, idempotency_key=key, then_next=True
+            )
+            assert created and response["record_id"] == lease["record"]["id"]
+            answered += 1
+            if response["next"] is not None:
+                # A repeat of the same submit stores nothing and returns the lease the first one gave.
+                again, created = dispatch.submit_response(
+                    store, who, lease["assignment_id"], {"label": "a"}, idempotency_key=key, then_next=True
+                )
+                assert not created and again["id"] == response["id"]
+                assert again["next"]["assignment_id"] == response["next"]["assignment_id"]
+            lease = response["next"]
+        assert answered == 10
+    assert submitted_per_record(store) == Counter({rid: 2 for rid in submitted_per_record(store)})
+    assert len(submitted_per_record(store)) == 10
+
+
+def test_submit_then_next_says_why_there_is_no_lease_and_keeps_the_answer(store: Store) -> None:
+    p = make_project(store, schema(overlap=1, qualification={"count": 2, "min_accuracy": 1.0}))
+    rows: list[dict[str, Any]] = [{"id": f"r{i}", "text": f"t{i}"} for i in range(3)]
+    rows += [{"id": f"g{i}", "text": f"g{i}", "gold": {"label": "b"}} for i in range(3)]
+    load(store, p, rows)
+    bad, _ = make_user(store, "bad")
+    lease = dispatch.next_assignment(store, bad, p["id"])
+    assert lease is not None
+    first, _ = dispatch.submit_response(store, bad, lease["assignment_id"], {"label": "c"}, then_next=True)
+    assert first["next"] is not None and "next_problem" not in first
+    last, _ = dispatch.submit_response(
+        store, bad, first["next"]["assignment_id"], {"label": "c"}, then_next=True
+    )
+    assert last["next"] is None and "not qualified" in last["next_problem"]["detail"]
+    with store.read() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar()
+    assert n == 2  # both answers were stored
 
 
 def test_quality_bar_pauses(store: Store) -> None:

@@ -90,6 +90,7 @@ class SubmitIn(_In):
     values: dict[str, Any]
     duration_ms: int | None = Field(default=None, ge=0)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    next: bool = Field(default=False, description="also lease the caller's next record of the project")
 
 
 class DraftIn(_In):

@@ -36,10 +36,11 @@ from assay.quality import GoldScores, decide, quality_gate
 from assay.services import consensus
 from assay.services.actors import Actor
 from assay.services.audit import audit
-from assay.services.policies import load_project
+from assay.services.policies import load_project, require
 from assay.services.schemas import CompiledSchema, compiled
 from assay.store import dispatch as dstore
 from assay.store import projects as proj_store
+from assay.store.accounts import role_of
 from assay.store.engine import Store
 from assay.store.types import utcnow
 
@@ -163,23 +164,15 @@ def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[
     """Lease the next record to the actor; None when nothing is left for it."""
     if actor.id is None:
         raise ValidationError("dispatch needs a contributor (a user), not the local system")
-    for attempt in range(3):
-        try:
-            with store.tx() as conn:
-                return _lease_next(store, conn, actor, actor.id, project_ref)
-        except dstore.LeaseRace:
-            # Another call of this contributor leased at the same moment: the next try returns that lease.
-            if attempt == 2:
-                raise Conflict(
-                    "another request of yours is taking a lease in this project; try again"
-                ) from None
-    return None  # pragma: no cover
+    with store.tx() as conn:
+        project = load_project(conn, actor, project_ref, need="annotator")
+        return _lease_next(store, conn, actor, actor.id, project)
 
 
 def _lease_next(
-    store: Store, conn: Connection, actor: Actor, uid: int, project_ref: int | str
+    store: Store, conn: Connection, actor: Actor, uid: int, project: dict[str, Any], *, free: bool = False
 ) -> dict[str, Any] | None:
-    project = load_project(conn, actor, project_ref, need="annotator")
+    """The lease of ``next`` inside the caller's transaction; ``free``: the actor holds no lease here."""
     pid = int(project["id"])
     cs = compiled(project)
     wf = cs.schema.workflow
@@ -187,23 +180,14 @@ def _lease_next(
     if _sweep_due(store, pid, wf.lease_seconds):
         for gone in dstore.expire_leases(conn, pid, now):
             audit(conn, actor, ev.ASSIGNMENT_EXPIRED, "assignment", gone["id"], project_id=pid, after=gone)
-    held = dstore.held_lease(conn, pid, uid)
+    held = None if free else dstore.held_lease(conn, pid, uid)
     if held is not None and held["expires_at"] < now:
         dstore.expire_assignment(conn, int(held["id"]), int(held["record_id"]))
         gone = {k: held[k] for k in ("id", "record_id", "user_id")}
         audit(conn, actor, ev.ASSIGNMENT_EXPIRED, "assignment", held["id"], project_id=pid, after=gone)
         held = None
     if held is not None:
-        record = dstore.record_for_update(conn, int(held["record_id"]))
-        assert record is not None
-        draft = dstore.draft_for(conn, int(held["id"]))
-        return _lease_payload(
-            cs,
-            held,
-            record,
-            dstore.record_suggestions(conn, int(record["id"])),
-            draft and draft["values"],
-        )
+        return _held_payload(conn, cs, held)
     need = set(cs.schema.routing.skills)
     if not need <= set(actor.skills):
         return None
@@ -227,6 +211,10 @@ def _lease_next(
     aid = dstore.insert_assignment(
         conn, project_id=pid, record_id=int(record["id"]), user_id=uid, expires_at=expires, view=view
     )
+    if aid is None:  # another call of this contributor leased meanwhile: give the slot back, return that
+        dstore.free_slot(conn, int(record["id"]))
+        held = dstore.held_lease(conn, pid, uid)
+        return None if held is None else _held_payload(conn, cs, held)
     audit(
         conn,
         actor,
@@ -238,6 +226,14 @@ def _lease_next(
     )
     assignment = {"id": aid, "project_id": pid, "expires_at": expires, "view": view}
     return _lease_payload(cs, assignment, record, record["suggestions"])
+
+
+def _held_payload(conn: Connection, cs: CompiledSchema, held: dict[str, Any]) -> dict[str, Any]:
+    record = dstore.record_for_update(conn, int(held["record_id"]))
+    assert record is not None
+    draft = dstore.draft_for(conn, int(held["id"]))
+    suggestions = dstore.record_suggestions(conn, int(record["id"]))
+    return _lease_payload(cs, held, record, suggestions, draft and draft["values"])
 
 
 def _own_assignment(conn: Connection, actor: Actor, assignment_id: int) -> dict[str, Any]:
@@ -294,12 +290,18 @@ def submit_response(
     duration_ms: int | None = None,
     idempotency_key: str | None = None,
     extra: dict[str, Any] | None = None,
+    then_next: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     """Store the actor's answer to a leased record; returns ``(response, created)``.
 
     A repeated call with the same ``idempotency_key`` returns the first response (``created``
     is False) and changes nothing. A late answer to an expired lease is taken while the record
     still has a free slot, else refused.
+
+    ``then_next`` also leases the actor's next record of the project in the same transaction:
+    the response gets ``next`` (the lease, or None when nothing is left) and, when the actor
+    may not have one (paused, not qualified, no longer a member), ``next_problem`` with the
+    reason; the answer is stored either way.
     """
     if not isinstance(values, dict):
         raise ValidationError("values must be an object of question names to answers", field="values")
@@ -318,7 +320,10 @@ def submit_response(
                     raise Conflict(
                         "this idempotency key was used for another assignment", field="idempotency_key"
                     )
-                return _public_response(done), False
+                first = _public_response(done)
+                if then_next:
+                    first |= _then_next(store, conn, actor, int(done["project_id"]), None)
+                return first, False
             raise NotFound(f"no assignment {assignment_id}")
         from_lease = True
         if ctx["status"] == "expired":
@@ -326,6 +331,7 @@ def submit_response(
                 raise Conflict("the lease expired and the record has been given to someone else")
         elif ctx["status"] != "leased":
             raise Conflict(f"assignment {assignment_id} is {ctx['status']}; nothing to answer")
+        was_leased = ctx["status"] == "leased"
         project = {
             "id": ctx["project_id"],
             "workspace_id": ctx["workspace_id"],
@@ -333,6 +339,7 @@ def submit_response(
             "schema": ctx["schema"],
             "schema_version": ctx["schema_version"],
             "guidelines_version": ctx["guidelines_version"],
+            "role": "admin" if actor.is_admin else role_of(ctx),
         }
         record = {
             "id": ctx["record_id"],
@@ -406,7 +413,38 @@ def submit_response(
                 "review": review_reason,
             },
         )
-    return _public_response(response), True
+        public = _public_response(response)
+        if then_next:
+            # The one-lease index: a contributor whose lease this was holds no other in the project.
+            public |= _then_next(store, conn, actor, int(ctx["project_id"]), project, free=was_leased)
+    return public, True
+
+
+def _then_next(
+    store: Store,
+    conn: Connection,
+    actor: Actor,
+    project_id: int,
+    project: dict[str, Any] | None,
+    *,
+    free: bool = False,
+) -> dict[str, Any]:
+    """``{"next": lease or None}`` after a submit, or ``next_problem`` when the actor may not lease.
+
+    The errors caught here are raised before the lease writes anything, so the answer stored
+    earlier in the transaction stands.
+    """
+    assert actor.id is not None
+    try:
+        if project is None:
+            project = load_project(conn, actor, project_id, need="annotator")
+        elif project["role"] is None:
+            raise NotFound(f"no project {project_id!r}")
+        else:
+            require(project["role"], "annotator")
+        return {"next": _lease_next(store, conn, actor, actor.id, project, free=free)}
+    except (PermissionDenied, NotFound) as e:
+        return {"next": None, "next_problem": {"code": e.code, "detail": e.message}}
 
 
 def settle_record(

@@ -14,6 +14,9 @@ from assay.store.types import utcnow
 
 __all__ = [
     "project_role",
+    "project_with_role",
+    "role_columns",
+    "role_of",
     "add_membership",
     "add_project_member",
     "get_user",
@@ -191,7 +194,7 @@ def revoke_token_hash(conn: Connection, token_hash: str) -> None:
 
 # The role a user has on a project, as columns of one statement (checked on every request that
 # names a project): the project's own member list when it has one, else the workspace membership.
-def _role_columns(project_id: Any, workspace_id: Any, user_id: Any) -> tuple[Any, ...]:
+def role_columns(project_id: Any, workspace_id: Any, user_id: Any) -> tuple[Any, ...]:
     return (
         sa.select(project_members.c.role)
         .where(project_members.c.project_id == project_id, project_members.c.user_id == user_id)
@@ -205,22 +208,26 @@ def _role_columns(project_id: Any, workspace_id: Any, user_id: Any) -> tuple[Any
     )
 
 
-_PROJECT_ROLE = sa.select(*_role_columns(sa.bindparam("pid"), sa.bindparam("wid"), sa.bindparam("uid")))
+_PROJECT_ROLE = sa.select(*role_columns(sa.bindparam("pid"), sa.bindparam("wid"), sa.bindparam("uid")))
 _PROJECT_WITH_ROLE = sa.select(
-    projects, *_role_columns(projects.c.id, projects.c.workspace_id, sa.bindparam("uid"))
+    projects, *role_columns(projects.c.id, projects.c.workspace_id, sa.bindparam("uid"))
 ).where(projects.c.id == sa.bindparam("pid"))
 _ROLE_KEYS = ("member_role", "has_members", "workspace_role")
 
 
-def _role(row: Any) -> str | None:
-    if row.has_members:
-        return None if row.member_role is None else str(row.member_role)
-    return None if row.workspace_role is None else str(row.workspace_role)
+def role_of(row: Any) -> str | None:
+    """The role from a row (or mapping) with :func:`role_columns`; None: the project is not open to the user."""
+    m = getattr(row, "_mapping", row)
+    if m["has_members"]:
+        return None if m["member_role"] is None else str(m["member_role"])
+    return None if m["workspace_role"] is None else str(m["workspace_role"])
 
 
 def project_role(conn: Connection, project_id: int, workspace_id: int, user_id: int) -> str | None:
     """The user's role on a project, or None when the project is not open to it."""
-    return _role(conn.execute(_PROJECT_ROLE, {"pid": project_id, "uid": user_id, "wid": workspace_id}).one())
+    return role_of(
+        conn.execute(_PROJECT_ROLE, {"pid": project_id, "uid": user_id, "wid": workspace_id}).one()
+    )
 
 
 def project_with_role(
@@ -231,4 +238,4 @@ def project_with_role(
     if row is None:
         return None, None
     project = {k: v for k, v in row._mapping.items() if k not in _ROLE_KEYS}
-    return project, _role(row)
+    return project, role_of(row)

@@ -5,8 +5,8 @@ Invariants kept here, in single statements that check their own preconditions:
 * a record's ``submitted + leased`` never exceeds its ``target`` (``take_slot`` only succeeds
   on an ``open`` record and flips it to ``full`` when the last slot goes);
 * one contributor never gets a record twice (``assignments`` is unique on record and user);
-* one contributor holds at most one lease per project (a partial unique index: two concurrent
-  ``next`` calls of one contributor cannot both lease; the loser gets :class:`LeaseRace`);
+* one contributor holds at most one lease per project (a partial unique index: of two
+  concurrent ``next`` calls of one contributor only one leases; see :func:`insert_assignment`);
 * an expired lease gives its slot back (``expire_leases``).
 
 The hot path of dispatch is a handful of statements: a record is picked and its slot taken in
@@ -22,10 +22,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
+from assay.store.accounts import role_columns
 from assay.store.tables import (
     assignments,
     consensus,
@@ -39,7 +40,6 @@ from assay.store.tables import (
 from assay.store.types import JSON, new_id, utcnow
 
 __all__ = [
-    "LeaseRace",
     "expire_assignment",
     "expire_leases",
     "free_slot",
@@ -59,10 +59,6 @@ __all__ = [
     "submit_context",
     "take_slot",
 ]
-
-
-class LeaseRace(Exception):
-    """Another call of the same contributor leased in this project at the same moment."""
 
 
 # Hot statements are built once per dialect and reused: building SQLAlchemy expressions costs
@@ -299,25 +295,30 @@ def insert_assignment(
     user_id: int,
     expires_at: datetime,
     view: dict[str, Any] | None,
-) -> int:
-    stmt = _stmt(conn, "insert_assignment", lambda pg: assignments.insert())
-    try:
-        result = conn.execute(
-            stmt,
-            {
-                "project_id": project_id,
-                "record_id": record_id,
-                "user_id": user_id,
-                "status": "leased",
-                "leased_at": utcnow(),
-                "expires_at": expires_at,
-                "view": view,
-                "reason": None,
-            },
-        )
-    except IntegrityError as e:  # the one-lease index, or the record given to this user just now
-        raise LeaseRace(str(e.orig)) from e
-    return new_id(result)
+) -> int | None:
+    """A new lease; None when the contributor got one in this project (or this record) meanwhile.
+
+    The unique indexes decide (``ON CONFLICT DO NOTHING``): no error aborts the transaction.
+    """
+
+    def build(pg: bool) -> Any:
+        insert = (postgresql.insert if pg else sqlite.insert)(assignments)
+        return insert.on_conflict_do_nothing().returning(assignments.c.id)
+
+    row = conn.execute(
+        _stmt(conn, "insert_assignment", build),
+        {
+            "project_id": project_id,
+            "record_id": record_id,
+            "user_id": user_id,
+            "status": "leased",
+            "leased_at": utcnow(),
+            "expires_at": expires_at,
+            "view": view,
+            "reason": None,
+        },
+    ).first()
+    return None if row is None else int(row[0])
 
 
 def get_assignment(
@@ -529,6 +530,7 @@ def submit_context(
                 _gold_of(sa.func.count, a.c.project_id, a.c.user_id).label("gold_n"),
                 _gold_of(sa.func.sum, a.c.project_id, a.c.user_id).label("gold_sum"),
                 old.label("old_consensus"),
+                *role_columns(p.c.id, p.c.workspace_id, sa.bindparam("uid")),
             )
             .join(r, r.c.id == a.c.record_id)
             .join(p, p.c.id == a.c.project_id)

@@ -8,6 +8,7 @@ take the open connection.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,6 +104,31 @@ def _sqlite_engine(url: sa.URL, **kw: Any) -> Engine:
     return engine
 
 
+# A pooled connection unused for this long is checked (a round trip) before it is handed out,
+# so a database restart costs no request; one in steady use is not (SQLAlchemy's pre_ping
+# would add a round trip to every transaction). A connection that breaks in use still fails
+# that one transaction, and the pool then replaces all its connections.
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as e:  # the pool makes a new connection and tries again
+            raise sa.exc.DisconnectionError(str(e)) from e
+
+
 def open_store(url: str, *, migrate: bool = True, **kw: Any) -> Store:
     """Open (and by default migrate) the database at ``url``."""
     parsed = sa.make_url(url)
@@ -117,9 +143,9 @@ def open_store(url: str, *, migrate: bool = True, **kw: Any) -> Store:
             json_deserializer=loads,
             pool_size=kw.pop("pool_size", 10),
             max_overflow=kw.pop("max_overflow", 20),
-            pool_pre_ping=True,
             **kw,
         )
+        _ping_when_idle(engine)
     store = Store(engine)
     if migrate:
         store.migrate()

@@ -54,7 +54,7 @@ def flush_events(conn: Connection) -> None:
     """Write the events the connection collected (inside its transaction, before it commits)."""
     pending = conn.info.get(PENDING)
     if pending:
-        conn.execute(_INSERT, pending)
+        conn.execute(_INSERT, pending[0] if len(pending) == 1 else pending)
         pending.clear()
 
 

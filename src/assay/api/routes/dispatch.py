@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from assay.api.deps import CurrentActor, PageDep, StoreDep, paged
+from assay.api.offload import offload
 from assay.api.routes import out
 from assay.api.schemas import DraftIn, ReviewIn, SkipIn, SubmitIn
 from assay.services import dispatch, review
@@ -13,8 +14,8 @@ router = APIRouter(tags=["dispatch"])
 
 
 @router.post("/projects/{project_id}/next", responses={204: {"description": "nothing left for the caller"}})
-def next_assignment(project_id: int, actor: CurrentActor, store: StoreDep) -> Response:
-    lease = dispatch.next_assignment(store, actor, project_id)
+async def next_assignment(project_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+    lease = await offload(dispatch.next_assignment, store, actor, project_id)
     return Response(status_code=204) if lease is None else out(lease)
 
 
@@ -24,14 +25,20 @@ def get_assignment(assignment_id: int, actor: CurrentActor, store: StoreDep) -> 
 
 
 @router.post("/assignments/{assignment_id}/responses", status_code=201)
-def submit_response(assignment_id: int, body: SubmitIn, actor: CurrentActor, store: StoreDep) -> Response:
-    response, created = dispatch.submit_response(
+async def submit_response(
+    assignment_id: int, body: SubmitIn, actor: CurrentActor, store: StoreDep
+) -> Response:
+    """Store the answer; with ``"next": true`` the answer also carries the caller's next lease
+    (``next``: a lease as ``POST /projects/{id}/next`` gives it, or null), saving a round trip."""
+    response, created = await offload(
+        dispatch.submit_response,
         store,
         actor,
         assignment_id,
         body.values,
         duration_ms=body.duration_ms,
         idempotency_key=body.idempotency_key,
+        then_next=body.next,
     )
     return out(response, 201 if created else 200)
 
