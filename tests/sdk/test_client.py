@@ -150,3 +150,22 @@ def test_cli_acts_on_a_remote_server(live: Live, tmp_path: Path) -> None:  # noq
     assert (tmp_path / "e.csv").read_text().count("\n") == 3
     bad = runner.invoke(app, ["project", "show", "nope"], env=env)
     assert bad.exit_code == 1 and "not_found" in bad.output
+
+
+def test_submit_with_next_gives_the_next_lease(live: Live) -> None:  # noqa: F811
+    _, admin_token = make_user(live.store, "chief", role="admin")
+    with Client(live.url, admin_token) as admin:
+        project = admin.create_project(SCHEMA | {"name": "chain"})
+        admin.add_records("chain", [{"id": i, "text": f"t{i}"} for i in range(3)])
+        ann = admin.add_user("chainer", role="annotator")
+    with Client(live.url, ann.token) as a:
+        lease = a.next(project.id)
+        seen = []
+        while lease is not None:
+            seen.append(lease.fields["text"])
+            answer = a.submit(lease.assignment_id, {"label": "a"}, next=True)
+            assert answer.created and answer.record_id == lease.record_id and answer.next_problem is None
+            lease = answer.next
+            assert lease is None or isinstance(lease, Lease)
+        assert sorted(seen) == ["t0", "t1", "t2"]
+        assert len(list(a.responses(project.id))) == 3

@@ -159,6 +159,34 @@ def test_one_contributor_holds_one_lease_per_project(store: Store) -> None:
         )
 
 
+def test_lease_carries_its_records_suggestions(store: Store) -> None:
+    p = make_project(store, schema(overlap=1))
+    rows = [
+        {
+            "id": f"r{i}",
+            "text": f"t{i}",
+            "suggestions": [
+                {"question": "label", "value": "abc"[i % 3], "score": 0.5 + i / 10, "model": f"m{i}"},
+                {"question": "label", "value": "c"},
+            ],
+        }
+        for i in range(4)
+    ]
+    load(store, p, rows)
+    ann, _ = make_user(store, "ann")
+    seen = {}
+    while (lease := dispatch.next_assignment(store, ann, p["id"])) is not None:
+        seen[lease["record"]["fields"]["text"]] = lease["record"]["suggestions"]
+        dispatch.submit_response(store, ann, lease["assignment_id"], {"label": "a"})
+    assert seen == {
+        f"t{i}": [
+            {"question": "label", "value": "abc"[i % 3], "score": 0.5 + i / 10, "model": f"m{i}"},
+            {"question": "label", "value": "c", "score": None, "model": None},
+        ]
+        for i in range(4)
+    }
+
+
 def test_concurrent_next_calls_of_one_contributor_share_one_lease(store: Store) -> None:
     p = make_project(store, schema(overlap=1))
     load(store, p, [{"id": i, "text": str(i)} for i in range(20)])

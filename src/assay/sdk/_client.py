@@ -299,10 +299,18 @@ class Client:
         *,
         duration_ms: int | None = None,
         idempotency_key: str | None = None,
+        next: bool = False,
     ) -> Response:
-        """Submit an answer. A key is made when none is given, so the call is safe to retry."""
+        """Submit an answer. A key is made when none is given, so the call is safe to retry.
+
+        With ``next=True`` the answer comes back with the caller's next lease of the project in
+        ``response.next`` (None when nothing is left; ``response.next_problem`` says why when the
+        caller may not have one): one round trip per record instead of two.
+        """
         key = idempotency_key or str(uuid.uuid4())
-        body = {"values": values, "duration_ms": duration_ms, "idempotency_key": key}
+        body: dict[str, Any] = {"values": values, "duration_ms": duration_ms, "idempotency_key": key}
+        if next:
+            body["next"] = True
         response = self.request("POST", f"/assignments/{assignment_id}/responses", json=body, retry=True)
         return Response.from_json(response.json() | {"created": response.status_code == 201})
 

@@ -6,7 +6,7 @@ Project schemas come back as :class:`assay.domain.ProjectSchema` via :attr:`Proj
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -179,6 +179,15 @@ class Response(_Model):
     created: bool = True
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    next: Lease | None = None
+    """The caller's next lease, when submitted with ``next=True`` (None: nothing left, or see ``next_problem``)."""
+    next_problem: dict[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Response:
+        made = super().from_json(data)
+        lease = data.get("next")
+        return replace(made, next=Lease.from_json(lease) if lease else None)
 
 
 @dataclass(frozen=True)

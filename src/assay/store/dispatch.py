@@ -249,7 +249,10 @@ def lease_record(
                 records.c.metadata,
                 records.c.external_id,
                 records.c.is_gold,
-                _suggestions_of(pg, records.c.id).label("suggestions"),
+                # SQLite writes RETURNING columns unqualified, where `id` would mean suggestions.id.
+                _suggestions_of(pg, records.c.id if pg else sa.literal_column("records.id")).label(
+                    "suggestions"
+                ),
             )
         )
 
