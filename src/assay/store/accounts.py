@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.store.statements import run
 from assay.store.tables import memberships, project_members, projects, tokens, users, workspaces
 from assay.store.types import new_id as _new_id
 from assay.store.types import utcnow
@@ -234,8 +235,10 @@ def project_with_role(
     conn: Connection, project_id: int, user_id: int
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The project row and the user's role on it, in one statement; (None, None) when there is none."""
-    row = conn.execute(_PROJECT_WITH_ROLE, {"pid": project_id, "uid": user_id}).first()
+    row = run(
+        conn, "project_with_role", lambda pg: _PROJECT_WITH_ROLE, {"pid": project_id, "uid": user_id}
+    ).first()
     if row is None:
         return None, None
-    project = {k: v for k, v in row._mapping.items() if k not in _ROLE_KEYS}
+    project = {k: v for k, v in row.items() if k not in _ROLE_KEYS}
     return project, role_of(row)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from assay.store.statements import run
 from assay.store.tables import consensus, records, responses, reviews
 from assay.store.types import utcnow
 
@@ -15,7 +16,6 @@ __all__ = ["delete_record_consensus", "project_answers", "record_consensus", "up
 
 
 _RECORD = sa.select(consensus).where(consensus.c.record_id == sa.bindparam("rid"))
-_UPSERTS: dict[str, Any] = {}
 
 
 def record_consensus(conn: Connection, record_id: int) -> dict[str, dict[str, Any]]:
@@ -28,15 +28,16 @@ def upsert_consensus(conn: Connection, rows: list[dict[str, Any]]) -> None:
     now = utcnow()
     for r in rows:
         r["updated_at"] = now
-    stmt = _UPSERTS.get(conn.dialect.name)
-    if stmt is None:
-        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(consensus)
+
+    def build(pg: bool) -> Any:
+        insert = (postgresql.insert if pg else sqlite.insert)(consensus)
         keep = ("value", "confidence", "method", "response_ids", "details", "updated_at")
-        stmt = _UPSERTS[conn.dialect.name] = insert.on_conflict_do_update(
+        return insert.on_conflict_do_update(
             index_elements=[consensus.c.record_id, consensus.c.question],
             set_={k: insert.excluded[k] for k in keep},
         )
-    conn.execute(stmt, rows)
+
+    run(conn, "consensus.upsert", build, rows[0] if len(rows) == 1 else rows)
 
 
 def delete_record_consensus(conn: Connection, record_id: int, questions: list[str]) -> None:

@@ -27,6 +27,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 
 from assay.store.accounts import role_columns
+from assay.store.statements import Hot as _Hot
+from assay.store.statements import run
 from assay.store.tables import (
     assignments,
     consensus,
@@ -37,7 +39,7 @@ from assay.store.tables import (
     suggestions,
     users,
 )
-from assay.store.types import JSON, new_id, utcnow
+from assay.store.types import JSON, utcnow
 
 __all__ = [
     "expire_assignment",
@@ -61,22 +63,8 @@ __all__ = [
 ]
 
 
-# Hot statements are built once per dialect and reused: building SQLAlchemy expressions costs
-# more than executing them (dispatch runs ~20 statements per next+submit cycle).
-_STMTS: dict[tuple[str, str], Any] = {}
-
-
-def _stmt(conn: Connection, key: str, build: Any) -> Any:
-    k = (key, conn.dialect.name)
-    found = _STMTS.get(k)
-    if found is None:
-        found = _STMTS[k] = build(conn.dialect.name == "postgresql")
-    return found
-
-
-def _row(result: Any) -> dict[str, Any] | None:
-    row = result.first()
-    return dict(row._mapping) if row else None
+# The hot statements are built once per dialect and, on PostgreSQL, run on the driver directly
+# (assay.store.statements): a next+submit runs about ten of them.
 
 
 def _json_rows(pg: bool, cols: dict[str, Any], where: Any, order: Any) -> Any:
@@ -138,8 +126,7 @@ _AFTER_TAKE = sa.case(
 
 def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict[str, Any]]:
     """Mark overdue leases of a project expired and give their slots back; returns them."""
-    stmt = _stmt(
-        conn,
+    stmt = _Hot(
         "expire",
         lambda pg: (
             assignments.update()
@@ -152,16 +139,15 @@ def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict
             .returning(assignments.c.id, assignments.c.record_id, assignments.c.user_id)
         ),
     )
-    expired = conn.execute(stmt, {"pid": project_id, "now": now}).all()
+    expired = stmt.run(conn, {"pid": project_id, "now": now}).all()
     for row in expired:
-        free_slot(conn, row.record_id)
-    return [dict(r._mapping) for r in expired]
+        free_slot(conn, row["record_id"])
+    return expired
 
 
 def free_slot(conn: Connection, record_id: int) -> None:
     """A lease ended without an answer: one slot of the record is free again."""
-    stmt = _stmt(
-        conn,
+    stmt = _Hot(
         "free_slot",
         lambda pg: (
             records.update()
@@ -172,13 +158,12 @@ def free_slot(conn: Connection, record_id: int) -> None:
             )
         ),
     )
-    conn.execute(stmt, {"rid": record_id})
+    stmt.run(conn, {"rid": record_id})
 
 
 def held_lease(conn: Connection, project_id: int, user_id: int) -> dict[str, Any] | None:
     """The contributor's lease in the project, expired or not (the partial unique index finds it)."""
-    stmt = _stmt(
-        conn,
+    stmt = _Hot(
         "held_lease",
         lambda pg: sa.select(assignments).where(
             assignments.c.project_id == sa.bindparam("pid"),
@@ -186,7 +171,7 @@ def held_lease(conn: Connection, project_id: int, user_id: int) -> dict[str, Any
             assignments.c.status == "leased",
         ),
     )
-    return _row(conn.execute(stmt, {"uid": user_id, "pid": project_id}))
+    return stmt.run(conn, {"uid": user_id, "pid": project_id}).first()
 
 
 def expire_assignment(conn: Connection, assignment_id: int, record_id: int) -> None:
@@ -227,8 +212,11 @@ def lease_record(
             r.c.is_gold == sa.bindparam("want_gold"),
             ~seen,
         )
-        if with_skills:
-            keys: Any = sa.bindparam("keys", expanding=True)
+        if with_skills and pg:  # an array parameter: the statement text stays the same for any keys
+            keys: Any = sa.bindparam("keys", type_=postgresql.ARRAY(sa.String))
+            q = q.where(sa.or_(r.c.skills.is_(None), r.c.skills == sa.any_(keys)))
+        elif with_skills:
+            keys = sa.bindparam("keys", expanding=True)
             q = q.where(sa.or_(r.c.skills.is_(None), r.c.skills.in_(keys)))
         else:
             q = q.where(r.c.skills.is_(None))
@@ -256,13 +244,13 @@ def lease_record(
             )
         )
 
-    stmt = _stmt(conn, f"lease:{with_skills}:{with_pivot}", build)
+    stmt = _Hot(f"lease:{with_skills}:{with_pivot}", build)
     params: dict[str, Any] = {"uid": user_id, "pid": project_id, "want_gold": gold}
     if with_skills:
         params["keys"] = list(skill_keys)
     if with_pivot:
         params["pivot"] = pivot
-    return _row(conn.execute(stmt, params))
+    return stmt.run(conn, params).first()
 
 
 def gold_id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
@@ -278,8 +266,7 @@ def gold_id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
 
 def take_slot(conn: Connection, record_id: int) -> bool:
     """Lease one slot of an open record; False when it has none left (someone was quicker)."""
-    stmt = _stmt(
-        conn,
+    stmt = _Hot(
         "take_slot",
         lambda pg: (
             records.update()
@@ -287,7 +274,7 @@ def take_slot(conn: Connection, record_id: int) -> bool:
             .values(leased=records.c.leased + 1, status=_AFTER_TAKE)
         ),
     )
-    return conn.execute(stmt, {"rid": record_id}).rowcount == 1
+    return stmt.run(conn, {"rid": record_id}).rowcount == 1
 
 
 def insert_assignment(
@@ -308,8 +295,10 @@ def insert_assignment(
         insert = (postgresql.insert if pg else sqlite.insert)(assignments)
         return insert.on_conflict_do_nothing().returning(assignments.c.id)
 
-    row = conn.execute(
-        _stmt(conn, "insert_assignment", build),
+    row = run(
+        conn,
+        "insert_assignment",
+        build,
         {
             "project_id": project_id,
             "record_id": record_id,
@@ -321,7 +310,7 @@ def insert_assignment(
             "reason": None,
         },
     ).first()
-    return None if row is None else int(row[0])
+    return None if row is None else int(row["id"])
 
 
 def get_assignment(
@@ -331,14 +320,13 @@ def get_assignment(
         q = sa.select(assignments).where(assignments.c.id == sa.bindparam("aid"))
         return q.with_for_update() if pg and for_update else q
 
-    return _row(conn.execute(_stmt(conn, f"get_assignment:{for_update}", build), {"aid": assignment_id}))
+    return run(conn, f"get_assignment:{for_update}", build, {"aid": assignment_id}).first()
 
 
 def set_assignment_status(
     conn: Connection, assignment_id: int, status: str, *, reason: str | None = None
 ) -> None:
-    stmt = _stmt(
-        conn,
+    stmt = _Hot(
         "set_assignment_status",
         lambda pg: (
             assignments.update()
@@ -349,7 +337,7 @@ def set_assignment_status(
             )
         ),
     )
-    conn.execute(stmt, {"aid": assignment_id, "status": status, "reason": reason})
+    stmt.run(conn, {"aid": assignment_id, "status": status, "reason": reason})
 
 
 def delete_assignment(conn: Connection, assignment_id: int) -> None:
@@ -368,12 +356,11 @@ def record_for_update(conn: Connection, record_id: int) -> dict[str, Any] | None
         q = sa.select(records).where(records.c.id == sa.bindparam("rid"))
         return q.with_for_update() if pg else q
 
-    return _row(conn.execute(_stmt(conn, "record_for_update", build), {"rid": record_id}))
+    return run(conn, "record_for_update", build, {"rid": record_id}).first()
 
 
 def record_suggestions(conn: Connection, record_id: int) -> list[dict[str, Any]]:
-    stmt = _stmt(
-        conn,
+    stmt = _Hot(
         "record_suggestions",
         lambda pg: (
             sa.select(
@@ -383,29 +370,27 @@ def record_suggestions(conn: Connection, record_id: int) -> list[dict[str, Any]]
             .order_by(suggestions.c.id)
         ),
     )
-    return [dict(r._mapping) for r in conn.execute(stmt, {"rid": record_id})]
+    return stmt.run(conn, {"rid": record_id}).all()
 
 
 def response_by_key(conn: Connection, user_id: int, key: str) -> dict[str, Any] | None:
-    stmt = _stmt(
-        conn,
+    stmt = _Hot(
         "response_by_key",
         lambda pg: sa.select(responses).where(
             responses.c.user_id == sa.bindparam("uid"), responses.c.idempotency_key == sa.bindparam("key")
         ),
     )
-    return _row(conn.execute(stmt, {"uid": user_id, "key": key}))
+    return stmt.run(conn, {"uid": user_id, "key": key}).first()
 
 
 def draft_for(conn: Connection, assignment_id: int) -> dict[str, Any] | None:
-    stmt = _stmt(
-        conn,
+    stmt = _Hot(
         "draft_for",
         lambda pg: sa.select(responses).where(
             responses.c.assignment_id == sa.bindparam("aid"), responses.c.status == "draft"
         ),
     )
-    return _row(conn.execute(stmt, {"aid": assignment_id}))
+    return stmt.run(conn, {"aid": assignment_id}).first()
 
 
 _RESPONSE_DEFAULTS: dict[str, Any] = {
@@ -422,8 +407,8 @@ _RESPONSE_DEFAULTS: dict[str, Any] = {
 def insert_response(conn: Connection, **values: Any) -> int:
     now = utcnow()
     row = {**_RESPONSE_DEFAULTS, "created_at": now, "updated_at": now, **values}
-    stmt = _stmt(conn, "insert_response", lambda pg: responses.insert())
-    return new_id(conn.execute(stmt, row))
+    stmt = _Hot("insert_response", lambda pg: responses.insert().returning(responses.c.id))
+    return int(stmt.run(conn, row).one()["id"])
 
 
 def update_response(conn: Connection, response_id: int, **values: Any) -> None:
@@ -469,8 +454,7 @@ def settle_submit(conn: Connection, record_id: int, *, from_lease: bool) -> dict
             )
         )
 
-    row = conn.execute(_stmt(conn, f"settle:{from_lease}", build), {"rid": record_id}).one()
-    return dict(row._mapping)
+    return run(conn, f"settle:{from_lease}", build, {"rid": record_id}).one()
 
 
 def submit_context(
@@ -541,8 +525,7 @@ def submit_context(
         )
         return q.with_for_update(of=[a, r]) if pg else q
 
-    stmt = _stmt(conn, "submit_context", build)
-    return _row(conn.execute(stmt, {"aid": assignment_id, "uid": user_id, "key": key}))
+    return run(conn, "submit_context", build, {"aid": assignment_id, "uid": user_id, "key": key}).first()
 
 
 def set_record_state(
@@ -572,13 +555,12 @@ def set_record_state(
         params["target"] = target
     if status is not None:
         params["status"] = status
-    conn.execute(_stmt(conn, f"set_record_state:{status is not None}:{target is not None}", build), params)
+    run(conn, f"set_record_state:{status is not None}:{target is not None}", build, params)
 
 
 def refresh_status(conn: Connection, record_id: int) -> None:
     """Recompute open/full from the counters (a record that is done stays done)."""
-    stmt = _stmt(
-        conn,
+    stmt = _Hot(
         "refresh_status",
         lambda pg: (
             records.update()
@@ -586,7 +568,7 @@ def refresh_status(conn: Connection, record_id: int) -> None:
             .values(status=_FULL_OR_OPEN)
         ),
     )
-    conn.execute(stmt, {"rid": record_id})
+    stmt.run(conn, {"rid": record_id})
 
 
 def withdraw_answer(conn: Connection, record_id: int) -> None:
@@ -630,18 +612,16 @@ def record_responses(conn: Connection, record_id: int) -> list[dict[str, Any]]:
             .order_by(responses.c.id)
         )
 
-    return [
-        dict(r._mapping) for r in conn.execute(_stmt(conn, "record_responses", build), {"rec": record_id})
-    ]
+    return run(conn, "record_responses", build, {"rec": record_id}).all()
 
 
 def gold_stats(conn: Connection, project_id: int, user_id: int) -> tuple[int, float]:
     """How many gold records the contributor answered in the project, and the sum of its scores."""
-    stmt = _stmt(
-        conn,
+    stmt = _Hot(
         "gold_stats",
         lambda pg: sa.select(
-            sa.func.count(responses.c.gold_score), sa.func.coalesce(sa.func.sum(responses.c.gold_score), 0.0)
+            sa.func.count(responses.c.gold_score).label("n"),
+            sa.func.coalesce(sa.func.sum(responses.c.gold_score), 0.0).label("total"),
         ).where(
             responses.c.project_id == sa.bindparam("pid"),
             responses.c.user_id == sa.bindparam("uid"),
@@ -649,15 +629,15 @@ def gold_stats(conn: Connection, project_id: int, user_id: int) -> tuple[int, fl
             responses.c.gold_score.is_not(None),
         ),
     )
-    row = conn.execute(stmt, {"pid": project_id, "uid": user_id}).one()
-    return int(row[0]), float(row[1])
+    row = stmt.run(conn, {"pid": project_id, "uid": user_id}).one()
+    return int(row["n"]), float(row["total"])
 
 
 def insert_review(conn: Connection, response_id: int, reason: str) -> int:
-    stmt = _stmt(conn, "insert_review", lambda pg: reviews.insert())
-    return new_id(
-        conn.execute(
-            stmt,
+    stmt = _Hot("insert_review", lambda pg: reviews.insert().returning(reviews.c.id))
+    return int(
+        stmt.run(
+            conn,
             {
                 "response_id": response_id,
                 "reviewer_id": None,
@@ -668,7 +648,7 @@ def insert_review(conn: Connection, response_id: int, reason: str) -> int:
                 "created_at": utcnow(),
                 "decided_at": None,
             },
-        )
+        ).one()["id"]
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.store.statements import run
 from assay.store.tables import events
 from assay.store.types import utcnow
 
@@ -54,7 +55,7 @@ def flush_events(conn: Connection) -> None:
     """Write the events the connection collected (inside its transaction, before it commits)."""
     pending = conn.info.get(PENDING)
     if pending:
-        conn.execute(_INSERT, pending[0] if len(pending) == 1 else pending)
+        run(conn, "events.insert", lambda pg: _INSERT, pending[0] if len(pending) == 1 else pending)
         pending.clear()
 
 

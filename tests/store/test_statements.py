@@ -1,0 +1,106 @@
+"""Hot statements: the same rows, types and errors on SQLite and on PostgreSQL's driver-level path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from assay.services import imports
+from assay.services.actors import SYSTEM
+from assay.store import dispatch as dstore
+from assay.store.engine import Store
+from assay.store.statements import run
+from assay.store.tables import responses
+from tests.factories import make_project, make_user
+
+SCHEMA = {
+    "name": "s",
+    "fields": [{"name": "text", "type": "text"}],
+    "questions": [{"name": "label", "type": "label", "options": ["a", "b"]}],
+    "workflow": {"overlap": 1},
+}
+
+
+def _leased(store: Store) -> tuple[int, int, int]:
+    p = make_project(store, SCHEMA)
+    imports.import_rows(store, SYSTEM, p["id"], enumerate([{"id": "r1", "text": "x"}], 1))
+    user, _ = make_user(store, "ann")
+    assert user.id is not None
+    with store.tx() as conn:
+        record = dstore.lease_record(conn, int(p["id"]), user.id, gold=False, skill_keys=["x"])
+        assert record is not None
+        aid = dstore.insert_assignment(
+            conn,
+            project_id=int(p["id"]),
+            record_id=int(record["id"]),
+            user_id=user.id,
+            expires_at=datetime.now(UTC) + timedelta(minutes=5),
+            view={"order": {}},
+        )
+    assert aid is not None
+    return int(p["id"]), user.id, aid
+
+
+def test_rows_come_back_with_their_types(store: Store) -> None:
+    pid, uid, aid = _leased(store)
+    with store.read() as conn:
+        held = dstore.held_lease(conn, pid, uid)
+        ctx = dstore.submit_context(conn, aid, uid, None)
+    assert held is not None and ctx is not None
+    assert held["id"] == aid and held["view"] == {"order": {}}  # JSON parsed
+    assert held["expires_at"].tzinfo is not None  # UTC-aware, as SQLAlchemy gives it
+    assert ctx["fields"] == {"text": "x"} and ctx["suggestions"] == [] and ctx["old_consensus"] == []
+    assert ctx["is_gold"] is False and ctx["gold_n"] == 0 and ctx["draft_id"] is None
+    with store.read() as conn:
+        assert dstore.submit_context(conn, aid, uid + 1, None) is None  # not that user's
+
+
+def test_python_side_defaults_and_rowcount(store: Store) -> None:
+    pid, uid, aid = _leased(store)
+    with store.tx() as conn:
+        rid = dstore.insert_response(
+            conn,
+            project_id=pid,
+            record_id=1,
+            user_id=uid,
+            values={"label": "a"},
+            status="draft",
+            schema_version=1,
+            guidelines_version=1,
+        )
+        assert dstore.take_slot(conn, 10_000) is False  # rowcount 0: no such record
+    with store.read() as conn:
+        row = conn.execute(sa.select(responses).where(responses.c.id == rid)).one()
+    assert row.values == {"label": "a"} and row.created_at is not None
+
+
+def test_database_errors_are_wrapped_and_roll_back(store: Store) -> None:
+    pid, uid, aid = _leased(store)
+    row = {
+        "project_id": pid,
+        "record_id": 1,
+        "user_id": uid,
+        "values": {"label": "a"},
+        "status": "submitted",
+        "schema_version": 1,
+        "guidelines_version": 1,
+        "idempotency_key": "k",
+    }
+    with store.tx() as conn:
+        dstore.insert_response(conn, **row)
+    with pytest.raises(sa.exc.IntegrityError), store.tx() as conn:
+        dstore.set_assignment_status(conn, aid, "submitted")
+        dstore.insert_response(conn, **row)  # the same idempotency key: unique (user_id, idempotency_key)
+    with store.read() as conn:
+        assert (
+            run(
+                conn,
+                "test.count",
+                lambda pg: sa.select(sa.func.count().label("n")).select_from(responses),
+                {},
+            ).one()["n"]
+            == 1
+        )
+        assert dstore.get_assignment(conn, aid)["status"] == "leased"  # rolled back with it
