@@ -104,3 +104,18 @@ def test_database_errors_are_wrapped_and_roll_back(store: Store) -> None:
             == 1
         )
         assert dstore.get_assignment(conn, aid)["status"] == "leased"  # rolled back with it
+
+
+def test_events_of_a_transaction_are_written_together_in_order(store: Store) -> None:
+    from assay.store.events import list_events, write_event
+
+    with store.tx() as conn:
+        for i in range(3):
+            write_event(conn, "test.step", "thing", i, after={"i": i, "nested": [i, {"x": None}]})
+        assert list_events(conn, action="test.step") == []  # collected until the commit
+    with store.read() as conn:
+        got = list_events(conn, action="test.step")
+    assert [(e["object_id"], e["after"]) for e in got] == [
+        (str(i), {"i": i, "nested": [i, {"x": None}]}) for i in range(3)
+    ]
+    assert all(e["at"].tzinfo is not None for e in got)

@@ -16,6 +16,7 @@ Rows come back as dicts on both paths.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -114,6 +115,27 @@ def _default(column: sa.Column[Any], update: bool) -> Callable[[], Any]:
     return lambda: default.arg
 
 
+_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+def _values_clause(sql: str) -> tuple[int, int] | None:
+    """Where the ``(…)`` of an INSERT's single VALUES row starts and ends in its SQL text."""
+    start = sql.find(" VALUES (")
+    if start < 0:
+        return None
+    start += len(" VALUES ")
+    depth = 0
+    for i in range(start, len(sql)):
+        depth += {"(": 1, ")": -1}.get(sql[i], 0)
+        if depth == 0:
+            return start, i + 1
+    return None
+
+
+def _suffixed(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    return {f"{k}__{i}": v for i, row in enumerate(batch) for k, v in row.items()}
+
+
 class _Prepared:
     """One statement compiled for psycopg: SQL text, parameter and column converters, defaults."""
 
@@ -130,6 +152,8 @@ class _Prepared:
         self.defaults = [(c.key, _default(c, False)) for c in compiled.insert_prefetch] + [
             (c.key, _default(c, True)) for c in compiled.update_prefetch
         ]
+        self.values = _values_clause(self.sql) if isinstance(stmt, sa.Insert) else None
+        self.multi: dict[int, str] = {}
         columns: list[Any] = []
         if isinstance(stmt, sa.Select):
             columns = list(stmt.selected_columns)
@@ -139,6 +163,16 @@ class _Prepared:
         self.keys = [c.key for c in columns]
         # Known at the first execution: some processors depend on the column's type code.
         self.results: list[tuple[int, Callable[[Any], Any]]] | None = None
+
+    def _rows_sql(self, n: int) -> str:
+        sql = self.multi.get(n)
+        if sql is None:
+            assert self.values is not None
+            start, end = self.values
+            one = self.sql[start:end]
+            rows = ", ".join(_PARAM.sub(rf"%(\1__{i})s", one) for i in range(n))
+            sql = self.multi[n] = self.sql[:start] + rows + self.sql[end:]
+        return sql
 
     def _params(self, given: dict[str, Any]) -> dict[str, Any]:
         for key, make in self.defaults:
@@ -157,6 +191,11 @@ class _Prepared:
         batch = [self._params(p) for p in params] if many else [self._params(params)]  # type: ignore[arg-type]
         cursor = raw.cursor()
         try:
+            if many and self.values is not None and len(batch) <= 16:
+                # A few rows as one INSERT … VALUES (…), (…): psycopg's executemany goes through
+                # its pipeline, which costs more CPU than the statement for a handful of rows.
+                cursor.execute(self._rows_sql(len(batch)), _suffixed(batch))
+                return Rows([], cursor.rowcount)
             if many:
                 cursor.executemany(self.sql, batch)
                 return Rows([], cursor.rowcount)
