@@ -208,7 +208,8 @@ responses = sa.Table(
     _id(),
     _fk("project_id", "projects.id"),
     _fk("record_id", "records.id", index=True),
-    _fk("user_id", "users.id", index=True),
+    # By user: uq_responses_user_id_idempotency_key (user_id, ...) serves, one index fewer per answer.
+    _fk("user_id", "users.id"),
     _fk("assignment_id", "assignments.id", nullable=True, index=True),
     sa.Column("values", JSON, nullable=False),
     # draft | submitted | discarded
