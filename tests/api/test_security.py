@@ -218,6 +218,22 @@ def test_oversized_bodies_get_413(live: Live) -> None:
         ("GET", "/projects/P/records?filter=nope", {}, 422, "filter"),
         ("POST", "/projects/P/next", {}, 404, None),  # an admin with no lease target: none here
         ("POST", "/assignments/999/responses", {"json": {"values": {}}}, 404, None),
+        ("POST", "/assignments/999/responses", {"json": {"duration_ms": 5}}, 422, "body.values"),
+        (
+            "POST",
+            "/assignments/999/responses",
+            {"json": {"values": {}, "duration_ms": -1}},
+            422,
+            "body.duration_ms",
+        ),
+        (
+            "POST",
+            "/assignments/999/responses",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            400,
+            "body",
+        ),
+        ("POST", "/assignments/abc/responses", {"json": {"values": {}}}, 422, "path.assignment_id"),
         ("POST", "/reviews/999", {"json": {"verdict": "accept"}}, 404, None),
         ("GET", "/projects/P/export?format=xlsx", {}, 422, "query.format"),
         ("POST", "/users", {"json": {"name": "ann1"}}, 409, "name"),

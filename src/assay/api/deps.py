@@ -9,9 +9,12 @@ never adds it on its own.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
 from assay.domain.errors import PermissionDenied, Unauthenticated, ValidationError
@@ -35,6 +38,7 @@ SESSION_COOKIE = "assay_session"
 CSRF_COOKIE = "assay_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+M = TypeVar("M", bound=BaseModel)
 
 
 async def get_store(request: Request) -> Store:
@@ -74,6 +78,36 @@ async def get_actor(request: Request, store: Annotated[Store, Depends(get_store)
         if not cookie or not sent or not hmac.compare_digest(cookie, sent):
             raise PermissionDenied(f"missing or wrong {CSRF_HEADER} header (send the {CSRF_COOKIE} cookie)")
     return actor
+
+
+async def request_actor(request: Request) -> tuple[Store, Actor]:
+    """The store and the calling actor, for the hot dispatch routes that skip dependency injection.
+
+    FastAPI's dependency solving cost about a tenth of a dispatch request's CPU; these routes call
+    what :data:`CurrentActor` and :data:`StoreDep` would, directly.
+    """
+    store: Store = request.app.state.store
+    return store, await get_actor(request, store)
+
+
+async def request_body(request: Request, model: type[M]) -> M:
+    """The JSON body validated as ``model``; errors as FastAPI reports them (``body.<field>``)."""
+    try:
+        return model.model_validate_json(await request.body())
+    except PydanticValidationError as e:
+        raise RequestValidationError(
+            [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]
+        ) from None
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI ``requestBody`` for a route that reads its body with :func:`request_body`."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
