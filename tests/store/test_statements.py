@@ -29,18 +29,42 @@ def _leased(store: Store) -> tuple[int, int, int]:
     user, _ = make_user(store, "ann")
     assert user.id is not None
     with store.tx() as conn:
-        record = dstore.lease_record(conn, int(p["id"]), user.id, gold=False, skill_keys=["x"])
-        assert record is not None
-        aid = dstore.insert_assignment(
+        record = dstore.lease_record(
             conn,
-            project_id=int(p["id"]),
-            record_id=int(record["id"]),
-            user_id=user.id,
+            int(p["id"]),
+            user.id,
+            gold=False,
+            skill_keys=["x"],
             expires_at=datetime.now(UTC) + timedelta(minutes=5),
-            view={"order": {}},
+            view_of=lambda fields: {"order": {}},
         )
-    assert aid is not None
-    return int(p["id"]), user.id, aid
+    assert record is not None and record["assignment_id"] is not None
+    return int(p["id"]), user.id, int(record["assignment_id"])
+
+
+def test_lease_in_one_statement_gives_the_same_lease(store: Store) -> None:
+    p = make_project(store, SCHEMA)
+    imports.import_rows(
+        store, SYSTEM, p["id"], enumerate([{"id": "r1", "text": "x"}, {"id": "r2", "text": "y"}], 1)
+    )
+    user, _ = make_user(store, "ann")
+    assert user.id is not None
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    with store.tx() as conn:
+        record = dstore.lease_record(
+            conn, int(p["id"]), user.id, gold=False, skill_keys=[], expires_at=expires
+        )
+        assert record is not None and record["fields"] == {"text": "x"} and record["view"] is None
+        held = dstore.held_lease(conn, int(p["id"]), user.id)
+        assert (
+            held is not None and held["id"] == record["assignment_id"] and held["record_id"] == record["id"]
+        )
+        assert abs((held["expires_at"] - expires).total_seconds()) < 0.001
+        # A second lease of the same contributor in the project is refused by the one-lease index.
+        again = dstore.lease_record(
+            conn, int(p["id"]), user.id, gold=False, skill_keys=[], expires_at=expires
+        )
+        assert again is not None and again["assignment_id"] is None and again["fields"] == {"text": "y"}
 
 
 def test_rows_come_back_with_their_types(store: Store) -> None:

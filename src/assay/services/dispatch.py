@@ -18,6 +18,7 @@ row locks with ``SKIP LOCKED`` on PostgreSQL):
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from datetime import timedelta
@@ -192,25 +193,27 @@ def _lease_next(
     if not need <= set(actor.skills):
         return None
     qualifying = _check_standing(conn, cs, pid, actor)
-    keys = _skill_keys(actor.skills)
+    expires = now + timedelta(seconds=wf.lease_seconds)
+    lease = functools.partial(
+        dstore.lease_record,
+        conn,
+        pid,
+        uid,
+        skill_keys=_skill_keys(actor.skills),
+        expires_at=expires,
+        view_of=functools.partial(_view, cs) if cs.comparison_fields else None,
+    )
     record = None
     want_gold = qualifying or (wf.gold_rate > 0 and _rng.random() < wf.gold_rate)
     if want_gold:
         span = dstore.gold_id_range(conn, pid)
         if span is not None:
-            pivot = _rng.randint(span[0], span[1])
-            record = dstore.lease_record(conn, pid, uid, gold=True, skill_keys=keys, pivot=pivot)
-            if record is None:
-                record = dstore.lease_record(conn, pid, uid, gold=True, skill_keys=keys)
+            record = lease(gold=True, pivot=_rng.randint(span[0], span[1])) or lease(gold=True)
     if record is None and not qualifying:
-        record = dstore.lease_record(conn, pid, uid, gold=False, skill_keys=keys)
+        record = lease(gold=False)
     if record is None:
         return None
-    view = _view(cs, record["fields"])
-    expires = now + timedelta(seconds=wf.lease_seconds)
-    aid = dstore.insert_assignment(
-        conn, project_id=pid, record_id=int(record["id"]), user_id=uid, expires_at=expires, view=view
-    )
+    aid, view = record["assignment_id"], record["view"]
     if aid is None:  # another call of this contributor leased meanwhile: give the slot back, return that
         dstore.free_slot(conn, int(record["id"]))
         held = dstore.held_lease(conn, pid, uid)

@@ -17,7 +17,7 @@ gold record and the old consensus in one ``SELECT`` (:func:`submit_context`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -111,6 +111,8 @@ def _gold_of(fn: Any, project_id: Any, user_id: Any) -> Any:
     )
 
 
+_TIME = assignments.c.expires_at.type
+
 _FULL_OR_OPEN = sa.case(
     (records.c.is_gold, "open"),
     (records.c.submitted + records.c.leased >= sa.func.coalesce(records.c.target, 1), "full"),
@@ -187,19 +189,26 @@ def lease_record(
     *,
     gold: bool,
     skill_keys: Sequence[str],
+    expires_at: datetime,
+    view_of: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
     pivot: int | None = None,
 ) -> dict[str, Any] | None:
-    """Take a slot of the next free record for this contributor; the record with its suggestions.
+    """Lease the next free record to this contributor: the record with its suggestions, the
+    ``assignment_id`` and the ``view``; None when nothing is left.
 
-    One statement: an index walk in priority order (never a scan) picks the record, the update
-    takes its slot. Records the contributor already had and records needing skills it lacks are
-    passed over. On PostgreSQL the pick locks the row with ``FOR UPDATE SKIP LOCKED`` so that
-    concurrent callers take different records. ``pivot`` starts the walk at a record id (gold is
-    picked from a random place so that every contributor does not see the same gold first).
-    None when nothing is left.
+    The pick is an index walk in priority order (never a scan) that passes over records the
+    contributor already had and records needing skills it lacks; on PostgreSQL it locks the row
+    with ``FOR UPDATE SKIP LOCKED`` so that concurrent callers take different records. The same
+    statement takes the record's slot, and on PostgreSQL also inserts the lease (one statement
+    for all of it, unless ``view_of`` must see the record first: the order comparison candidates
+    are shown in). ``assignment_id`` is None when the contributor got another lease in this
+    project meanwhile (its slot is still taken: give it back). ``pivot`` starts the walk at a
+    record id (gold is picked from a random place so that every contributor does not see the
+    same gold first).
     """
     with_skills = bool(skill_keys)
     with_pivot = pivot is not None
+    together = conn.dialect.name == "postgresql" and view_of is None
 
     def build(pg: bool) -> Any:
         r = records.alias("pick")
@@ -227,10 +236,12 @@ def lease_record(
         q = q.limit(1)
         if pg:
             q = q.with_for_update(skip_locked=True)
-        return (
+        take = (
             records.update()
             .where(records.c.id == q.scalar_subquery(), records.c.status == "open")
-            .values(leased=records.c.leased + 1, status=_AFTER_TAKE)
+            .values(
+                leased=records.c.leased + 1, status=_AFTER_TAKE, updated_at=sa.bindparam("now", type_=_TIME)
+            )
             .returning(
                 records.c.id,
                 records.c.fields,
@@ -243,14 +254,54 @@ def lease_record(
                 ),
             )
         )
+        if not together:
+            return take
+        picked = take.cte("picked")
+        lease = (
+            postgresql.insert(assignments)
+            .from_select(
+                ["project_id", "record_id", "user_id", "status", "leased_at", "expires_at"],
+                sa.select(
+                    sa.bindparam("pid", type_=assignments.c.project_id.type),
+                    picked.c.id,
+                    sa.bindparam("uid", type_=assignments.c.user_id.type),
+                    sa.literal("leased"),
+                    sa.bindparam("now", type_=_TIME),
+                    sa.bindparam("expires", type_=_TIME),
+                ),
+            )
+            .on_conflict_do_nothing()
+            .returning(assignments.c.id, assignments.c.record_id)
+            .cte("lease")
+        )
+        return sa.select(*[c for c in picked.c], lease.c.id.label("assignment_id")).select_from(
+            picked.outerjoin(lease, lease.c.record_id == picked.c.id)
+        )
 
-    stmt = _Hot(f"lease:{with_skills}:{with_pivot}", build)
-    params: dict[str, Any] = {"uid": user_id, "pid": project_id, "want_gold": gold}
+    stmt = _Hot(f"lease:{with_skills}:{with_pivot}:{together}", build)
+    now = utcnow()
+    params: dict[str, Any] = {"uid": user_id, "pid": project_id, "want_gold": gold, "now": now}
     if with_skills:
         params["keys"] = list(skill_keys)
     if with_pivot:
         params["pivot"] = pivot
-    return stmt.run(conn, params).first()
+    if together:
+        params["expires"] = expires_at
+    record = stmt.run(conn, params).first()
+    if record is None or together:
+        if record is not None:
+            record["view"] = None
+        return record
+    record["view"] = view_of(record["fields"]) if view_of is not None else None
+    record["assignment_id"] = insert_assignment(
+        conn,
+        project_id=project_id,
+        record_id=int(record["id"]),
+        user_id=user_id,
+        expires_at=expires_at,
+        view=record["view"],
+    )
+    return record
 
 
 def gold_id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
