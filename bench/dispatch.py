@@ -9,7 +9,12 @@ the clients, and checks that no record was handed out twice.
 The clients share the machine with the server, so they are kept light: a plain socket client
 (about a tenth of httpx's CPU per request; ``--client httpx`` uses httpx instead).
 
+Each database runs twice: ``separate`` (next, then submit: two requests per record) and
+``chained`` (the submit carries ``"next": true`` and brings the next lease: one request, as the
+web workbench does); ``--mode`` picks one.
+
     python bench/dispatch.py                                   # SQLite and PostgreSQL, 32 annotators
+    python bench/dispatch.py --mode chained --db postgresql
     python bench/dispatch.py --db sqlite --annotators 8 --records 5000
     python bench/dispatch.py --think-ms 1000                  # paced annotators (0.5-1.5 s per answer)
 
