@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -99,7 +100,7 @@ def user_message(text: str, system: str | None = None) -> list[Message]:
     return msgs
 
 
-class BaseConnector:
+class BaseConnector(ABC):
     """Concurrency limit, cache and cost accounting around one model call (:meth:`_call`).
 
     Parameters
@@ -136,9 +137,9 @@ class BaseConnector:
         self.total_completion_tokens = 0
 
     # ------------------------------------------------------------------ to implement
+    @abstractmethod
     def _call(self, messages: Sequence[Message], params: dict[str, Any]) -> Completion:
         """Make one call (retries included); fill ``text`` and token counts."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ shared
     def describe(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -127,9 +128,9 @@ class BaseField(BaseModel):
     def _name_is_identifier(cls, v: str) -> str:
         return check_identifier(v)
 
+    @abstractmethod
     def checker(self) -> ValueChecker:
         """A function that validates and normalises one value of this field."""
-        raise NotImplementedError
 
     @property
     def structured(self) -> bool:

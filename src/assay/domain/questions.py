@@ -9,6 +9,7 @@ path inside the value (``[0].w``); callers prefix ``values.<question>`` or ``gol
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -114,8 +115,9 @@ class BaseQuestion(BaseModel):
         f = getattr(self, "field", None)
         return f if isinstance(f, str) else None
 
+    @abstractmethod
     def checker(self) -> AnswerChecker:
-        raise NotImplementedError
+        """A function that validates and normalises an answer to this question on a record."""
 
 
 # --------------------------------------------------------------------------- helpers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Self
 
 import numpy as np
@@ -19,7 +20,7 @@ from assay.quality._arrays import (
 __all__ = ["CategoricalAggregator", "EMAggregator"]
 
 
-class CategoricalAggregator:
+class CategoricalAggregator(ABC):
     """Base class: ``fit(task, worker, label)`` learns, ``labels_`` / ``probas_`` hold the result.
 
     Answers are parallel int arrays of length ``n`` (one row per answer); ``gold`` is an
@@ -51,8 +52,9 @@ class CategoricalAggregator:
         self.labels_ = np.where(answered, self.probas_.argmax(axis=1), -1).astype(np.int64)
         return self
 
+    @abstractmethod
     def _fit(self, d: Triplets, gold_task: IntArray, gold_label: IntArray) -> None:
-        raise NotImplementedError
+        """Set ``probas_`` (and whatever the method estimates) from the answers and the gold."""
 
     def fit_predict(
         self,
@@ -124,12 +126,13 @@ class EMAggregator(CategoricalAggregator):
         """Starting posterior; the majority-vote shares by default."""
         return _mv_posterior(d)
 
+    @abstractmethod
     def _m_step(self, d: Triplets, post: FloatArray) -> None:
-        raise NotImplementedError
+        """Re-estimate the parameters from the current posterior."""
 
+    @abstractmethod
     def _e_step(self, d: Triplets) -> FloatArray:
         """Return unnormalised log-posteriors ``(n_tasks, n_labels)``."""
-        raise NotImplementedError
 
     def _fit(self, d: Triplets, gold_task: IntArray, gold_label: IntArray) -> None:
         self._setup(d)
