@@ -86,7 +86,7 @@ async def request_actor(request: Request) -> tuple[Store, Actor]:
     FastAPI's dependency solving cost about a tenth of a dispatch request's CPU; these routes call
     what :data:`CurrentActor` and :data:`StoreDep` would, directly.
     """
-    store: Store = request.app.state.store
+    store = await get_store(request)
     return store, await get_actor(request, store)
 
 

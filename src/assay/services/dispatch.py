@@ -483,7 +483,7 @@ def settle_record(
         labels, p, n = posterior
         decision = decide(p, n, min_overlap=ov.min, max_overlap=ov.limit, target=ov.confidence)
         if decision == "more":
-            dstore.set_record_state(conn, int(record["id"]), target=submitted + 1)
+            dstore.raise_target(conn, int(record["id"]), submitted + 1)
             return None
         return "low_confidence" if decision == "review" else None
     if (

@@ -42,10 +42,10 @@ def load_project(
         project, role = acc.project_with_role(conn, int(ref), actor.id)  # one statement for both
     elif by_id:
         project = proj_store.get_project(conn, int(ref))
+        role = project_role(conn, actor, project) if project else None
     if project is None and isinstance(ref, str):
         project = proj_store.get_project_by_name(conn, ref)
-    if project is not None and role is None:
-        role = project_role(conn, actor, project)
+        role = project_role(conn, actor, project) if project else None
     if project is None or role is None:
         raise NotFound(f"no project {ref!r}")
     require(role, need)

@@ -27,7 +27,6 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 
 from assay.store.accounts import role_columns
-from assay.store.statements import Hot as _Hot
 from assay.store.statements import run
 from assay.store.tables import (
     assignments,
@@ -128,7 +127,8 @@ _AFTER_TAKE = sa.case(
 
 def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict[str, Any]]:
     """Mark overdue leases of a project expired and give their slots back; returns them."""
-    stmt = _Hot(
+    expired = run(
+        conn,
         "expire",
         lambda pg: (
             assignments.update()
@@ -140,8 +140,8 @@ def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict
             .values(status="expired")
             .returning(assignments.c.id, assignments.c.record_id, assignments.c.user_id)
         ),
-    )
-    expired = stmt.run(conn, {"pid": project_id, "now": now}).all()
+        {"pid": project_id, "now": now},
+    ).all()
     for row in expired:
         free_slot(conn, row["record_id"])
     return expired
@@ -149,7 +149,8 @@ def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict
 
 def free_slot(conn: Connection, record_id: int) -> None:
     """A lease ended without an answer: one slot of the record is free again."""
-    stmt = _Hot(
+    run(
+        conn,
         "free_slot",
         lambda pg: (
             records.update()
@@ -159,21 +160,22 @@ def free_slot(conn: Connection, record_id: int) -> None:
                 status=sa.case((records.c.status == "full", "open"), else_=records.c.status),
             )
         ),
+        {"rid": record_id},
     )
-    stmt.run(conn, {"rid": record_id})
 
 
 def held_lease(conn: Connection, project_id: int, user_id: int) -> dict[str, Any] | None:
     """The contributor's lease in the project, expired or not (the partial unique index finds it)."""
-    stmt = _Hot(
+    return run(
+        conn,
         "held_lease",
         lambda pg: sa.select(assignments).where(
             assignments.c.project_id == sa.bindparam("pid"),
             assignments.c.user_id == sa.bindparam("uid"),
             assignments.c.status == "leased",
         ),
-    )
-    return stmt.run(conn, {"uid": user_id, "pid": project_id}).first()
+        {"uid": user_id, "pid": project_id},
+    ).first()
 
 
 def expire_assignment(conn: Connection, assignment_id: int, record_id: int) -> None:
@@ -278,7 +280,6 @@ def lease_record(
             picked.outerjoin(lease, lease.c.record_id == picked.c.id)
         )
 
-    stmt = _Hot(f"lease:{with_skills}:{with_pivot}:{together}", build)
     now = utcnow()
     params: dict[str, Any] = {"uid": user_id, "pid": project_id, "want_gold": gold, "now": now}
     if with_skills:
@@ -287,7 +288,7 @@ def lease_record(
         params["pivot"] = pivot
     if together:
         params["expires"] = expires_at
-    record = stmt.run(conn, params).first()
+    record = run(conn, f"lease:{with_skills}:{with_pivot}:{together}", build, params).first()
     if record is None or together:
         if record is not None:
             record["view"] = None
@@ -317,15 +318,19 @@ def gold_id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
 
 def take_slot(conn: Connection, record_id: int) -> bool:
     """Lease one slot of an open record; False when it has none left (someone was quicker)."""
-    stmt = _Hot(
-        "take_slot",
-        lambda pg: (
-            records.update()
-            .where(records.c.id == sa.bindparam("rid"), records.c.status == "open")
-            .values(leased=records.c.leased + 1, status=_AFTER_TAKE)
-        ),
+    return (
+        run(
+            conn,
+            "take_slot",
+            lambda pg: (
+                records.update()
+                .where(records.c.id == sa.bindparam("rid"), records.c.status == "open")
+                .values(leased=records.c.leased + 1, status=_AFTER_TAKE)
+            ),
+            {"rid": record_id},
+        ).rowcount
+        == 1
     )
-    return stmt.run(conn, {"rid": record_id}).rowcount == 1
 
 
 def insert_assignment(
@@ -377,7 +382,8 @@ def get_assignment(
 def set_assignment_status(
     conn: Connection, assignment_id: int, status: str, *, reason: str | None = None
 ) -> None:
-    stmt = _Hot(
+    run(
+        conn,
         "set_assignment_status",
         lambda pg: (
             assignments.update()
@@ -387,8 +393,8 @@ def set_assignment_status(
                 reason=sa.func.coalesce(sa.bindparam("reason", type_=sa.Text), assignments.c.reason),
             )
         ),
+        {"aid": assignment_id, "status": status, "reason": reason},
     )
-    stmt.run(conn, {"aid": assignment_id, "status": status, "reason": reason})
 
 
 def delete_assignment(conn: Connection, assignment_id: int) -> None:
@@ -411,7 +417,8 @@ def record_for_update(conn: Connection, record_id: int) -> dict[str, Any] | None
 
 
 def record_suggestions(conn: Connection, record_id: int) -> list[dict[str, Any]]:
-    stmt = _Hot(
+    return run(
+        conn,
         "record_suggestions",
         lambda pg: (
             sa.select(
@@ -420,28 +427,30 @@ def record_suggestions(conn: Connection, record_id: int) -> list[dict[str, Any]]
             .where(suggestions.c.record_id == sa.bindparam("rid"))
             .order_by(suggestions.c.id)
         ),
-    )
-    return stmt.run(conn, {"rid": record_id}).all()
+        {"rid": record_id},
+    ).all()
 
 
 def response_by_key(conn: Connection, user_id: int, key: str) -> dict[str, Any] | None:
-    stmt = _Hot(
+    return run(
+        conn,
         "response_by_key",
         lambda pg: sa.select(responses).where(
             responses.c.user_id == sa.bindparam("uid"), responses.c.idempotency_key == sa.bindparam("key")
         ),
-    )
-    return stmt.run(conn, {"uid": user_id, "key": key}).first()
+        {"uid": user_id, "key": key},
+    ).first()
 
 
 def draft_for(conn: Connection, assignment_id: int) -> dict[str, Any] | None:
-    stmt = _Hot(
+    return run(
+        conn,
         "draft_for",
         lambda pg: sa.select(responses).where(
             responses.c.assignment_id == sa.bindparam("aid"), responses.c.status == "draft"
         ),
-    )
-    return stmt.run(conn, {"aid": assignment_id}).first()
+        {"aid": assignment_id},
+    ).first()
 
 
 _RESPONSE_DEFAULTS: dict[str, Any] = {
@@ -458,8 +467,9 @@ _RESPONSE_DEFAULTS: dict[str, Any] = {
 def insert_response(conn: Connection, **values: Any) -> int:
     now = utcnow()
     row = {**_RESPONSE_DEFAULTS, "created_at": now, "updated_at": now, **values}
-    stmt = _Hot("insert_response", lambda pg: responses.insert().returning(responses.c.id))
-    return int(stmt.run(conn, row).one()["id"])
+    return int(
+        run(conn, "insert_response", lambda pg: responses.insert().returning(responses.c.id), row).one()["id"]
+    )
 
 
 def update_response(conn: Connection, response_id: int, **values: Any) -> None:
@@ -579,47 +589,37 @@ def submit_context(
     return run(conn, "submit_context", build, {"aid": assignment_id, "uid": user_id, "key": key}).first()
 
 
-def set_record_state(
-    conn: Connection, record_id: int, *, status: str | None = None, target: int | None = None
-) -> None:
-    """Set a record's status and/or raise its target (open/full follows the new target)."""
+def raise_target(conn: Connection, record_id: int, target: int) -> None:
+    """Ask one more answer of a record (adaptive overlap): a new target, and open/full by it."""
 
     def build(pg: bool) -> Any:
-        values: dict[str, Any] = {}
-        if target is not None:
-            values["target"] = sa.bindparam("target")
-        if status is not None:
-            values["status"] = sa.bindparam("status")
-        elif target is not None:
-            # The CASE sees the row's old target, so compare with the new one explicitly.
-            values["status"] = sa.case(
-                (records.c.is_gold, "open"),
-                (records.c.submitted + records.c.leased >= sa.bindparam("target"), "full"),
-                else_="open",
-            )
-        return records.update().where(records.c.id == sa.bindparam("rid")).values(**values)
+        # The CASE sees the row's old target, so it compares with the new one explicitly.
+        status = sa.case(
+            (records.c.is_gold, "open"),
+            (records.c.submitted + records.c.leased >= sa.bindparam("target"), "full"),
+            else_="open",
+        )
+        return (
+            records.update()
+            .where(records.c.id == sa.bindparam("rid"))
+            .values(target=sa.bindparam("target"), status=status)
+        )
 
-    if status is None and target is None:
-        return
-    params: dict[str, Any] = {"rid": record_id}
-    if target is not None:
-        params["target"] = target
-    if status is not None:
-        params["status"] = status
-    run(conn, f"set_record_state:{status is not None}:{target is not None}", build, params)
+    run(conn, "raise_target", build, {"rid": record_id, "target": target})
 
 
 def refresh_status(conn: Connection, record_id: int) -> None:
     """Recompute open/full from the counters (a record that is done stays done)."""
-    stmt = _Hot(
+    run(
+        conn,
         "refresh_status",
         lambda pg: (
             records.update()
             .where(records.c.id == sa.bindparam("rid"), records.c.status != "done")
             .values(status=_FULL_OR_OPEN)
         ),
+        {"rid": record_id},
     )
-    stmt.run(conn, {"rid": record_id})
 
 
 def withdraw_answer(conn: Connection, record_id: int) -> None:
@@ -668,7 +668,8 @@ def record_responses(conn: Connection, record_id: int) -> list[dict[str, Any]]:
 
 def gold_stats(conn: Connection, project_id: int, user_id: int) -> tuple[int, float]:
     """How many gold records the contributor answered in the project, and the sum of its scores."""
-    stmt = _Hot(
+    row = run(
+        conn,
         "gold_stats",
         lambda pg: sa.select(
             sa.func.count(responses.c.gold_score).label("n"),
@@ -679,16 +680,17 @@ def gold_stats(conn: Connection, project_id: int, user_id: int) -> tuple[int, fl
             responses.c.status == "submitted",
             responses.c.gold_score.is_not(None),
         ),
-    )
-    row = stmt.run(conn, {"pid": project_id, "uid": user_id}).one()
+        {"pid": project_id, "uid": user_id},
+    ).one()
     return int(row["n"]), float(row["total"])
 
 
 def insert_review(conn: Connection, response_id: int, reason: str) -> int:
-    stmt = _Hot("insert_review", lambda pg: reviews.insert().returning(reviews.c.id))
     return int(
-        stmt.run(
+        run(
             conn,
+            "insert_review",
+            lambda pg: reviews.insert().returning(reviews.c.id),
             {
                 "response_id": response_id,
                 "reviewer_id": None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +11,7 @@ from assay.store.statements import run
 from assay.store.tables import events
 from assay.store.types import utcnow
 
-__all__ = ["PENDING", "flush_events", "list_events", "write_event", "write_events"]
+__all__ = ["PENDING", "flush_events", "list_events", "write_event"]
 
 
 _INSERT = events.insert()  # built once: the audit log is written on every change
@@ -57,26 +56,6 @@ def flush_events(conn: Connection) -> None:
     if pending:
         run(conn, "events.insert", lambda pg: _INSERT, pending[0] if len(pending) == 1 else pending)
         pending.clear()
-
-
-def write_events(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
-    """Write many events at once (each dict has the keyword arguments of :func:`write_event`)."""
-    now = utcnow()
-    batch = [
-        {
-            "at": now,
-            "actor_id": r.get("actor_id"),
-            "action": r["action"],
-            "object_type": r["object_type"],
-            "object_id": None if r.get("object_id") is None else str(r["object_id"]),
-            "project_id": r.get("project_id"),
-            "before": r.get("before"),
-            "after": r.get("after"),
-        }
-        for r in rows
-    ]
-    if batch:
-        conn.execute(_INSERT, batch)
 
 
 def list_events(

@@ -23,13 +23,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["Hot", "Rows", "run", "statement"]
+__all__ = ["Rows", "run"]
 
 _BUILT: dict[tuple[str, str], Any] = {}
 _PREPARED: dict[tuple[str, tuple[str, ...]], _Prepared] = {}
 
 
-def statement(conn: Connection, key: str, build: Callable[[bool], Any]) -> Any:
+def _statement(conn: Connection, key: str, build: Callable[[bool], Any]) -> Any:
     """The statement ``build(is_postgresql)`` makes, built once per dialect under ``key``."""
     k = (key, conn.dialect.name)
     found = _BUILT.get(k)
@@ -69,7 +69,7 @@ def run(
 
     A list of parameter dicts runs it once per dict (no rows come back then).
     """
-    stmt = statement(conn, key, build)
+    stmt = _statement(conn, key, build)
     if conn.dialect.name != "postgresql":
         result = conn.execute(stmt, params)
         rows = [dict(r._mapping) for r in result] if result.returns_rows else []
@@ -82,19 +82,6 @@ def run(
         keys = list(first) if isinstance(stmt, sa.Insert) else None
         prepared = _PREPARED[pkey] = _Prepared(stmt, conn.dialect, keys)
     return prepared.run(conn, params)
-
-
-class Hot:
-    """A statement key and its builder: ``Hot(key, build).run(conn, params)`` is :func:`run`."""
-
-    __slots__ = ("build", "key")
-
-    def __init__(self, key: str, build: Callable[[bool], Any]) -> None:
-        self.key = key
-        self.build = build
-
-    def run(self, conn: Connection, params: dict[str, Any] | Sequence[dict[str, Any]]) -> Rows:
-        return run(conn, self.key, self.build, params)
 
 
 def _processor(
