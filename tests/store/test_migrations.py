@@ -35,3 +35,11 @@ def test_sqlite_uses_wal(store: Store) -> None:
         return
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_records_leave_room_for_in_place_updates(store: Store) -> None:
+    if store.is_sqlite:
+        return
+    with store.read() as conn:
+        options = conn.exec_driver_sql("SELECT reloptions FROM pg_class WHERE relname = 'records'").scalar()
+    assert "fillfactor=70" in (options or [])

@@ -11,7 +11,7 @@ from assay.services import imports
 from assay.services.actors import SYSTEM
 from assay.store import dispatch as dstore
 from assay.store.engine import Store
-from assay.store.statements import run
+from assay.store.statements import DEFERRED, run
 from assay.store.tables import responses
 from tests.factories import make_project, make_user
 
@@ -143,3 +143,98 @@ def test_events_of_a_transaction_are_written_together_in_order(store: Store) -> 
         (str(i), {"i": i, "nested": [i, {"x": None}]}) for i in range(3)
     ]
     assert all(e["at"].tzinfo is not None for e in got)
+
+
+def _answer(pid: int, uid: int, aid: int, **extra: object) -> dict[str, object]:
+    return {
+        "project_id": pid,
+        "record_id": 1,
+        "user_id": uid,
+        "assignment_id": aid,
+        "values": {"label": "a"},
+        "status": "submitted",
+        "schema_version": 1,
+        "guidelines_version": 1,
+        **extra,
+    }
+
+
+def _count(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar_one())
+
+
+def test_deferred_writes_go_out_with_the_statement_that_carries_them(store: Store) -> None:
+    pid, uid, aid = _leased(store)
+    pg = store.dialect == "postgresql"
+    with store.tx() as conn:
+        ctx = dstore.submit_context(conn, aid, uid, None)
+        assert ctx is not None and (ctx.get("new_id") is not None) == pg
+        rid = dstore.insert_response(conn, **_answer(pid, uid, aid), id=ctx.get("new_id"))
+        counters = dstore.settle_submit(conn, 1, from_lease=True, before=ctx)
+        assert counters == {"submitted": 1, "target": ctx["target"]}
+        waiting = conn.info[DEFERRED]
+        assert len(waiting) == (2 if pg else 0)  # SQLite runs each at once
+        dstore.set_assignment_status(conn, aid, "submitted", carry=True)
+        assert waiting == []
+        # what the carrier took along is in the database: a read after it sees it
+        assert _count(conn) == 1
+        record = dstore.record_for_update(conn, 1)
+        assert record is not None and (record["submitted"], record["leased"], record["status"]) == (
+            1,
+            0,
+            "done",
+        )
+    with store.read() as conn:
+        got = dstore.get_response(conn, rid)
+        assert got is not None and got["values"] == {"label": "a"}
+        assert dstore.get_assignment(conn, aid)["status"] == "submitted"
+
+
+def test_a_read_first_sends_the_writes_waiting(store: Store) -> None:
+    pid, uid, aid = _leased(store)
+    with store.tx() as conn:
+        ctx = dstore.submit_context(conn, aid, uid, None)
+        assert ctx is not None
+        dstore.insert_response(conn, **_answer(pid, uid, aid), id=ctx.get("new_id"))
+        assert _count(conn) == 1  # through SQLAlchemy (conn.execute)
+        dstore.settle_submit(conn, 1, from_lease=True, before=ctx)
+        assert dstore.record_for_update(conn, 1)["submitted"] == 1  # through a hot statement
+        assert conn.info[DEFERRED] == []
+
+
+def test_deferred_writes_roll_back_and_their_errors_surface(store: Store) -> None:
+    pid, uid, aid = _leased(store)
+    with store.tx() as conn:
+        ctx = dstore.submit_context(conn, aid, uid, None)
+        assert ctx is not None
+        dstore.insert_response(conn, **_answer(pid, uid, aid, idempotency_key="k"), id=ctx.get("new_id"))
+    # a second answer with the same key breaks the unique (user_id, idempotency_key) index: the
+    # error comes from the statement that sends it, and nothing of the transaction stays
+    with pytest.raises(sa.exc.IntegrityError), store.tx() as conn:
+        ctx = dstore.submit_context(conn, aid, uid, None)
+        assert ctx is not None
+        dstore.insert_response(conn, **_answer(pid, uid, aid, idempotency_key="k"), id=ctx.get("new_id"))
+        dstore.settle_submit(conn, 1, from_lease=True, before=ctx)
+        dstore.set_assignment_status(conn, aid, "submitted", carry=True)
+    with pytest.raises(RuntimeError), store.tx() as conn:
+        ctx = dstore.submit_context(conn, aid, uid, None)
+        assert ctx is not None
+        dstore.insert_response(conn, **_answer(pid, uid, aid), id=ctx.get("new_id"))
+        raise RuntimeError("refused before the commit")
+    with store.read() as conn:
+        assert _count(conn) == 1
+        assert dstore.get_assignment(conn, aid)["status"] == "leased"
+        assert dstore.record_for_update(conn, 1)["submitted"] == 0
+
+
+def test_two_writes_of_one_statement_never_share_a_carrier(store: Store) -> None:
+    from assay.store.consensus import record_consensus, upsert_consensus
+
+    pid, uid, aid = _leased(store)
+    row = {"project_id": pid, "record_id": 1, "question": "label", "method": "mode", "response_ids": []}
+    with store.tx() as conn:
+        upsert_consensus(conn, [{**row, "value": "a", "confidence": 0.5}])
+        # the same row again: together in one statement PostgreSQL would refuse it
+        upsert_consensus(conn, [{**row, "value": "b", "confidence": 0.9}])
+    with store.read() as conn:
+        assert record_consensus(conn, 1)["label"]["value"] == "b"

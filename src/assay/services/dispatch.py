@@ -379,10 +379,11 @@ def submit_response(
             draft = dstore.get_response(conn, response_id)
             created_at = draft["created_at"] if draft else now
         else:
-            response_id = dstore.insert_response(conn, **row, created_at=now, updated_at=now)
+            response_id = dstore.insert_response(
+                conn, **row, id=ctx.get("new_id"), created_at=now, updated_at=now
+            )
             created_at = now
-        dstore.set_assignment_status(conn, assignment_id, "submitted")
-        counters = dstore.settle_submit(conn, int(record["id"]), from_lease=from_lease)
+        counters = dstore.settle_submit(conn, int(record["id"]), from_lease=from_lease, before=ctx)
         first = {
             "id": response_id,
             "user_id": actor.id,
@@ -401,6 +402,9 @@ def submit_response(
             review_reason = "sampled"
         if review_reason is not None:
             dstore.insert_review(conn, response_id, review_reason)
+        # The answer, the record's counters and its consensus go out with this statement on
+        # PostgreSQL; a lease taken next must see the lease closed, so it does not carry them.
+        dstore.set_assignment_status(conn, assignment_id, "submitted", carry=True)
         response = {**row, "id": response_id, "created_at": created_at, "updated_at": now}
         audit(
             conn,

@@ -37,7 +37,7 @@ def upsert_consensus(conn: Connection, rows: list[dict[str, Any]]) -> None:
             set_={k: insert.excluded[k] for k in keep},
         )
 
-    run(conn, "consensus.upsert", build, rows[0] if len(rows) == 1 else rows)
+    run(conn, "consensus.upsert", build, rows[0] if len(rows) == 1 else rows, defer=True)
 
 
 def delete_record_consensus(conn: Connection, record_id: int, questions: list[str]) -> None:

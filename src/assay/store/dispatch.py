@@ -380,8 +380,9 @@ def get_assignment(
 
 
 def set_assignment_status(
-    conn: Connection, assignment_id: int, status: str, *, reason: str | None = None
+    conn: Connection, assignment_id: int, status: str, *, reason: str | None = None, carry: bool = False
 ) -> None:
+    """``carry``: the writes waiting on the connection go out with this one (assay.store.statements)."""
     run(
         conn,
         "set_assignment_status",
@@ -394,6 +395,7 @@ def set_assignment_status(
             )
         ),
         {"aid": assignment_id, "status": status, "reason": reason},
+        carry=carry,
     )
 
 
@@ -465,8 +467,15 @@ _RESPONSE_DEFAULTS: dict[str, Any] = {
 
 
 def insert_response(conn: Connection, **values: Any) -> int:
+    """Insert a response; its id. Given its ``id`` (from :func:`submit_context`), the insert may
+    wait to go out with a later statement (assay.store.statements)."""
     now = utcnow()
     row = {**_RESPONSE_DEFAULTS, "created_at": now, "updated_at": now, **values}
+    if row.get("id", 0) is None:
+        del row["id"]
+    if "id" in row:
+        run(conn, "insert_response:given_id", lambda pg: responses.insert(), row, defer=True)
+        return int(row["id"])
     return int(
         run(conn, "insert_response", lambda pg: responses.insert().returning(responses.c.id), row).one()["id"]
     )
@@ -482,12 +491,17 @@ def get_response(conn: Connection, response_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def settle_submit(conn: Connection, record_id: int, *, from_lease: bool) -> dict[str, Any]:
-    """Count one more answer on the record (and one lease fewer); returns the record's counters.
+def settle_submit(
+    conn: Connection, record_id: int, *, from_lease: bool, before: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Count one more answer on the record (and one lease fewer); returns the record's
+    ``submitted`` and ``target``.
 
     The record's status follows in the same statement: ``done`` once it has its target of
     answers (adaptive overlap may raise the target afterwards), else ``full``/``open`` by its
-    leases; a gold record stays ``open`` and a ``done`` record stays done.
+    leases; a gold record stays ``open`` and a ``done`` record stays done. ``before``: the
+    record's ``submitted`` and ``target`` read under its lock (:func:`submit_context`); the
+    counters then follow from them, and the update may wait to go out with a later statement.
     """
 
     def build(pg: bool) -> Any:
@@ -515,6 +529,9 @@ def settle_submit(conn: Connection, record_id: int, *, from_lease: bool) -> dict
             )
         )
 
+    if before is not None:
+        run(conn, f"settle:{from_lease}", build, {"rid": record_id}, defer=True)
+        return {"submitted": int(before["submitted"]) + 1, "target": before["target"]}
     return run(conn, f"settle:{from_lease}", build, {"rid": record_id}).one()
 
 
@@ -526,7 +543,9 @@ def submit_context(
     The caller's assignment with its project (``schema``, versions), its record (``fields``,
     ``gold``, ``is_gold``), the ``suggestions`` shown, the ``draft_id``, ``done_id`` (a response
     of this user with the idempotency ``key``), the user's gold record in the project (``gold_n``,
-    ``gold_sum``) and the record's current consensus (``old_consensus``: question and value).
+    ``gold_sum``), the record's current consensus (``old_consensus``: question and value) and
+    its counters (``submitted``, ``target``). On PostgreSQL also ``new_id``: an id for the
+    response from its sequence (so that its insert need not wait for the id to come back).
     None when the assignment is not the user's.
     """
 
@@ -578,7 +597,10 @@ def submit_context(
                 _gold_of(sa.func.count, a.c.project_id, a.c.user_id).label("gold_n"),
                 _gold_of(sa.func.sum, a.c.project_id, a.c.user_id).label("gold_sum"),
                 old.label("old_consensus"),
+                r.c.submitted,
+                r.c.target,
                 *role_columns(p.c.id, p.c.workspace_id, sa.bindparam("uid")),
+                *([sa.func.nextval(sa.literal_column("'responses_id_seq'")).label("new_id")] if pg else []),
             )
             .join(r, r.c.id == a.c.record_id)
             .join(p, p.c.id == a.c.project_id)

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from assay.store.events import PENDING, flush_events
+from assay.store.statements import DEFERRED, flush_deferred
 from assay.store.types import dumps, loads
 
 __all__ = ["Store", "open_store"]
@@ -39,19 +40,24 @@ class Store:
     def tx(self) -> Iterator[Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success, rolls back on error.
 
-        Audit events written in it are collected and written together just before the commit.
+        Audit events written in it are collected and written together just before the commit,
+        and on PostgreSQL writes may wait to go out with a later statement
+        (:mod:`assay.store.statements`).
         """
         with self.engine.connect() as conn:
             if self.is_sqlite:
                 conn.info["immediate"] = True
             conn.info[PENDING] = []
+            conn.info[DEFERRED] = []
             try:
                 with conn.begin():
                     yield conn
                     flush_events(conn)
+                    flush_deferred(conn)
             finally:
                 conn.info.pop("immediate", None)
                 conn.info.pop(PENDING, None)
+                conn.info.pop(DEFERRED, None)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -129,6 +135,15 @@ def _ping_when_idle(engine: Engine) -> None:
             raise sa.exc.DisconnectionError(str(e)) from e
 
 
+def _deferred_first(engine: Engine) -> None:
+    """A statement run through SQLAlchemy first sends the writes still waiting on its connection."""
+
+    @event.listens_for(engine, "before_execute")
+    def _before(conn: Connection, *_: Any) -> None:
+        if conn.info.get(DEFERRED):
+            flush_deferred(conn)
+
+
 def open_store(url: str, *, migrate: bool = True, **kw: Any) -> Store:
     """Open (and by default migrate) the database at ``url``."""
     parsed = sa.make_url(url)
@@ -146,6 +161,7 @@ def open_store(url: str, *, migrate: bool = True, **kw: Any) -> Store:
             **kw,
         )
         _ping_when_idle(engine)
+        _deferred_first(engine)
     store = Store(engine)
     if migrate:
         store.migrate()

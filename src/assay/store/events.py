@@ -51,10 +51,17 @@ def write_event(
 
 
 def flush_events(conn: Connection) -> None:
-    """Write the events the connection collected (inside its transaction, before it commits)."""
+    """Write the events the connection collected (inside its transaction, before it commits),
+    with the writes still waiting to go out (:mod:`assay.store.statements`)."""
     pending = conn.info.get(PENDING)
     if pending:
-        run(conn, "events.insert", lambda pg: _INSERT, pending[0] if len(pending) == 1 else pending)
+        run(
+            conn,
+            "events.insert",
+            lambda pg: _INSERT,
+            pending[0] if len(pending) == 1 else pending,
+            carry=True,
+        )
         pending.clear()
 
 
