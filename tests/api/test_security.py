@@ -125,6 +125,12 @@ def test_revoked_token_is_refused(live: Live) -> None:
     assert_problem(live.client("assay_made_up").get("/me"), 401)
     assert_problem(live.client().get("/me"), 401)
     assert_problem(live.client().get("/me", headers={"Authorization": "Basic eDp5"}), 401)
+    # next and submit, which API-token callers reach past the middleware stack, refuse the same
+    nxt = f"/projects/{w['p']['id']}/next"
+    assert_problem(second.post(nxt), 401, "unauthenticated")
+    assert_problem(live.client("assay_made_up").post("/assignments/1/responses", json={"values": {}}), 401)
+    assert_problem(live.client().post(nxt, headers={"Authorization": "Basic eDp5"}), 401)
+    assert_problem(live.client().post(nxt, headers={"Authorization": "Bearer"}), 401)
 
 
 def test_cookie_session_needs_the_csrf_header(live: Live) -> None:
@@ -143,6 +149,11 @@ def test_cookie_session_needs_the_csrf_header(live: Live) -> None:
     assert_problem(browser.post("/users", json=body, headers={"X-CSRF-Token": "guess"}), 403)
     ok = browser.post("/users", json=body, headers={"X-CSRF-Token": csrf})
     assert ok.status_code == 201
+    # the hot routes too (they leave cookie callers to the full stack)
+    nxt = f"/projects/{w['p']['id']}/next"
+    assert_problem(browser.post(nxt), 403, "forbidden")
+    assert browser.post(nxt, headers={"X-CSRF-Token": csrf}).status_code in (200, 204)
+    assert_problem(browser.post("/assignments/1/responses", json={"values": {}}), 403, "forbidden")
     # a Bearer client needs no CSRF header
     assert live.client(w["admin"]).post("/users", json={"name": "x2"}).status_code == 201
     assert browser.post("/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
@@ -178,6 +189,14 @@ def test_oversized_bodies_get_413(live: Live) -> None:
     )
     assert_problem(r, 413, "too_large")
     assert admin.get(f"/projects/{w['p']['id']}").json()["records"] == 4
+    # submit, served past the middleware stack for token callers: by Content-Length and streamed
+    ann = live.client(w["ann1"])
+    lease = ann.post(f"/projects/{w['p']['id']}/next").json()
+    answer = f"/assignments/{lease['assignment_id']}/responses"
+    assert_problem(ann.post(answer, json={"values": {"label": "a" * 2_000_000}}), 413, "too_large")
+    r = ann.post(answer, content=chunks(), headers={"content-type": "application/json"})
+    assert_problem(r, 413, "too_large")
+    assert ann.post(answer, json={"values": {"label": "a"}}).status_code == 201
 
 
 @pytest.mark.parametrize(

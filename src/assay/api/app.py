@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse
 import assay
 from assay.api import offload
 from assay.api.errors import install_error_handlers, problem
+from assay.api.hot import HotLane
 from assay.api.limits import BodySizeLimit, LoginLimiter
 from assay.api.routes import auth, dispatch, out, projects, records, users
 from assay.settings import Settings
@@ -91,6 +92,11 @@ def create_app(
 
     app.include_router(api)
     _mount_ui(app, static_dir or STATIC_DIR)
+    # next and submit for API-token callers skip the middleware stack (assay.api.hot).
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: HotLane(  # type: ignore[method-assign]
+        build_stack(), the_store, settings.max_body_bytes
+    )
     return app
 
 

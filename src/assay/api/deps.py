@@ -9,12 +9,10 @@ never adds it on its own.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 
 from assay.domain.errors import PermissionDenied, Unauthenticated, ValidationError
@@ -25,6 +23,7 @@ from assay.store.engine import Store
 
 __all__ = [
     "CSRF_COOKIE",
+    "authenticate_bearer",
     "CSRF_HEADER",
     "CurrentActor",
     "Page",
@@ -38,7 +37,6 @@ SESSION_COOKIE = "assay_session"
 CSRF_COOKIE = "assay_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
-M = TypeVar("M", bound=BaseModel)
 
 
 async def get_store(request: Request) -> Store:
@@ -59,13 +57,18 @@ async def _authenticate(store: Store, token: str) -> Actor:
     return actor
 
 
+async def authenticate_bearer(store: Store, header: str) -> Actor:
+    """The actor of an ``Authorization: Bearer <token>`` header."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+    return await _authenticate(store, token.strip())
+
+
 async def get_actor(request: Request, store: Annotated[Store, Depends(get_store)]) -> Actor:
     header = request.headers.get("authorization")
     if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-        return await _authenticate(store, token.strip())
+        return await authenticate_bearer(store, header)
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
         raise Unauthenticated("sign in, or send an API token as 'Authorization: Bearer <token>'")
@@ -90,18 +93,8 @@ async def request_actor(request: Request) -> tuple[Store, Actor]:
     return store, await get_actor(request, store)
 
 
-async def request_body(request: Request, model: type[M]) -> M:
-    """The JSON body validated as ``model``; errors as FastAPI reports them (``body.<field>``)."""
-    try:
-        return model.model_validate_json(await request.body())
-    except PydanticValidationError as e:
-        raise RequestValidationError(
-            [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]
-        ) from None
-
-
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI ``requestBody`` for a route that reads its body with :func:`request_body`."""
+    """OpenAPI ``requestBody`` for a route that reads and validates its body itself."""
     return {
         "requestBody": {
             "required": True,

@@ -33,7 +33,16 @@ from assay.domain.errors import (
     ValidationError,
 )
 
-__all__ = ["BadRequest", "BodyTooLarge", "RateLimited", "install_error_handlers", "problem"]
+__all__ = [
+    "BadRequest",
+    "BodyTooLarge",
+    "RateLimited",
+    "assay_problem",
+    "crash_problem",
+    "install_error_handlers",
+    "problem",
+    "validation_problem",
+]
 
 log = logging.getLogger("assay.api")
 
@@ -138,6 +147,11 @@ async def _on_assay_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    return validation_problem(exc)
+
+
+def validation_problem(exc: RequestValidationError) -> JSONResponse:
+    """400 for a body that is not JSON, else 422 naming the first failing field."""
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     field = _loc(tuple(first.get("loc", ())))
@@ -159,6 +173,11 @@ async def _on_http(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return crash_problem()
+
+
+def crash_problem() -> JSONResponse:
+    """500, without the exception's text (the caller logs it)."""
     return problem(500, "internal", "Internal server error", "an unexpected error happened; it was logged")
 
 

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assay.api.errors import BodyTooLarge, RateLimited, assay_problem
 
-__all__ = ["BodySizeLimit", "LoginLimiter"]
+__all__ = ["BodySizeLimit", "LoginLimiter", "too_large"]
 
 
 class BodySizeLimit:
@@ -48,7 +48,11 @@ class BodySizeLimit:
         await self.app(scope, limited, send)
 
     def _error(self) -> BodyTooLarge:
-        return BodyTooLarge(f"the request body is larger than {self.max_bytes} bytes")
+        return too_large(self.max_bytes)
+
+
+def too_large(max_bytes: int) -> BodyTooLarge:
+    return BodyTooLarge(f"the request body is larger than {max_bytes} bytes")
 
 
 class LoginLimiter:

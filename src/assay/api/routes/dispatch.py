@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from assay.api.deps import CurrentActor, PageDep, StoreDep, body_schema, paged, request_actor, request_body
-from assay.api.offload import offload
+from assay.api import hot
+from assay.api.deps import CurrentActor, PageDep, StoreDep, body_schema, paged, request_actor
 from assay.api.routes import out
 from assay.api.schemas import DraftIn, ReviewIn, SkipIn, SubmitIn
 from assay.services import dispatch, review
@@ -13,15 +13,15 @@ from assay.services import dispatch, review
 router = APIRouter(tags=["dispatch"])
 
 
-# next and submit are most of the traffic: they read the caller and the body themselves
-# (request_actor, request_body) instead of through FastAPI's dependency injection.
+# next and submit are most of the traffic: API-token callers reach them through assay.api.hot
+# (straight on ASGI); these routes serve the web UI's cookie sessions and document both in the
+# OpenAPI. They read the caller and the body themselves, without dependency injection.
 
 
 @router.post("/projects/{project_id}/next", responses={204: {"description": "nothing left for the caller"}})
 async def next_assignment(project_id: int, request: Request) -> Response:
     store, actor = await request_actor(request)
-    lease = await offload(dispatch.next_assignment, store, actor, project_id)
-    return Response(status_code=204) if lease is None else out(lease)
+    return await hot.lease(store, actor, project_id)
 
 
 @router.get("/assignments/{assignment_id}")
@@ -34,18 +34,7 @@ async def submit_response(assignment_id: int, request: Request) -> Response:
     """Store the answer; with ``"next": true`` the answer also carries the caller's next lease
     (``next``: a lease as ``POST /projects/{id}/next`` gives it, or null), saving a round trip."""
     store, actor = await request_actor(request)
-    body = await request_body(request, SubmitIn)
-    response, created = await offload(
-        dispatch.submit_response,
-        store,
-        actor,
-        assignment_id,
-        body.values,
-        duration_ms=body.duration_ms,
-        idempotency_key=body.idempotency_key,
-        then_next=body.next,
-    )
-    return out(response, 201 if created else 200)
+    return await hot.submit(store, actor, assignment_id, hot.parse_submit(await request.body()))
 
 
 @router.put("/assignments/{assignment_id}/draft")
