@@ -265,7 +265,7 @@ class _Prepared:
                 return Rows([], cursor.rowcount)
             cursor.execute(sql, one)
             rows: list[dict[str, Any]] = []
-            if self.keys and cursor.description is not None:
+            if self.keys:
                 # (cursor.description builds column objects: read it once only)
                 if self.results is None:
                     self.results = [
