@@ -49,6 +49,7 @@ def serve(
     """Serve the HTTP API (/api/v1) and the web UI."""
     import uvicorn
 
+    from assay.cli.workers import run_workers, spread_workers
     from assay.store.engine import open_store
 
     settings = settings_for(home, db)
@@ -57,16 +58,17 @@ def serve(
     os.environ["ASSAY_HOME"] = str(settings.home.resolve())
     os.environ["ASSAY_DATABASE_URL"] = settings.db_url
     console.print(f"assay serving {settings.db_url} on http://{host}:{port}/ (API at /api/v1)")
-    uvicorn.run(
-        "assay.api.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    options = {
+        "app": "assay.api.app:app_from_env",
+        "factory": True,
+        "log_level": log_level,
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }
+    if workers > 1 and spread_workers():  # a socket per worker: connections spread over them
+        run_workers(workers, host, port, **options)
+    else:
+        uvicorn.run(host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
 
 
 def register(app: typer.Typer) -> None:
