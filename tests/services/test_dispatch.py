@@ -472,3 +472,34 @@ def test_a_trajectory_with_a_reference_comes_with_its_tool_call_diff(store: Stor
     diff = lease["reference_diff"]["trace"]
     assert diff["counts"]["match"] == 1 and diff["counts"]["different_arguments"] == 1
     assert diff["precision"] == 0.5 and diff["recall"] == 0.5
+
+
+def test_the_audit_log_tells_a_chained_answer_in_order(store: Store) -> None:
+    """A submit with next: its answer's events, then the new lease's, the same on both databases
+    (on PostgreSQL the lease statement writes its own event, and the submit's go out with it)."""
+    from datetime import datetime
+
+    from assay.store.events import list_events
+
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": i, "text": f"t{i}"} for i in range(3)])
+    ann, _ = make_user(store, "ann")
+    first = dispatch.next_assignment(store, ann, p["id"])
+    assert first is not None
+    response, _ = dispatch.submit_response(store, ann, first["assignment_id"], {"label": "b"}, then_next=True)
+    second = response["next"]
+    with store.read() as conn:
+        got = list_events(conn, project_id=p["id"])[-4:]
+    assert [(e["action"], e["object_id"]) for e in got] == [
+        ("assignment.created", str(first["assignment_id"])),
+        ("consensus.updated", str(first["record"]["id"])),
+        ("response.submitted", str(response["id"])),
+        ("assignment.created", str(second["assignment_id"])),
+    ]
+    leases = [e for e in got if e["action"] == "assignment.created"]
+    for event, lease in zip(leases, (first, second), strict=True):
+        assert event["actor_id"] == ann.id and event["project_id"] == p["id"]
+        assert event["object_type"] == "assignment"
+        assert event["after"]["record_id"] == lease["record"]["id"]
+        expires = event["after"]["expires_at"]
+        assert datetime.fromisoformat(expires) == datetime.fromisoformat(str(lease["lease_expires_at"]))

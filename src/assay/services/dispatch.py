@@ -40,6 +40,7 @@ from assay.services.audit import audit
 from assay.services.policies import load_project, require
 from assay.services.schemas import CompiledSchema, compiled
 from assay.store import dispatch as dstore
+from assay.store import events as event_store
 from assay.store import projects as proj_store
 from assay.store.accounts import role_of
 from assay.store.engine import Store
@@ -218,15 +219,16 @@ def _lease_next(
         dstore.free_slot(conn, int(record["id"]))
         held = dstore.held_lease(conn, pid, uid)
         return None if held is None else _held_payload(conn, cs, held)
-    audit(
-        conn,
-        actor,
-        ev.ASSIGNMENT_CREATED,
-        "assignment",
-        aid,
-        project_id=pid,
-        after={"record_id": record["id"], "expires_at": expires.isoformat()},
-    )
+    if not record["logged"]:  # (the lease statement wrote it where it could)
+        audit(
+            conn,
+            actor,
+            ev.ASSIGNMENT_CREATED,
+            "assignment",
+            aid,
+            project_id=pid,
+            after={"record_id": record["id"], "expires_at": expires.isoformat()},
+        )
     assignment = {"id": aid, "project_id": pid, "expires_at": expires, "view": view}
     return _lease_payload(cs, assignment, record, record["suggestions"])
 
@@ -402,9 +404,6 @@ def submit_response(
             review_reason = "sampled"
         if review_reason is not None:
             dstore.insert_review(conn, response_id, review_reason)
-        # The answer, the record's counters and its consensus go out with this statement on
-        # PostgreSQL; a lease taken next must see the lease closed, so it does not carry them.
-        dstore.set_assignment_status(conn, assignment_id, "submitted", carry=True)
         response = {**row, "id": response_id, "created_at": created_at, "updated_at": now}
         audit(
             conn,
@@ -420,6 +419,11 @@ def submit_response(
                 "review": review_reason,
             },
         )
+        # The answer, the record's counters, its consensus and the audit events so far go out with
+        # this statement on PostgreSQL; a lease taken next must see the lease closed, so it does
+        # not carry them.
+        event_store.defer_events(conn)
+        dstore.set_assignment_status(conn, assignment_id, "submitted", carry=True)
         public = _public_response(response)
         if then_next:
             # The one-lease index: a contributor whose lease this was holds no other in the project.

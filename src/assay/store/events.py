@@ -11,7 +11,7 @@ from assay.store.statements import run
 from assay.store.tables import events
 from assay.store.types import utcnow
 
-__all__ = ["PENDING", "flush_events", "list_events", "write_event"]
+__all__ = ["PENDING", "defer_events", "flush_events", "list_events", "write_event"]
 
 
 _INSERT = events.insert()  # built once: the audit log is written on every change
@@ -61,6 +61,21 @@ def flush_events(conn: Connection) -> None:
             lambda pg: _INSERT,
             pending[0] if len(pending) == 1 else pending,
             carry=True,
+        )
+        pending.clear()
+
+
+def defer_events(conn: Connection) -> None:
+    """Let the events collected so far go out with the next statement that carries writes
+    (on PostgreSQL; assay.store.statements), instead of in a statement of their own at the commit."""
+    pending = conn.info.get(PENDING)
+    if pending:
+        run(
+            conn,
+            "events.insert",
+            lambda pg: _INSERT,
+            pending[0] if len(pending) == 1 else pending,
+            defer=True,
         )
         pending.clear()
 
