@@ -238,3 +238,22 @@ def test_two_writes_of_one_statement_never_share_a_carrier(store: Store) -> None
         upsert_consensus(conn, [{**row, "value": "b", "confidence": 0.9}])
     with store.read() as conn:
         assert record_consensus(conn, 1)["label"]["value"] == "b"
+
+
+def test_project_for_lease_reads_project_role_and_held_lease_together(store: Store) -> None:
+    pid, uid, aid = _leased(store)
+    stranger, _ = make_user(store, "stranger")
+    assert stranger.id is not None
+    with store.read() as conn:
+        project, role, held = dstore.project_for_lease(conn, pid, uid)
+        assert project is not None and project["id"] == pid and "held_id" not in project
+        assert role == "annotator"
+        assert held is not None and held["id"] == aid and held["user_id"] == uid
+        assert held["expires_at"].tzinfo is not None
+        assert dstore.project_for_lease(conn, 999_999, uid) == (None, None, None)
+        _, _, none_held = dstore.project_for_lease(conn, pid, stranger.id)
+        assert none_held is None
+    with store.tx() as conn:
+        dstore.set_assignment_status(conn, aid, "submitted")
+    with store.read() as conn:
+        assert dstore.project_for_lease(conn, pid, uid)[2] is None

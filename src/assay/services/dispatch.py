@@ -37,7 +37,7 @@ from assay.quality import GoldScores, decide, quality_gate
 from assay.services import consensus
 from assay.services.actors import Actor
 from assay.services.audit import audit
-from assay.services.policies import load_project, require
+from assay.services.policies import authorize, load_project, require
 from assay.services.schemas import CompiledSchema, compiled
 from assay.store import dispatch as dstore
 from assay.store import events as event_store
@@ -167,14 +167,29 @@ def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[
     if actor.id is None:
         raise ValidationError("dispatch needs a contributor (a user), not the local system")
     with store.tx() as conn:
+        by_id = isinstance(project_ref, int) or project_ref.isdigit()
+        if by_id and not actor.is_admin:  # the project, the role and the lease held: one statement
+            found, role, held = dstore.project_for_lease(conn, int(project_ref), actor.id)
+            project = authorize(found, role, project_ref, "annotator")
+            return _lease_next(store, conn, actor, actor.id, project, held=held)
         project = load_project(conn, actor, project_ref, need="annotator")
         return _lease_next(store, conn, actor, actor.id, project)
 
 
+_ASK: Any = object()  # _lease_next's `held` when the caller has not read it
+
+
 def _lease_next(
-    store: Store, conn: Connection, actor: Actor, uid: int, project: dict[str, Any], *, free: bool = False
+    store: Store,
+    conn: Connection,
+    actor: Actor,
+    uid: int,
+    project: dict[str, Any],
+    *,
+    held: dict[str, Any] | None = _ASK,
 ) -> dict[str, Any] | None:
-    """The lease of ``next`` inside the caller's transaction; ``free``: the actor holds no lease here."""
+    """The lease of ``next`` inside the caller's transaction; ``held``: the lease the actor holds
+    in the project, when the caller knows it (None: none)."""
     pid = int(project["id"])
     cs = compiled(project)
     wf = cs.schema.workflow
@@ -182,7 +197,8 @@ def _lease_next(
     if _sweep_due(store, pid, wf.lease_seconds):
         for gone in dstore.expire_leases(conn, pid, now):
             audit(conn, actor, ev.ASSIGNMENT_EXPIRED, "assignment", gone["id"], project_id=pid, after=gone)
-    held = None if free else dstore.held_lease(conn, pid, uid)
+    if held is _ASK:
+        held = dstore.held_lease(conn, pid, uid)
     if held is not None and held["expires_at"] < now:
         dstore.expire_assignment(conn, int(held["id"]), int(held["record_id"]))
         gone = {k: held[k] for k in ("id", "record_id", "user_id")}
@@ -453,7 +469,7 @@ def _then_next(
             raise NotFound(f"no project {project_id!r}")
         else:
             require(project["role"], "annotator")
-        return {"next": _lease_next(store, conn, actor, actor.id, project, free=free)}
+        return {"next": _lease_next(store, conn, actor, actor.id, project, held=None if free else _ASK)}
     except (PermissionDenied, NotFound) as e:
         return {"next": None, "next_problem": {"code": e.code, "detail": e.message}}
 

@@ -16,7 +16,7 @@ from assay.services.actors import ROLE_RANK, Actor
 from assay.store import accounts as acc
 from assay.store import projects as proj_store
 
-__all__ = ["load_project", "project_role", "require"]
+__all__ = ["authorize", "load_project", "project_role", "require"]
 
 
 def project_role(conn: Connection, actor: Actor, project: dict[str, Any]) -> str | None:
@@ -46,6 +46,11 @@ def load_project(
     if project is None and isinstance(ref, str):
         project = proj_store.get_project_by_name(conn, ref)
         role = project_role(conn, actor, project) if project else None
+    return authorize(project, role, ref, need)
+
+
+def authorize(project: dict[str, Any] | None, role: str | None, ref: int | str, need: str) -> dict[str, Any]:
+    """The project with its ``role``, if that role is at least ``need``; else not found or forbidden."""
     if project is None or role is None:
         raise NotFound(f"no project {ref!r}")
     require(role, need)

@@ -213,7 +213,7 @@ _PROJECT_ROLE = sa.select(*role_columns(sa.bindparam("pid"), sa.bindparam("wid")
 _PROJECT_WITH_ROLE = sa.select(
     projects, *role_columns(projects.c.id, projects.c.workspace_id, sa.bindparam("uid"))
 ).where(projects.c.id == sa.bindparam("pid"))
-_ROLE_KEYS = ("member_role", "has_members", "workspace_role")
+ROLE_KEYS = ("member_role", "has_members", "workspace_role")
 
 
 def role_of(row: Any) -> str | None:
@@ -240,5 +240,5 @@ def project_with_role(
     ).first()
     if row is None:
         return None, None
-    project = {k: v for k, v in row.items() if k not in _ROLE_KEYS}
+    project = {k: v for k, v in row.items() if k not in ROLE_KEYS}
     return project, role_of(row)

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
-from assay.store.accounts import role_columns
+from assay.store.accounts import ROLE_KEYS, role_columns, role_of
 from assay.store.statements import run
 from assay.store.tables import (
     assignments,
@@ -53,6 +53,7 @@ __all__ = [
     "insert_response",
     "insert_review",
     "lease_record",
+    "project_for_lease",
     "record_for_update",
     "record_responses",
     "record_suggestions",
@@ -178,6 +179,41 @@ def held_lease(conn: Connection, project_id: int, user_id: int) -> dict[str, Any
         ),
         {"uid": user_id, "pid": project_id},
     ).first()
+
+
+_HELD = ("id", "record_id", "user_id", "expires_at", "view", "project_id")
+
+
+def project_for_lease(
+    conn: Connection, project_id: int, user_id: int
+) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
+    """What ``next`` reads first, in one statement: the project, the user's role on it (as
+    :func:`assay.store.accounts.project_with_role` gives them) and the lease it holds there."""
+
+    def build(pg: bool) -> Any:
+        held = assignments.alias("held")
+        on = sa.and_(
+            held.c.project_id == projects.c.id,
+            held.c.user_id == sa.bindparam("uid"),
+            held.c.status == "leased",
+        )
+        return (
+            sa.select(
+                projects,
+                *role_columns(projects.c.id, projects.c.workspace_id, sa.bindparam("uid")),
+                *[held.c[k].label(f"held_{k}") for k in _HELD],
+            )
+            .select_from(projects.outerjoin(held, on))
+            .where(projects.c.id == sa.bindparam("pid"))
+        )
+
+    row = run(conn, "project_for_lease", build, {"pid": project_id, "uid": user_id}).first()
+    if row is None:
+        return None, None, None
+    lease = {k: row.pop(f"held_{k}") for k in _HELD}
+    role = role_of(row)
+    project = {k: v for k, v in row.items() if k not in ROLE_KEYS}
+    return project, role, (lease if lease["id"] is not None else None)
 
 
 def expire_assignment(conn: Connection, assignment_id: int, record_id: int) -> None:
