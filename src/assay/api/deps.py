@@ -23,12 +23,12 @@ from assay.store.engine import Store
 
 __all__ = [
     "CSRF_COOKIE",
-    "authenticate_bearer",
     "CSRF_HEADER",
     "CurrentActor",
     "Page",
     "SESSION_COOKIE",
     "SettingsDep",
+    "authenticate_bearer",
     "StoreDep",
     "page_params",
 ]

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assay.api.deps import authenticate_bearer
 from assay.api.errors import assay_problem, crash_problem, validation_problem
-from assay.api.limits import too_large
+from assay.api.limits import declared_length, limited, too_large
 from assay.api.offload import offload
 from assay.api.routes import out
 from assay.api.schemas import SubmitIn
@@ -87,24 +87,21 @@ class HotLane:
         path = scope["path"]
         route = _NEXT.fullmatch(path) or _SUBMIT.fullmatch(path)
         authorization = None
-        length = 0
         if route is not None:
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    authorization = value.decode("latin-1")
-                elif name == b"content-length":
-                    length = int(value) if value.isdigit() else 0
+            authorization = next(
+                (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
+            )
         if route is None or authorization is None:
             await self.app(scope, receive, send)
             return
         try:
-            if length > self.max_bytes:
+            if declared_length(scope) > self.max_bytes:
                 raise too_large(self.max_bytes)
             actor = await authenticate_bearer(self.store, authorization)
             if route.re is _NEXT:
                 response = await lease(self.store, actor, int(route[1]))
             else:
-                body = parse_submit(await self._body(receive))
+                body = parse_submit(await _body(limited(receive, self.max_bytes)))
                 response = await submit(self.store, actor, int(route[1]), body)
         except AssayError as e:
             response = assay_problem(e)
@@ -115,18 +112,14 @@ class HotLane:
             response = crash_problem()
         await response(scope, receive, send)
 
-    async def _body(self, receive: Receive) -> bytes:
-        chunks: list[bytes] = []
-        seen = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.max_bytes:
-                raise too_large(self.max_bytes)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+
+async def _body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assay.api.errors import BodyTooLarge, RateLimited, assay_problem
 
-__all__ = ["BodySizeLimit", "LoginLimiter", "too_large"]
+__all__ = ["BodySizeLimit", "LoginLimiter", "declared_length", "limited", "too_large"]
 
 
 class BodySizeLimit:
@@ -24,31 +24,34 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    size = int(value)
-                except ValueError:
-                    size = 0
-                if size > self.max_bytes:
-                    response = assay_problem(self._error())
-                    await response(scope, receive, send)
-                    return
-        seen = 0
+        if declared_length(scope) > self.max_bytes:
+            await assay_problem(too_large(self.max_bytes))(scope, receive, send)
+            return
+        await self.app(scope, limited(receive, self.max_bytes), send)
 
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise self._error()
-            return message
 
-        await self.app(scope, limited, send)
+def declared_length(scope: Scope) -> int:
+    """The request's Content-Length (0 when absent or not a number)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
 
-    def _error(self) -> BodyTooLarge:
-        return too_large(self.max_bytes)
+
+def limited(receive: Receive, max_bytes: int) -> Receive:
+    """``receive`` that raises 413 (BodyTooLarge) once the body passes ``max_bytes``."""
+    seen = 0
+
+    async def receive_limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > max_bytes:
+                raise too_large(max_bytes)
+        return message
+
+    return receive_limited
 
 
 def too_large(max_bytes: int) -> BodyTooLarge:

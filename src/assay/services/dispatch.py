@@ -438,7 +438,7 @@ def submit_response(
         # The answer, the record's counters, its consensus and the audit events so far go out with
         # this statement on PostgreSQL; a lease taken next must see the lease closed, so it does
         # not carry them.
-        event_store.defer_events(conn)
+        event_store.flush_events(conn, defer=True)
         dstore.set_assignment_status(conn, assignment_id, "submitted", carry=True)
         public = _public_response(response)
         if then_next:

@@ -18,6 +18,7 @@ __all__ = [
     "project_with_role",
     "role_columns",
     "role_of",
+    "split_role",
     "add_membership",
     "add_project_member",
     "get_user",
@@ -213,7 +214,7 @@ _PROJECT_ROLE = sa.select(*role_columns(sa.bindparam("pid"), sa.bindparam("wid")
 _PROJECT_WITH_ROLE = sa.select(
     projects, *role_columns(projects.c.id, projects.c.workspace_id, sa.bindparam("uid"))
 ).where(projects.c.id == sa.bindparam("pid"))
-ROLE_KEYS = ("member_role", "has_members", "workspace_role")
+_ROLE_KEYS = ("member_role", "has_members", "workspace_role")
 
 
 def role_of(row: Any) -> str | None:
@@ -238,7 +239,9 @@ def project_with_role(
     row = run(
         conn, "project_with_role", lambda pg: _PROJECT_WITH_ROLE, {"pid": project_id, "uid": user_id}
     ).first()
-    if row is None:
-        return None, None
-    project = {k: v for k, v in row.items() if k not in ROLE_KEYS}
-    return project, role_of(row)
+    return (None, None) if row is None else split_role(row)
+
+
+def split_role(row: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A project row read with :func:`role_columns`: the project alone, and the role."""
+    return {k: v for k, v in row.items() if k not in _ROLE_KEYS}, role_of(row)

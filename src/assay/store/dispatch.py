@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
-from assay.store.accounts import ROLE_KEYS, role_columns, role_of
+from assay.store.accounts import role_columns, split_role
 from assay.store.statements import run
 from assay.store.tables import (
     assignments,
@@ -211,8 +211,7 @@ def project_for_lease(
     if row is None:
         return None, None, None
     lease = {k: row.pop(f"held_{k}") for k in _HELD}
-    role = role_of(row)
-    project = {k: v for k, v in row.items() if k not in ROLE_KEYS}
+    project, role = split_role(row)
     return project, role, (lease if lease["id"] is not None else None)
 
 
@@ -543,11 +542,10 @@ def insert_response(conn: Connection, **values: Any) -> int:
     wait to go out with a later statement (assay.store.statements)."""
     now = utcnow()
     row = {**_RESPONSE_DEFAULTS, "created_at": now, "updated_at": now, **values}
-    if row.get("id", 0) is None:
-        del row["id"]
-    if "id" in row:
-        run(conn, "insert_response:given_id", lambda pg: responses.insert(), row, defer=True)
-        return int(row["id"])
+    given = row.pop("id", None)
+    if given is not None:
+        run(conn, "insert_response:given_id", lambda pg: responses.insert(), {**row, "id": given}, defer=True)
+        return int(given)
     return int(
         run(conn, "insert_response", lambda pg: responses.insert().returning(responses.c.id), row).one()["id"]
     )

@@ -11,7 +11,7 @@ from assay.store.statements import run
 from assay.store.tables import events
 from assay.store.types import utcnow
 
-__all__ = ["PENDING", "defer_events", "flush_events", "list_events", "write_event"]
+__all__ = ["PENDING", "flush_events", "list_events", "write_event"]
 
 
 _INSERT = events.insert()  # built once: the audit log is written on every change
@@ -50,33 +50,14 @@ def write_event(
         conn.execute(_INSERT, row)
 
 
-def flush_events(conn: Connection) -> None:
+def flush_events(conn: Connection, *, defer: bool = False) -> None:
     """Write the events the connection collected (inside its transaction, before it commits),
-    with the writes still waiting to go out (:mod:`assay.store.statements`)."""
+    taking the writes still waiting along (:mod:`assay.store.statements`). ``defer``: let them
+    wait in turn, to go out with the next statement that carries writes (on PostgreSQL)."""
     pending = conn.info.get(PENDING)
     if pending:
-        run(
-            conn,
-            "events.insert",
-            lambda pg: _INSERT,
-            pending[0] if len(pending) == 1 else pending,
-            carry=True,
-        )
-        pending.clear()
-
-
-def defer_events(conn: Connection) -> None:
-    """Let the events collected so far go out with the next statement that carries writes
-    (on PostgreSQL; assay.store.statements), instead of in a statement of their own at the commit."""
-    pending = conn.info.get(PENDING)
-    if pending:
-        run(
-            conn,
-            "events.insert",
-            lambda pg: _INSERT,
-            pending[0] if len(pending) == 1 else pending,
-            defer=True,
-        )
+        rows = pending[0] if len(pending) == 1 else pending
+        run(conn, "events.insert", lambda pg: _INSERT, rows, defer=defer, carry=not defer)
         pending.clear()
 
 

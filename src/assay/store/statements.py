@@ -233,37 +233,35 @@ class _Prepared:
                 full[name] = proc(full[name])
         return full
 
-    def _batch(self, params: dict[str, Any] | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [self._params(p) for p in params] if not isinstance(params, dict) else [self._params(params)]
+    def _shaped(self, params: dict[str, Any] | Sequence[dict[str, Any]]) -> tuple[str, Any, bool]:
+        """The SQL to send, its parameters, and whether it runs once per row (executemany)."""
+        if isinstance(params, dict):
+            return self.sql, self._params(params), False
+        batch = [self._params(p) for p in params]
+        if self.values is not None and len(batch) <= 16:
+            # A few rows as one INSERT … VALUES (…), (…): psycopg's executemany goes through
+            # its pipeline, which costs more CPU than the statement for a handful of rows.
+            return self._rows_sql(len(batch)), _suffixed(batch), False
+        return self.sql, batch, True
 
     def part(self, params: dict[str, Any] | Sequence[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
         """The SQL and parameters to send this write later as one statement; None if it cannot be."""
-        batch = self._batch(params)
-        if isinstance(params, dict):
-            return self.sql, batch[0]
-        if self.values is not None and len(batch) <= 16:
-            return self._rows_sql(len(batch)), _suffixed(batch)
-        return None
+        sql, args, many = self._shaped(params)
+        return None if many else (sql, args)
 
     def run(self, conn: Connection, params: dict[str, Any] | Sequence[dict[str, Any]]) -> Rows:
-        many = not isinstance(params, dict)
-        batch = self._batch(params)
-        sql, one = self.sql, batch[0]
-        if many and self.values is not None and len(batch) <= 16:
-            # A few rows as one INSERT … VALUES (…), (…): psycopg's executemany goes through
-            # its pipeline, which costs more CPU than the statement for a handful of rows.
-            sql, one, many = self._rows_sql(len(batch)), _suffixed(batch), False
+        sql, args, many = self._shaped(params)
         waiting = conn.info.get(DEFERRED)
         if waiting and many:
             flush_deferred(conn)
         elif waiting:
             carried, extra = _carried(waiting, sql)
-            sql, one = carried, {**extra, **one}
-        with _cursor(conn, self.dialect, sql, batch) as cursor:
+            sql, args = carried, {**extra, **args}
+        with _cursor(conn, self.dialect, sql, args) as cursor:
             if many:
-                cursor.executemany(sql, batch)
+                cursor.executemany(sql, args)
                 return Rows([], cursor.rowcount)
-            cursor.execute(sql, one)
+            cursor.execute(sql, args)
             rows: list[dict[str, Any]] = []
             if self.keys:
                 # (cursor.description builds column objects: read it once only)
