@@ -257,3 +257,25 @@ def test_project_for_lease_reads_project_role_and_held_lease_together(store: Sto
         dstore.set_assignment_status(conn, aid, "submitted")
     with store.read() as conn:
         assert dstore.project_for_lease(conn, pid, uid)[2] is None
+
+
+def test_named_parameters_repeated_with_a_literal_percent_and_past_fifty(store: Store) -> None:
+    """Each SQL text is turned into ``$n`` placeholders once: a name used twice is one parameter,
+    ``%%`` stays a literal ``%``, and a statement with more than 50 parameters (as one carrying
+    writes has) gets every value in its place."""
+    names = [f"v{i}" for i in range(60)]
+
+    def build(pg: bool) -> sa.Select[tuple[object, ...]]:
+        total = sum((sa.bindparam(n, type_=sa.Integer) for n in names), sa.literal(0))
+        twice = sa.bindparam("word", type_=sa.String) + sa.bindparam("word", type_=sa.String)
+        return sa.select(
+            total.label("total"),
+            twice.label("twice"),
+            sa.literal_column("'50%'").label("pct"),
+        )
+
+    params: dict[str, object] = {n: i for i, n in enumerate(names)} | {"word": "ab"}
+    with store.read() as conn:
+        for _ in range(2):  # the second time from the cache of converted texts
+            row = run(conn, "test:placeholders", build, params).one()
+            assert row["total"] == sum(range(60)) and row["twice"] == "abab" and row["pct"] == "50%"

@@ -7,7 +7,8 @@ costs about 65 µs of CPU per statement on PostgreSQL where psycopg alone costs 
 submit's SELECT: 107 µs against 42, measured on the 2-core machine). So on PostgreSQL a statement
 is compiled once into its SQL text and the converters its parameters and columns need (the type
 processors SQLAlchemy itself would apply, and the Python-side defaults such as ``updated_at``),
-and then runs on the DBAPI cursor of the connection's open transaction. Errors are wrapped the way
+and then runs on a raw cursor (``$n`` placeholders, each SQL text converted once: see
+:func:`_positional`) of the connection's open transaction. Errors are wrapped the way
 SQLAlchemy wraps them, and a lost connection is invalidated. SQLite keeps SQLAlchemy's path: it
 has no round trips to save and its parameters are positional.
 
@@ -314,7 +315,7 @@ def _cursor(conn: Connection, dialect: sa.Dialect, sql: str, params: Any) -> Ite
     """A psycopg cursor of the connection's transaction; driver errors wrapped as SQLAlchemy's."""
     raw = conn.connection.driver_connection
     assert raw is not None
-    cursor = psycopg.RawCursor(raw)
+    cursor: Any = psycopg.RawCursor(raw)
     try:
         yield cursor
     except dialect.loaded_dbapi.Error as e:
