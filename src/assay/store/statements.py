@@ -124,9 +124,8 @@ def flush_deferred(conn: Connection) -> None:
     if waiting:
         carried, extra = _carried(waiting, sql)
         sql, params = carried, {**extra, **params}
-    with _cursor(conn, conn.dialect, sql, params) as cursor:
-        text, names = _positional(sql)
-        cursor.execute(text, [params[n] for n in names])
+    with _executed(conn, conn.dialect, sql, params, many=False):
+        pass
 
 
 def _carried(waiting: list[tuple[str, str, dict[str, Any]]], sql: str) -> tuple[str, dict[str, Any]]:
@@ -286,12 +285,9 @@ class _Prepared:
         elif waiting:
             carried, extra = _carried(waiting, sql)
             sql, args = carried, {**extra, **args}
-        text, names = _positional(sql)
-        with _cursor(conn, self.dialect, sql, args) as cursor:
+        with _executed(conn, self.dialect, sql, args, many=many) as cursor:
             if many:
-                cursor.executemany(text, [[row[n] for n in names] for row in args])
                 return Rows([], cursor.rowcount)
-            cursor.execute(text, [args[n] for n in names])
             rows: list[dict[str, Any]] = []
             if self.keys:
                 # (cursor.description builds column objects: read it once only)
@@ -311,12 +307,18 @@ class _Prepared:
 
 
 @contextmanager
-def _cursor(conn: Connection, dialect: sa.Dialect, sql: str, params: Any) -> Iterator[Any]:
-    """A psycopg cursor of the connection's transaction; driver errors wrapped as SQLAlchemy's."""
+def _executed(conn: Connection, dialect: sa.Dialect, sql: str, params: Any, *, many: bool) -> Iterator[Any]:
+    """A psycopg cursor of the connection's transaction that has run ``sql`` (named placeholders)
+    with ``params`` (a dict, or a list of dicts with ``many``); driver errors wrapped as SQLAlchemy's."""
     raw = conn.connection.driver_connection
     assert raw is not None
     cursor: Any = psycopg.RawCursor(raw)
+    text, names = _positional(sql)
     try:
+        if many:
+            cursor.executemany(text, [[row[n] for n in names] for row in params])
+        else:
+            cursor.execute(text, [params[n] for n in names])
         yield cursor
     except dialect.loaded_dbapi.Error as e:
         if dialect.is_disconnect(e, raw, cursor):
