@@ -219,13 +219,14 @@ class _Prepared:
     def __init__(self, stmt: Any, dialect: sa.Dialect, column_keys: list[str] | None) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=column_keys)
         self.sql = str(compiled)
-        self.compiled = compiled
         self.dialect = dialect
-        self.binds = {
-            name: proc
-            for name, bind in compiled.binds.items()
-            if (proc := _processor("bind", bind.type, dialect)) is not None
-        }
+        # Each parameter the SQL names: where its value comes from, and its type's converter.
+        # (What compiled.construct_params works out again on every call, worked out once.)
+        escaped = compiled.escaped_bind_names
+        self.slots = [
+            (escaped.get(name, name), bind.key, name, bind, _processor("bind", bind.type, dialect))
+            for bind, name in compiled.bind_names.items()
+        ]
         self.defaults = [(c.key, _default(c, False)) for c in compiled.insert_prefetch] + [
             (c.key, _default(c, True)) for c in compiled.update_prefetch
         ]
@@ -255,10 +256,17 @@ class _Prepared:
         for key, make in self.defaults:
             if key not in given:
                 given = {**given, key: make()}
-        full: dict[str, Any] = self.compiled.construct_params(given)
-        for name, proc in self.binds.items():
-            if name in full:
-                full[name] = proc(full[name])
+        full: dict[str, Any] = {}
+        for out, key, name, bind, proc in self.slots:
+            if key in given:
+                value = given[key]
+            elif name in given:
+                value = given[name]
+            elif bind.required:
+                raise sa.exc.InvalidRequestError(f"A value is required for bind parameter {key!r}")
+            else:
+                value = bind.effective_value if bind.callable else bind.value
+            full[out] = value if proc is None else proc(value)
         return full
 
     def _shaped(self, params: dict[str, Any] | Sequence[dict[str, Any]]) -> tuple[str, Any, bool]:
