@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import random
 import time
+import weakref
 from datetime import timedelta
 from itertools import combinations
 from typing import Any
@@ -162,6 +163,24 @@ def _sweep_due(store: Store, project_id: int, lease_seconds: int) -> bool:
     return True
 
 
+# Where each contributor's last pick was, per project and process: its next walk starts there
+# (dstore.lease_record's `after`), for this long; then it walks from the head again, which serves
+# a record freed behind that place (released, skipped by another, expired) in its turn.
+HINT_SECONDS = 1.0
+_last_pick: weakref.WeakKeyDictionary[Store, dict[tuple[int, int], tuple[int, int, float]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _pick_hint(store: Store, project_id: int, user_id: int) -> tuple[int, int, float] | None:
+    """The ``(priority, id)`` of the contributor's last pick and when its walk last started at
+    the head; None when it should start there now."""
+    found = _last_pick.setdefault(store, {}).pop((project_id, user_id), None)
+    if found is None or time.monotonic() - found[2] > HINT_SECONDS:
+        return None
+    return found
+
+
 def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[str, Any] | None:
     """Lease the next record to the actor; None when nothing is left for it."""
     if actor.id is None:
@@ -227,7 +246,11 @@ def _lease_next(
         if span is not None:
             record = lease(gold=True, pivot=_rng.randint(span[0], span[1])) or lease(gold=True)
     if record is None and not qualifying:
-        record = lease(gold=False)
+        hint = _pick_hint(store, pid, uid)
+        record = lease(gold=False, after=hint and hint[:2])
+        if record is not None:
+            since = hint[2] if hint else time.monotonic()
+            _last_pick[store][pid, uid] = (int(record["priority"]), int(record["id"]), since)
     if record is None:
         return None
     aid, view = record["assignment_id"], record["view"]

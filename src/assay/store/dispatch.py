@@ -231,9 +231,10 @@ def lease_record(
     expires_at: datetime,
     view_of: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
     pivot: int | None = None,
+    after: tuple[int, int] | None = None,
 ) -> dict[str, Any] | None:
-    """Lease the next free record to this contributor: the record with its suggestions, the
-    ``assignment_id``, the ``view`` and ``logged``; None when nothing is left.
+    """Lease the next free record to this contributor: the record (with its ``priority``) and
+    its suggestions, the ``assignment_id``, the ``view`` and ``logged``; None when nothing is left.
 
     The pick is an index walk in priority order (never a scan) that passes over records the
     contributor already had and records needing skills it lacks; on PostgreSQL it locks the row
@@ -246,40 +247,66 @@ def lease_record(
     same gold first). Where the lease is inserted in the same statement, that statement also
     writes its ``assignment.created`` audit event, by the contributor (``logged`` is True; else
     the caller writes it).
+
+    ``after``: the ``(priority, id)`` of the contributor's last pick, where its walk may start
+    on PostgreSQL (records of a higher priority still come first). A record taken leaves a dead
+    entry at the head of the dispatch index until VACUUM removes it, and every walk from the
+    start passes all of them: thousands of index entries per pick after a few seconds of fast
+    work. When nothing is found from there, the walk starts from the head after all, so a
+    record freed behind that place is not lost, only served in its turn a little later.
     """
     with_skills = bool(skill_keys)
     with_pivot = pivot is not None
     together = conn.dialect.name == "postgresql" and view_of is None
+    with_after = after is not None and not with_pivot and conn.dialect.name == "postgresql"
 
-    def build(pg: bool) -> Any:
-        r = records.alias("pick")
-        seen = sa.exists().where(
-            assignments.c.record_id == r.c.id, assignments.c.user_id == sa.bindparam("uid")
-        )
-        q = sa.select(r.c.id).where(
-            r.c.project_id == sa.bindparam("pid"),
-            r.c.status == "open",
-            r.c.is_gold == sa.bindparam("want_gold"),
-            ~seen,
-        )
-        if with_skills and pg:  # an array parameter: the statement text stays the same for any keys
-            keys: Any = sa.bindparam("keys", type_=postgresql.ARRAY(sa.String))
-            q = q.where(sa.or_(r.c.skills.is_(None), r.c.skills == sa.any_(keys)))
-        elif with_skills:
-            keys = sa.bindparam("keys", expanding=True)
-            q = q.where(sa.or_(r.c.skills.is_(None), r.c.skills.in_(keys)))
+    def build(pg: bool, hinted: bool) -> Any:
+        def pick(where: Callable[[Any], list[Any]]) -> Any:
+            r = records.alias("pick")
+            seen = sa.exists().where(
+                assignments.c.record_id == r.c.id, assignments.c.user_id == sa.bindparam("uid")
+            )
+            q = sa.select(r.c.id).where(
+                r.c.project_id == sa.bindparam("pid"),
+                r.c.status == "open",
+                r.c.is_gold == sa.bindparam("want_gold"),
+                ~seen,
+            )
+            if with_skills and pg:  # an array parameter: the statement text stays the same for any keys
+                keys: Any = sa.bindparam("keys", type_=postgresql.ARRAY(sa.String))
+                q = q.where(sa.or_(r.c.skills.is_(None), r.c.skills == sa.any_(keys)))
+            elif with_skills:
+                keys = sa.bindparam("keys", expanding=True)
+                q = q.where(sa.or_(r.c.skills.is_(None), r.c.skills.in_(keys)))
+            else:
+                q = q.where(r.c.skills.is_(None))
+            if with_pivot:
+                q = q.where(r.c.id >= sa.bindparam("pivot")).order_by(r.c.id)
+            elif hinted:
+                # The first of `where`'s band in id order (the walk starts at the last pick).
+                q = q.where(*where(r)).order_by(r.c.id)
+            else:
+                q = q.where(*where(r)).order_by(r.c.priority.desc(), r.c.id)
+            q = q.limit(1)
+            if pg:
+                q = q.with_for_update(skip_locked=True)
+            return q.scalar_subquery()
+
+        if hinted:  # a record of a higher priority, else the next in the last pick's band
+            chosen: Any = sa.func.coalesce(
+                pick(lambda r: [r.c.priority > sa.bindparam("after_priority")]),
+                pick(
+                    lambda r: [
+                        r.c.priority == sa.bindparam("after_priority"),
+                        r.c.id >= sa.bindparam("after_id"),
+                    ]
+                ),
+            )
         else:
-            q = q.where(r.c.skills.is_(None))
-        if with_pivot:
-            q = q.where(r.c.id >= sa.bindparam("pivot")).order_by(r.c.id)
-        else:
-            q = q.order_by(r.c.priority.desc(), r.c.id)
-        q = q.limit(1)
-        if pg:
-            q = q.with_for_update(skip_locked=True)
+            chosen = pick(lambda r: [])
         take = (
             records.update()
-            .where(records.c.id == q.scalar_subquery(), records.c.status == "open")
+            .where(records.c.id == chosen, records.c.status == "open")
             .values(
                 leased=records.c.leased + 1, status=_AFTER_TAKE, updated_at=sa.bindparam("now", type_=_TIME)
             )
@@ -289,6 +316,7 @@ def lease_record(
                 records.c.metadata,
                 records.c.external_id,
                 records.c.is_gold,
+                records.c.priority,
                 # SQLite writes RETURNING columns unqualified, where `id` would mean suggestions.id.
                 _suggestions_of(pg, records.c.id if pg else sa.literal_column("records.id")).label(
                     "suggestions"
@@ -350,12 +378,18 @@ def lease_record(
         params["expires"] = expires_at
         params["expires_iso"] = expires_at.isoformat()
     key = f"lease:{with_skills}:{with_pivot}:{together}"
-    record = run(conn, key, build, params).first()
+    record = None
+    if with_after:
+        assert after is not None
+        hinted = {**params, "after_priority": after[0], "after_id": after[1]}
+        record = run(conn, key + ":after", lambda pg: build(pg, True), hinted).first()
+    if record is None:
+        record = run(conn, key, lambda pg: build(pg, False), params).first()
     # On PostgreSQL a pick can come back empty while concurrent leases, answers and skips move the
     # rows it walks (seen about once in 20,000 picks, 4 contributors leasing and skipping):
     # each statement takes a new snapshot, so a second or third try finds the record that is there.
     for _ in range(2 if record is None and conn.dialect.name == "postgresql" else 0):
-        record = run(conn, key, build, params).first()
+        record = run(conn, key, lambda pg: build(pg, False), params).first()
         if record is not None:
             break
     if record is None or together:
