@@ -249,7 +249,12 @@ def test_a_record_of_higher_priority_comes_first_even_right_after_a_pick(store: 
     assert first is not None and first["record"]["fields"]["text"] == "t0"
     answer, _ = dispatch.submit_response(store, ann, first["assignment_id"], {"label": "a"}, then_next=True)
     assert answer["next"]["record"]["fields"]["text"] == "t1"
-    imports.import_rows(store, SYSTEM, p["id"], enumerate([{"id": "urgent", "text": "u", "priority": 5}], 1))
+    urgent = [{"id": "urgent", "text": "u", "priority": 5}, {"id": "more urgent", "text": "v", "priority": 7}]
+    imports.import_rows(store, SYSTEM, p["id"], enumerate(urgent, 1))
+    answer, _ = dispatch.submit_response(
+        store, ann, answer["next"]["assignment_id"], {"label": "a"}, then_next=True
+    )
+    assert answer["next"]["record"]["fields"]["text"] == "v"
     answer, _ = dispatch.submit_response(
         store, ann, answer["next"]["assignment_id"], {"label": "a"}, then_next=True
     )

@@ -458,11 +458,14 @@ def submit_response(
                 "review": review_reason,
             },
         )
-        # The answer, the record's counters, its consensus and the audit events so far go out with
-        # this statement on PostgreSQL; a lease taken next must see the lease closed, so it does
-        # not carry them.
-        event_store.flush_events(conn, defer=True)
-        dstore.set_assignment_status(conn, assignment_id, "submitted", carry=True)
+        # On PostgreSQL the answer, the record's counters, its consensus and the audit events so
+        # far go out with the update that closes the lease; and when the next lease follows, with
+        # that lease's statement, which waits for the closing update and the events.
+        chained = then_next and was_leased
+        event_store.flush_events(conn, defer=True, name=dstore.CARRIED_EVENTS if chained else None)
+        dstore.set_assignment_status(
+            conn, assignment_id, "submitted", carry=not chained, before_lease=chained
+        )
         public = _public_response(response)
         if then_next:
             # The one-lease index: a contributor whose lease this was holds no other in the project.

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
 from assay.store.accounts import role_columns, split_role
-from assay.store.statements import run
+from assay.store.statements import run, waiting
 from assay.store.tables import (
     assignments,
     consensus,
@@ -67,6 +67,11 @@ __all__ = [
 
 # The hot statements are built once per dialect and, on PostgreSQL, run on the driver directly
 # (assay.store.statements): a next+submit runs about ten of them.
+
+# The WITH parts a lease statement waits for when it carries the end of an answer (lease_record):
+# the update that closes the answered lease, and the audit events written so far.
+CLOSED_LEASE = "closed_lease"
+CARRIED_EVENTS = "carried_events"
 
 
 def _json_rows(pg: bool, cols: dict[str, Any], where: Any, order: Any) -> Any:
@@ -259,9 +264,13 @@ def lease_record(
     with_pivot = pivot is not None
     together = conn.dialect.name == "postgresql" and view_of is None
     with_after = after is not None and not with_pivot and conn.dialect.name == "postgresql"
+    # The end of an answer waits on the connection (the closing update, the events): this lease
+    # carries it, and its insert waits for both, so that the one-lease index sees the old lease
+    # closed and the audit log has the answer's events before the lease's.
+    carrying = together and waiting(conn, CLOSED_LEASE, CARRIED_EVENTS)
 
-    def build(pg: bool, hinted: bool) -> Any:
-        def pick(where: Callable[[Any], list[Any]]) -> Any:
+    def build(pg: bool, hinted: bool, gated: bool = False) -> Any:
+        def pick(where: Callable[[Any], list[Any]], by_id: bool = False) -> Any:
             r = records.alias("pick")
             seen = sa.exists().where(
                 assignments.c.record_id == r.c.id, assignments.c.user_id == sa.bindparam("uid")
@@ -282,8 +291,7 @@ def lease_record(
                 q = q.where(r.c.skills.is_(None))
             if with_pivot:
                 q = q.where(r.c.id >= sa.bindparam("pivot")).order_by(r.c.id)
-            elif hinted:
-                # The first of `where`'s band in id order (the walk starts at the last pick).
+            elif by_id:  # within one priority: from the last pick on
                 q = q.where(*where(r)).order_by(r.c.id)
             else:
                 q = q.where(*where(r)).order_by(r.c.priority.desc(), r.c.id)
@@ -299,7 +307,8 @@ def lease_record(
                     lambda r: [
                         r.c.priority == sa.bindparam("after_priority"),
                         r.c.id >= sa.bindparam("after_id"),
-                    ]
+                    ],
+                    by_id=True,
                 ),
             )
         else:
@@ -326,19 +335,23 @@ def lease_record(
         if not together:
             return take
         picked = take.cte("picked")
+        row = sa.select(
+            sa.bindparam("pid", type_=assignments.c.project_id.type),
+            picked.c.id,
+            sa.bindparam("uid", type_=assignments.c.user_id.type),
+            sa.literal("leased"),
+            sa.bindparam("now", type_=_TIME),
+            sa.bindparam("expires", type_=_TIME),
+        )
+        if gated:  # (a part another part reads runs first)
+            row = row.where(
+                sa.text(
+                    f"(SELECT count(*) FROM {CLOSED_LEASE}) + (SELECT count(*) FROM {CARRIED_EVENTS}) >= 0"
+                )
+            )
         lease = (
             postgresql.insert(assignments)
-            .from_select(
-                ["project_id", "record_id", "user_id", "status", "leased_at", "expires_at"],
-                sa.select(
-                    sa.bindparam("pid", type_=assignments.c.project_id.type),
-                    picked.c.id,
-                    sa.bindparam("uid", type_=assignments.c.user_id.type),
-                    sa.literal("leased"),
-                    sa.bindparam("now", type_=_TIME),
-                    sa.bindparam("expires", type_=_TIME),
-                ),
-            )
+            .from_select(["project_id", "record_id", "user_id", "status", "leased_at", "expires_at"], row)
             .on_conflict_do_nothing()
             .returning(assignments.c.id, assignments.c.record_id)
             .cte("lease")
@@ -382,14 +395,23 @@ def lease_record(
     if with_after:
         assert after is not None
         hinted = {**params, "after_priority": after[0], "after_id": after[1]}
-        record = run(conn, key + ":after", lambda pg: build(pg, True), hinted).first()
+        record = run(
+            conn,
+            f"{key}:after:{carrying}",
+            lambda pg: build(pg, True, carrying),
+            hinted,
+            carry=carrying,
+        ).first()
+        carrying = False
     if record is None:
-        record = run(conn, key, lambda pg: build(pg, False), params).first()
+        record = run(
+            conn, f"{key}:{carrying}", lambda pg: build(pg, False, carrying), params, carry=carrying
+        ).first()
     # On PostgreSQL a pick can come back empty while concurrent leases, answers and skips move the
     # rows it walks (seen about once in 20,000 picks, 4 contributors leasing and skipping):
     # each statement takes a new snapshot, so a second or third try finds the record that is there.
     for _ in range(2 if record is None and conn.dialect.name == "postgresql" else 0):
-        record = run(conn, key, lambda pg: build(pg, False), params).first()
+        record = run(conn, f"{key}:False", lambda pg: build(pg, False), params).first()
         if record is not None:
             break
     if record is None or together:
@@ -485,22 +507,37 @@ def get_assignment(
 
 
 def set_assignment_status(
-    conn: Connection, assignment_id: int, status: str, *, reason: str | None = None, carry: bool = False
+    conn: Connection,
+    assignment_id: int,
+    status: str,
+    *,
+    reason: str | None = None,
+    carry: bool = False,
+    before_lease: bool = False,
 ) -> None:
-    """``carry``: the writes waiting on the connection go out with this one (assay.store.statements)."""
-    run(
-        conn,
-        "set_assignment_status",
-        lambda pg: (
+    """``carry``: the writes waiting on the connection go out with this one (assay.store.statements).
+    ``before_lease``: this write waits too, to go out with the contributor's next lease, which
+    waits for it (:func:`lease_record`)."""
+
+    def build(pg: bool) -> Any:
+        q = (
             assignments.update()
             .where(assignments.c.id == sa.bindparam("aid"))
             .values(
                 status=sa.bindparam("status"),
                 reason=sa.func.coalesce(sa.bindparam("reason", type_=sa.Text), assignments.c.reason),
             )
-        ),
+        )
+        return q.returning(assignments.c.id) if before_lease else q
+
+    run(
+        conn,
+        f"set_assignment_status:{before_lease}",
+        build,
         {"aid": assignment_id, "status": status, "reason": reason},
         carry=carry,
+        defer=before_lease,
+        name=CLOSED_LEASE if before_lease else None,
     )
 
 

@@ -50,14 +50,26 @@ def write_event(
         conn.execute(_INSERT, row)
 
 
-def flush_events(conn: Connection, *, defer: bool = False) -> None:
+def flush_events(conn: Connection, *, defer: bool = False, name: str | None = None) -> None:
     """Write the events the connection collected (inside its transaction, before it commits),
     taking the writes still waiting along (:mod:`assay.store.statements`). ``defer``: let them
-    wait in turn, to go out with the next statement that carries writes (on PostgreSQL)."""
+    wait in turn, to go out with the next statement that carries writes (on PostgreSQL), as the
+    ``WITH`` part ``name`` when given (it returns the events' ids, so that a later part of that
+    statement can be made to wait for them)."""
     pending = conn.info.get(PENDING)
     if pending:
         rows = pending[0] if len(pending) == 1 else pending
-        run(conn, "events.insert", lambda pg: _INSERT, rows, defer=defer, carry=not defer)
+        if name is None:
+            run(conn, "events.insert", lambda pg: _INSERT, rows, defer=defer, carry=not defer)
+        else:
+            run(
+                conn,
+                "events.insert:ids",
+                lambda pg: _INSERT.returning(events.c.id),
+                rows,
+                defer=defer,
+                name=name,
+            )
         pending.clear()
 
 

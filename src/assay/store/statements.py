@@ -38,7 +38,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["DEFERRED", "Rows", "flush_deferred", "run"]
+__all__ = ["DEFERRED", "Rows", "flush_deferred", "run", "waiting"]
 
 # A connection whose ``info`` holds this key (a list) collects deferred writes there (Store.tx).
 DEFERRED = "assay_deferred_writes"
@@ -85,12 +85,15 @@ def run(
     *,
     defer: bool = False,
     carry: bool = False,
+    name: str | None = None,
 ) -> Rows:
     """Run the statement ``key`` (built by ``build`` once per dialect) with ``params``.
 
     A list of parameter dicts runs it once per dict (no rows come back then). ``defer``: a write
     whose result is not needed may wait and go out with a later statement (no rows come back,
     and the row count is unknown: -1); ``carry``: this statement takes the waiting writes along.
+    ``name``: the name of a deferred write's ``WITH`` part, for a carrier that must refer to it
+    (a part runs before whatever reads its ``RETURNING`` rows; see :func:`waiting`).
     """
     stmt = _statement(conn, key, build)
     if conn.dialect.name != "postgresql":
@@ -104,23 +107,34 @@ def run(
     if prepared is None:
         keys = list(first) if isinstance(stmt, sa.Insert) else None
         prepared = _PREPARED[pkey] = _Prepared(stmt, conn.dialect, keys)
-    waiting: list[tuple[str, str, dict[str, Any]]] | None = conn.info.get(DEFERRED)
+    waiting: list[_Waiting] | None = conn.info.get(DEFERRED)
     if defer and waiting is not None and (part := prepared.part(params)) is not None:
-        if any(k == key for k, _, _ in waiting):  # it may touch the same rows: not together
+        if any(w[0] == key for w in waiting):  # it may touch the same rows: not together
             flush_deferred(conn)
-        waiting.append((key, *part))
+        waiting.append((key, *part, name))
         return Rows([], -1)
     if waiting and not carry:
         flush_deferred(conn)
     return prepared.run(conn, params)
 
 
+# A deferred write: its statement key, SQL, parameters, and the name of its WITH part (or None).
+_Waiting = tuple[str, str, dict[str, Any], str | None]
+
+
+def waiting(conn: Connection, *names: str) -> bool:
+    """Whether the deferred writes of these names all wait on the connection (PostgreSQL): a
+    statement that carries them may then refer to their ``WITH`` parts by those names."""
+    found = {w[3] for w in conn.info.get(DEFERRED) or ()}
+    return all(n in found for n in names)
+
+
 def flush_deferred(conn: Connection) -> None:
     """Send the connection's deferred writes now, in one statement (before a commit or a read)."""
-    waiting: list[tuple[str, str, dict[str, Any]]] | None = conn.info.get(DEFERRED)
+    waiting: list[_Waiting] | None = conn.info.get(DEFERRED)
     if not waiting:
         return
-    _, sql, params = waiting.pop()
+    _, sql, params, _ = waiting.pop()
     if waiting:
         carried, extra = _carried(waiting, sql)
         sql, params = carried, {**extra, **params}
@@ -128,24 +142,24 @@ def flush_deferred(conn: Connection) -> None:
         pass
 
 
-def _carried(waiting: list[tuple[str, str, dict[str, Any]]], sql: str) -> tuple[str, dict[str, Any]]:
+def _carried(waiting: list[_Waiting], sql: str) -> tuple[str, dict[str, Any]]:
     """``sql`` with the waiting writes as data-modifying WITH parts ahead of it, and their parameters."""
-    key = (tuple(w for _, w, _ in waiting), sql)
+    key = (tuple((w[1], w[3]) for w in waiting), sql)
     text = _CARRIED.get(key)
     if text is None:
         parts = ", ".join(
-            "_w%d AS (%s)" % (i, _PARAM.sub(rf"%(\1__w{i})s", w))  # noqa: UP031 (the SQL holds %(…)s)
-            for i, (_, w, _) in enumerate(waiting)
+            "%s AS (%s)" % (name or f"_w{i}", _PARAM.sub(rf"%(\1__w{i})s", w))  # noqa: UP031 (the SQL holds %(…)s)
+            for i, (_, w, _, name) in enumerate(waiting)
         )
         text = _CARRIED[key] = (
             f"WITH {parts}, {sql[len('WITH ') :]}" if sql.startswith("WITH ") else f"WITH {parts} {sql}"
         )
-    params = {f"{k}__w{i}": v for i, (_, _, p) in enumerate(waiting) for k, v in p.items()}
+    params = {f"{k}__w{i}": v for i, (_, _, p, _) in enumerate(waiting) for k, v in p.items()}
     waiting.clear()
     return text, params
 
 
-_CARRIED: dict[tuple[tuple[str, ...], str], str] = {}
+_CARRIED: dict[tuple[tuple[tuple[str, str | None], ...], str], str] = {}
 
 
 def _processor(
