@@ -25,6 +25,12 @@ carry writes must neither read nor write the rows those writes touch: the parts 
 see the same snapshot, and the order they run in is PostgreSQL's choice (and two writes of the
 same statement never wait together: they may touch the same row). Errors of a deferred
 write come from the statement that sends it. SQLite runs every statement at once.
+
+The parts of one statement run in an order of PostgreSQL's choosing, except that a part runs
+before whatever reads its ``RETURNING`` rows. So a deferred write may be given a ``name`` (its
+``WITH`` part is called so) and return rows, and a carrier that must come after it refers to it by
+that name (:func:`waiting` says whether it waits): the next lease of a chained answer waits so for
+the update that closes the answered lease and for the answer's audit events.
 """
 
 from __future__ import annotations
