@@ -250,7 +250,7 @@ def _lease_next(
         record = lease(gold=False, after=hint and hint[:2])
         if record is not None:
             since = hint[2] if hint else time.monotonic()
-            _last_pick[store][pid, uid] = (int(record["priority"]), int(record["id"]), since)
+            _last_pick.setdefault(store, {})[pid, uid] = (int(record["priority"]), int(record["id"]), since)
     if record is None:
         return None
     aid, view = record["assignment_id"], record["view"]

@@ -17,6 +17,7 @@ gold record and the old consensus in one ``SELECT`` (:func:`submit_context`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -269,7 +270,7 @@ def lease_record(
     # closed and the audit log has the answer's events before the lease's.
     carrying = together and waiting(conn, CLOSED_LEASE, CARRIED_EVENTS)
 
-    def build(pg: bool, hinted: bool, gated: bool = False) -> Any:
+    def build(pg: bool, *, hinted: bool, gated: bool) -> Any:
         def pick(where: Callable[[Any], list[Any]], by_id: bool = False) -> Any:
             r = records.alias("pick")
             seen = sa.exists().where(
@@ -391,29 +392,24 @@ def lease_record(
         params["expires"] = expires_at
         params["expires_iso"] = expires_at.isoformat()
     key = f"lease:{with_skills}:{with_pivot}:{together}"
+
+    def attempt(hinted: bool, given: dict[str, Any]) -> dict[str, Any] | None:
+        nonlocal carrying
+        gated, carrying = carrying, False  # (the first statement sent takes the writes along)
+        built = functools.partial(build, hinted=hinted, gated=gated)
+        return run(conn, f"{key}:{hinted}:{gated}", built, given, carry=gated).first()
+
     record = None
     if with_after:
         assert after is not None
-        hinted = {**params, "after_priority": after[0], "after_id": after[1]}
-        record = run(
-            conn,
-            f"{key}:after:{carrying}",
-            lambda pg: build(pg, True, carrying),
-            hinted,
-            carry=carrying,
-        ).first()
-        carrying = False
-    if record is None:
-        record = run(
-            conn, f"{key}:{carrying}", lambda pg: build(pg, False, carrying), params, carry=carrying
-        ).first()
+        record = attempt(True, {**params, "after_priority": after[0], "after_id": after[1]})
     # On PostgreSQL a pick can come back empty while concurrent leases, answers and skips move the
     # rows it walks (seen about once in 20,000 picks, 4 contributors leasing and skipping):
     # each statement takes a new snapshot, so a second or third try finds the record that is there.
-    for _ in range(2 if record is None and conn.dialect.name == "postgresql" else 0):
-        record = run(conn, f"{key}:False", lambda pg: build(pg, False), params).first()
+    for _ in range(3 if conn.dialect.name == "postgresql" else 1):
         if record is not None:
             break
+        record = attempt(False, params)
     if record is None or together:
         if record is not None:
             record["view"] = None

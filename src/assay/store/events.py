@@ -59,17 +59,16 @@ def flush_events(conn: Connection, *, defer: bool = False, name: str | None = No
     pending = conn.info.get(PENDING)
     if pending:
         rows = pending[0] if len(pending) == 1 else pending
-        if name is None:
-            run(conn, "events.insert", lambda pg: _INSERT, rows, defer=defer, carry=not defer)
-        else:
-            run(
-                conn,
-                "events.insert:ids",
-                lambda pg: _INSERT.returning(events.c.id),
-                rows,
-                defer=defer,
-                name=name,
-            )
+        returning = name is not None
+        run(
+            conn,
+            f"events.insert:{returning}",
+            lambda pg: _INSERT.returning(events.c.id) if returning else _INSERT,
+            rows,
+            defer=defer,
+            carry=not defer,
+            name=name,
+        )
         pending.clear()
 
 
