@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from assay.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from assay.services import dispatch, imports, review
 from assay.services.actors import SYSTEM, Actor
+from assay.store import dispatch as dstore
 from assay.store.engine import Store
 from assay.store.tables import assignments, records, responses, reviews
 from assay.store.types import utcnow
@@ -449,6 +450,85 @@ def test_review_flow(store: Store) -> None:
         }
     assert verdicts == ["correct", "reject"]
     assert cons[queue[0]["record"]["id"]] == "c"  # the correction counts
+
+
+def test_an_answer_counts_a_correction_made_while_it_waited_for_the_record(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A submit reads the record's answers so far before the record's lock is granted; a review
+    # verdict committed while it waited must still count in the consensus it writes.
+    p = make_project(store, schema(overlap=2, review_rate=1.0))
+    load(store, p, [{"id": 1, "text": "x"}])
+    ann, _ = make_user(store, "ann")
+    ann2, _ = make_user(store, "ann2")
+    rev, _ = make_user(store, "rev", role="reviewer")
+    assert drain(store, p, ann) == 1
+    lease = dispatch.next_assignment(store, ann2, p["id"])
+    assert lease is not None
+    [queued] = review.review_queue(store, rev, p["id"])
+
+    decided, go_on = threading.Event(), threading.Event()
+    decide = dstore.decide_review
+
+    def slow_decide(*args: Any, **kw: Any) -> None:
+        decide(*args, **kw)
+        decided.set()  # the record is locked by the verdict's transaction, not yet committed
+        assert go_on.wait(30)
+
+    monkeypatch.setattr(dstore, "decide_review", slow_decide)
+    reviewer = threading.Thread(
+        target=review.decide_review,
+        args=(store, rev, queued["review_id"], "correct"),
+        kwargs={"corrected_values": {"label": "b"}},
+    )
+    reviewer.start()
+    assert decided.wait(30)
+    answered: list[Any] = []
+    answer = threading.Thread(
+        target=lambda: answered.append(
+            dispatch.submit_response(store, ann2, lease["assignment_id"], {"label": "b"})
+        )
+    )
+    answer.start()
+    if store.is_sqlite:
+        time.sleep(0.3)
+    else:  # until the submit waits for the record's lock
+        with store.engine.connect() as c:
+            for _ in range(300):
+                if c.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                ).scalar():
+                    break
+                time.sleep(0.01)
+            else:
+                pytest.fail("the submit never waited for the record's lock")
+    go_on.set()
+    reviewer.join(30)
+    answer.join(30)
+    assert answered, "the submit failed"
+    with store.read() as conn:
+        from assay.store.tables import consensus
+
+        [cons] = conn.execute(sa.select(consensus.c["value"], consensus.c.confidence)).all()
+    assert cons.value == "b" and cons.confidence > 0.9  # both answers now say b (a tie: about 0.5)
+
+
+def test_later_answers_count_earlier_corrections_and_reliabilities(store: Store) -> None:
+    p = make_project(store, schema(overlap=3, review_rate=1.0))
+    load(store, p, [{"id": 1, "text": "x"}])
+    ann, ann2, ann3 = (make_user(store, n)[0] for n in ("ann", "ann2", "ann3"))
+    rev, _ = make_user(store, "rev", role="reviewer")
+    assert drain(store, p, ann) == 1
+    [queued] = review.review_queue(store, rev, p["id"])
+    review.decide_review(store, rev, queued["review_id"], "correct", corrected_values={"label": "b"})
+    assert drain(store, p, ann2, "b") == 1
+    assert drain(store, p, ann3, "c") == 1
+    with store.read() as conn:
+        from assay.store.tables import consensus
+
+        [cons] = conn.execute(sa.select(consensus.c["value"], consensus.c.response_ids)).all()
+    assert cons.value == "b"  # ann's corrected answer and ann2's, against ann3's
+    assert len(cons.response_ids) == 3
 
 
 def test_gold_failures_go_to_review(store: Store) -> None:

@@ -433,8 +433,14 @@ def submit_response(
             "gold_n": ctx["gold_n"],
             "gold_sum": ctx["gold_sum"],
         }
-        old = {c["question"]: c for c in ctx["old_consensus"]}
-        review_reason = settle_record(conn, actor, project, cs, record, counters, score, first=first, old=old)
+        # What the context read of the record's answers and consensus holds unless the record
+        # changed while this submit waited for its lock (then they are read again).
+        fresh = ctx.get("fresh", True)
+        old = {c["question"]: c for c in ctx["old_consensus"]} if fresh else None
+        others = ctx.get("answers") if fresh else None
+        review_reason = settle_record(
+            conn, actor, project, cs, record, counters, score, first=first, old=old, others=others
+        )
         if (
             review_reason is None
             and cs.schema.workflow.review_rate > 0
@@ -442,7 +448,7 @@ def submit_response(
         ):
             review_reason = "sampled"
         if review_reason is not None:
-            dstore.insert_review(conn, response_id, review_reason)
+            dstore.insert_review(conn, response_id, review_reason, defer=True)
         response = {**row, "id": response_id, "created_at": created_at, "updated_at": now}
         audit(
             conn,
@@ -511,21 +517,27 @@ def settle_record(
     *,
     first: dict[str, Any] | None = None,
     old: dict[str, dict[str, Any]] | None = None,
+    others: list[dict[str, Any]] | None = None,
 ) -> str | None:
     """After an answer: update consensus, decide whether the record is done; a review reason or None.
 
     ``counters`` are the record's counters after :func:`dstore.settle_submit` counted the answer
     (which also set its status: ``done`` at its target). ``first`` is the answer just stored,
     with its author's gold record: when it is the record's only answer, the answers need not be
-    read back. ``old`` is the record's consensus before, when the caller read it already.
+    read back, nor when the caller read the record's ``others`` (its other submitted answers, as
+    :func:`dstore.record_responses` gives them) under the record's lock. ``old`` is the record's
+    consensus before, when the caller read it already.
     """
     if record["is_gold"]:
         return "gold_failed" if score is not None and score < 1 else None
     ov = cs.schema.workflow.overlap
     submitted, target = int(counters["submitted"]), int(counters["target"] or ov.min)
-    answers = (
-        [first] if first is not None and submitted == 1 else dstore.record_responses(conn, int(record["id"]))
-    )
+    if first is not None and others is not None and len(others) + 1 == submitted:
+        answers = sorted([*others, first], key=lambda r: int(r["id"]))
+    elif first is not None and submitted == 1:
+        answers = [first]
+    else:
+        answers = dstore.record_responses(conn, int(record["id"]))
     posterior = consensus.update_record(conn, actor, project, cs, record, rows=answers, old=old)
     if submitted < target:
         return None

@@ -115,6 +115,7 @@ def review_response(
             raise NotFound(f"no submitted response {response_id}")
         project = load_project(conn, actor, int(response["project_id"]), need="reviewer")
         rid = dstore.insert_review(conn, response_id, "direct")
+        assert rid is not None
         review = dstore.get_review(conn, rid)
         assert review is not None
         return _apply(conn, actor, project, review, verdict, corrected_values, comment)
@@ -131,7 +132,8 @@ def _apply(
 ) -> dict[str, Any]:
     if review["author_id"] == actor.id:
         raise Conflict("you cannot review your own answer")
-    record = dstore.record_for_update(conn, int(review["record_id"]))
+    # (touched: a submit that read the record's answers before this verdict reads them again)
+    record = dstore.record_for_update(conn, int(review["record_id"]), touch=True)
     assert record is not None
     cs = compiled(project)
     clean = None

@@ -548,12 +548,26 @@ def extend_lease(conn: Connection, assignment_id: int, expires_at: datetime) -> 
     conn.execute(assignments.update().where(assignments.c.id == assignment_id).values(expires_at=expires_at))
 
 
-def record_for_update(conn: Connection, record_id: int) -> dict[str, Any] | None:
+def record_for_update(conn: Connection, record_id: int, *, touch: bool = False) -> dict[str, Any] | None:
+    """The record, locked until the transaction ends (on PostgreSQL).
+
+    ``touch``: also give its row a new version, for a change to its answers that changes
+    nothing else of the record (a review verdict): a submit reading the record's answers with
+    its context (:func:`submit_context`) then knows to read them again.
+    """
+
     def build(pg: bool) -> Any:
+        if touch:
+            return (
+                records.update()
+                .where(records.c.id == sa.bindparam("rid"))
+                .values(submitted=records.c.submitted)
+                .returning(*records.c)
+            )
         q = sa.select(records).where(records.c.id == sa.bindparam("rid"))
         return q.with_for_update() if pg else q
 
-    return run(conn, "record_for_update", build, {"rid": record_id}).first()
+    return run(conn, f"record_for_update:{touch}", build, {"rid": record_id}).first()
 
 
 def record_suggestions(conn: Connection, record_id: int) -> list[dict[str, Any]]:
@@ -682,7 +696,12 @@ def submit_context(
     of this user with the idempotency ``key``), the user's gold record in the project (``gold_n``,
     ``gold_sum``), the record's current consensus (``old_consensus``: question and value) and
     its counters (``submitted``, ``target``). On PostgreSQL also ``new_id``: an id for the
-    response from its sequence (so that its insert need not wait for the id to come back).
+    response from its sequence (so that its insert need not wait for the id to come back);
+    ``answers``: the record's submitted answers so far, as :func:`record_responses` gives them;
+    and ``fresh``: whether no transaction changed the record's row between this statement's
+    snapshot and the grant of the record's lock. Every change to a record's answers (a submit,
+    a review verdict) changes that row, so when ``fresh`` is true, ``answers`` and
+    ``old_consensus`` are current; when false, read them again.
     None when the assignment is not the user's.
     """
 
@@ -710,6 +729,33 @@ def submit_context(
             consensus.c.record_id == r.c.id,
             consensus.c.id,
         )
+        # The record's answers so far, as record_responses gives them: on PostgreSQL this saves
+        # the answer that is not the record's first a statement of its own (and the flush of the
+        # writes waiting before it). They are read at the statement's snapshot, taken before the
+        # record's lock was granted; ``fresh`` says no transaction changed the record's row since.
+        o, rv = responses.alias("o"), reviews.alias("rv")
+
+        def latest(col: Any) -> Any:
+            return sa.select(col).where(rv.c.response_id == o.c.id).order_by(rv.c.id.desc()).limit(1)
+
+        answers = _json_rows(
+            pg,
+            {
+                "id": o.c.id,
+                "user_id": o.c.user_id,
+                "values": o.c["values"],
+                "gold_score": o.c.gold_score,
+                "review_verdict": latest(rv.c.verdict).scalar_subquery(),
+                "corrected_values": latest(rv.c.corrected_values).scalar_subquery(),
+                "gold_n": _gold_of(sa.func.count, o.c.project_id, o.c.user_id),
+                "gold_sum": _gold_of(sa.func.sum, o.c.project_id, o.c.user_id),
+            },
+            sa.and_(o.c.record_id == r.c.id, o.c.status == "submitted"),
+            o.c.id,
+        )
+        s = records.alias("s")
+        seen = sa.select(sa.literal_column("s.xmin")).where(s.c.id == r.c.id).scalar_subquery()
+        fresh = sa.literal_column("records.xmin") == seen
         q = (
             sa.select(
                 a.c.id,
@@ -737,7 +783,15 @@ def submit_context(
                 r.c.submitted,
                 r.c.target,
                 *role_columns(p.c.id, p.c.workspace_id, sa.bindparam("uid")),
-                *([sa.func.nextval(sa.literal_column("'responses_id_seq'")).label("new_id")] if pg else []),
+                *(
+                    [
+                        sa.func.nextval(sa.literal_column("'responses_id_seq'")).label("new_id"),
+                        answers.label("answers"),
+                        fresh.label("fresh"),
+                    ]
+                    if pg
+                    else []
+                ),
             )
             .join(r, r.c.id == a.c.record_id)
             .join(p, p.c.id == a.c.project_id)
@@ -844,24 +898,25 @@ def gold_stats(conn: Connection, project_id: int, user_id: int) -> tuple[int, fl
     return int(row["n"]), float(row["total"])
 
 
-def insert_review(conn: Connection, response_id: int, reason: str) -> int:
-    return int(
-        run(
-            conn,
-            "insert_review",
-            lambda pg: reviews.insert().returning(reviews.c.id),
-            {
-                "response_id": response_id,
-                "reviewer_id": None,
-                "verdict": "pending",
-                "reason": reason,
-                "corrected_values": None,
-                "comment": None,
-                "created_at": utcnow(),
-                "decided_at": None,
-            },
-        ).one()["id"]
+def insert_review(conn: Connection, response_id: int, reason: str, *, defer: bool = False) -> int | None:
+    """Queue a response for review; its id (None with ``defer``: the insert may go out later)."""
+    rows = run(
+        conn,
+        "insert_review",
+        lambda pg: reviews.insert().returning(reviews.c.id),
+        {
+            "response_id": response_id,
+            "reviewer_id": None,
+            "verdict": "pending",
+            "reason": reason,
+            "corrected_values": None,
+            "comment": None,
+            "created_at": utcnow(),
+            "decided_at": None,
+        },
+        defer=defer,
     )
+    return None if defer and rows.rowcount < 0 else int(rows.one()["id"])
 
 
 def pending_reviews(
