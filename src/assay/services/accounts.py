@@ -198,7 +198,7 @@ _auth_cache: dict[tuple[str, str], tuple[Actor, float]] = {}
 
 def cached_actor(store: Store, token: str) -> Actor | None:
     """The actor behind ``token`` if this process authenticated it in the last few seconds."""
-    hit = _auth_cache.get((str(store.url), hash_token(token)))
+    hit = _auth_cache.get((store.key, hash_token(token)))
     if hit is None or hit[1] < time.monotonic():
         return None
     return hit[0]
@@ -220,7 +220,7 @@ def authenticate_token(store: Store, token: str) -> Actor:
     actor = actor_from_row(row)
     if len(_auth_cache) > 10_000:
         _auth_cache.clear()
-    _auth_cache[(str(store.url), digest)] = (actor, time.monotonic() + AUTH_CACHE_SECONDS)
+    _auth_cache[(store.key, digest)] = (actor, time.monotonic() + AUTH_CACHE_SECONDS)
     return actor
 
 
@@ -291,7 +291,7 @@ def create_session(store: Store, actor: Actor) -> str:
 def end_session(store: Store, token: str) -> None:
     with store.tx() as conn:
         acc.revoke_token_hash(conn, hash_token(token))
-    _auth_cache.pop((str(store.url), hash_token(token)), None)
+    _auth_cache.pop((store.key, hash_token(token)), None)
 
 
 def list_tokens(store: Store, actor: Actor) -> list[dict[str, Any]]:

@@ -155,7 +155,7 @@ _last_sweep: dict[tuple[str, int], float] = {}
 
 
 def _sweep_due(store: Store, project_id: int, lease_seconds: int) -> bool:
-    key = (str(store.url), project_id)
+    key = (store.key, project_id)
     now = time.monotonic()
     if now - _last_sweep.get(key, -1e9) < min(SWEEP_SECONDS, lease_seconds / 10):
         return False

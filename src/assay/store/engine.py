@@ -35,6 +35,8 @@ class Store:
         self.dialect = engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
         self.url = engine.url
+        # The URL as text (password hidden), worked out once: the key of per-database caches.
+        self.key = str(engine.url)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
