@@ -279,3 +279,28 @@ def test_named_parameters_repeated_with_a_literal_percent_and_past_fifty(store: 
         for _ in range(2):  # the second time from the cache of converted texts
             row = run(conn, "test:placeholders", build, params).one()
             assert row["total"] == sum(range(60)) and row["twice"] == "abab" and row["pct"] == "50%"
+
+
+def test_a_connection_lost_in_use_fails_that_statement_and_the_next_gets_a_new_one(store: Store) -> None:
+    if store.is_sqlite:
+        pytest.skip("a PostgreSQL server connection")
+
+    def count(conn: sa.Connection) -> int:
+        rows = run(
+            conn, "test.count", lambda pg: sa.select(sa.func.count().label("n")).select_from(responses), {}
+        )
+        return int(rows.one()["n"])
+
+    with store.tx() as conn:  # a hot statement: the connection keeps its cursor
+        assert count(conn) == 0
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    killer = sa.create_engine(store.engine.url, isolation_level="AUTOCOMMIT")
+    with killer.connect() as k:
+        assert k.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+    killer.dispose()
+    with pytest.raises(sa.exc.DBAPIError) as failed, store.tx() as conn:
+        count(conn)
+    assert failed.value.connection_invalidated
+    with store.tx() as conn:  # a new connection, and a new cursor on it
+        assert count(conn) == 0
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
