@@ -151,21 +151,24 @@ def flush_deferred(conn: Connection) -> None:
 def _carried(waiting: list[_Waiting], sql: str) -> tuple[str, dict[str, Any]]:
     """``sql`` with the waiting writes as data-modifying WITH parts ahead of it, and their parameters."""
     key = (tuple((w[1], w[3]) for w in waiting), sql)
-    text = _CARRIED.get(key)
-    if text is None:
+    found = _CARRIED.get(key)
+    if found is None:
         parts = ", ".join(
             "%s AS (%s)" % (name or f"_w{i}", _PARAM.sub(rf"%(\1__w{i})s", w))  # noqa: UP031 (the SQL holds %(…)s)
             for i, (_, w, _, name) in enumerate(waiting)
         )
-        text = _CARRIED[key] = (
-            f"WITH {parts}, {sql[len('WITH ') :]}" if sql.startswith("WITH ") else f"WITH {parts} {sql}"
-        )
-    params = {f"{k}__w{i}": v for i, (_, _, p, _) in enumerate(waiting) for k, v in p.items()}
+        text = f"WITH {parts}, {sql[len('WITH ') :]}" if sql.startswith("WITH ") else f"WITH {parts} {sql}"
+        # (a part's SQL text fixes its parameters' names and order: renamed once, here)
+        found = _CARRIED[key] = (text, [[f"{k}__w{i}" for k in p] for i, (_, _, p, _) in enumerate(waiting)])
+    text, renamed = found
+    params: dict[str, Any] = {}
+    for names, (_, _, p, _) in zip(renamed, waiting, strict=True):
+        params.update(zip(names, p.values(), strict=True))
     waiting.clear()
     return text, params
 
 
-_CARRIED: dict[tuple[tuple[tuple[str, str | None], ...], str], str] = {}
+_CARRIED: dict[tuple[tuple[tuple[str, str | None], ...], str], tuple[str, list[list[str]]]] = {}
 
 
 def _processor(
