@@ -756,6 +756,10 @@ def submit_context(
         s = records.alias("s")
         seen = sa.select(sa.literal_column("s.xmin")).where(s.c.id == r.c.id).scalar_subquery()
         fresh = sa.literal_column("records.xmin") == seen
+        # (a record's first answer reads neither: the CASE evaluates them only when asked)
+        answered = r.c.submitted > 0
+        answers = sa.type_coerce(sa.case((answered, answers), else_=sa.literal_column("'[]'::json")), JSON)
+        fresh = sa.case((answered, fresh), else_=sa.true())
         q = (
             sa.select(
                 a.c.id,
