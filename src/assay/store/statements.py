@@ -250,6 +250,7 @@ class _Prepared:
             (escaped.get(name, name), bind.key, name, bind, _processor("bind", bind.type, dialect))
             for bind, name in compiled.bind_names.items()
         ]
+        self.plain = [(out, key, proc) for out, key, _, _, proc in self.slots]
         self.defaults = [(c.key, _default(c, False)) for c in compiled.insert_prefetch] + [
             (c.key, _default(c, True)) for c in compiled.update_prefetch
         ]
@@ -279,6 +280,10 @@ class _Prepared:
         for key, make in self.defaults:
             if key not in given:
                 given = {**given, key: make()}
+        try:  # each parameter given under its key, as the hot paths give them
+            return {out: given[key] if proc is None else proc(given[key]) for out, key, proc in self.plain}
+        except KeyError:
+            pass
         full: dict[str, Any] = {}
         for out, key, name, bind, proc in self.slots:
             if key in given:
