@@ -8,7 +8,9 @@ submit's SELECT: 107 µs against 42, measured on the 2-core machine). So on Post
 is compiled once into its SQL text and the converters its parameters and columns need (the type
 processors SQLAlchemy itself would apply, and the Python-side defaults such as ``updated_at``),
 and then runs on a raw cursor (``$n`` placeholders, each SQL text converted once: see
-:func:`_positional`) of the connection's open transaction. Errors are wrapped the way
+:func:`_positional`) of the connection's open transaction: one cursor kept per connection, whose
+converters for each column type are set up once (a new cursor per statement set them up again
+for every result). Errors are wrapped the way
 SQLAlchemy wraps them, and a lost connection is invalidated. SQLite keeps SQLAlchemy's path: it
 has no round trips to save and its parameters are positional.
 
