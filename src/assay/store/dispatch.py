@@ -119,6 +119,27 @@ def _gold_of(fn: Any, project_id: Any, user_id: Any) -> Any:
     )
 
 
+def _answer_columns(answer: Any) -> dict[str, Any]:
+    """A submitted answer (a row of ``responses`` or an alias of it) as the consensus reads it:
+    its values, its latest review verdict and correction, and its author's gold record in the
+    project (``gold_n``, ``gold_sum``: the reliability weights of the vote)."""
+    rv = reviews.alias("rv")
+
+    def latest(col: Any) -> Any:
+        return sa.select(col).where(rv.c.response_id == answer.c.id).order_by(rv.c.id.desc()).limit(1)
+
+    return {
+        "id": answer.c.id,
+        "user_id": answer.c.user_id,
+        "values": answer.c["values"],
+        "gold_score": answer.c.gold_score,
+        "review_verdict": latest(rv.c.verdict).scalar_subquery(),
+        "corrected_values": latest(rv.c.corrected_values).scalar_subquery(),
+        "gold_n": _gold_of(sa.func.count, answer.c.project_id, answer.c.user_id),
+        "gold_sum": _gold_of(sa.func.sum, answer.c.project_id, answer.c.user_id),
+    }
+
+
 _TIME = assignments.c.expires_at.type
 
 _FULL_OR_OPEN = sa.case(
@@ -733,33 +754,15 @@ def submit_context(
         # the answer that is not the record's first a statement of its own (and the flush of the
         # writes waiting before it). They are read at the statement's snapshot, taken before the
         # record's lock was granted; ``fresh`` says no transaction changed the record's row since.
-        o, rv = responses.alias("o"), reviews.alias("rv")
-
-        def latest(col: Any) -> Any:
-            return sa.select(col).where(rv.c.response_id == o.c.id).order_by(rv.c.id.desc()).limit(1)
-
-        answers = _json_rows(
-            pg,
-            {
-                "id": o.c.id,
-                "user_id": o.c.user_id,
-                "values": o.c["values"],
-                "gold_score": o.c.gold_score,
-                "review_verdict": latest(rv.c.verdict).scalar_subquery(),
-                "corrected_values": latest(rv.c.corrected_values).scalar_subquery(),
-                "gold_n": _gold_of(sa.func.count, o.c.project_id, o.c.user_id),
-                "gold_sum": _gold_of(sa.func.sum, o.c.project_id, o.c.user_id),
-            },
-            sa.and_(o.c.record_id == r.c.id, o.c.status == "submitted"),
-            o.c.id,
-        )
-        s = records.alias("s")
-        seen = sa.select(sa.literal_column("s.xmin")).where(s.c.id == r.c.id).scalar_subquery()
-        fresh = sa.literal_column("records.xmin") == seen
-        # (a record's first answer reads neither: the CASE evaluates them only when asked)
+        # (A record's first answer reads neither: the CASE evaluates them only when asked.)
+        o, s = responses.alias("o"), records.alias("s")
         answered = r.c.submitted > 0
-        answers = sa.type_coerce(sa.case((answered, answers), else_=sa.literal_column("'[]'::json")), JSON)
-        fresh = sa.case((answered, fresh), else_=sa.true())
+        so_far = _json_rows(
+            pg, _answer_columns(o), sa.and_(o.c.record_id == r.c.id, o.c.status == "submitted"), o.c.id
+        )
+        answers = sa.type_coerce(sa.case((answered, so_far), else_=sa.literal_column("'[]'::json")), JSON)
+        seen = sa.select(sa.literal_column("s.xmin")).where(s.c.id == r.c.id).scalar_subquery()
+        fresh = sa.case((answered, sa.literal_column("records.xmin") == seen), else_=sa.true())
         q = (
             sa.select(
                 a.c.id,
@@ -856,26 +859,9 @@ def record_responses(conn: Connection, record_id: int) -> list[dict[str, Any]]:
     """
 
     def build(pg: bool) -> Any:
-        latest = (
-            sa.select(reviews.c.response_id, sa.func.max(reviews.c.id).label("rid"))
-            .join(responses, responses.c.id == reviews.c.response_id)
-            .where(responses.c.record_id == sa.bindparam("rec"))
-            .group_by(reviews.c.response_id)
-            .subquery()
-        )
+        cols = _answer_columns(responses)
         return (
-            sa.select(
-                responses.c.id,
-                responses.c.user_id,
-                responses.c["values"],
-                responses.c.gold_score,
-                reviews.c.verdict.label("review_verdict"),
-                reviews.c.corrected_values,
-                _gold_of(sa.func.count, responses.c.project_id, responses.c.user_id).label("gold_n"),
-                _gold_of(sa.func.sum, responses.c.project_id, responses.c.user_id).label("gold_sum"),
-            )
-            .outerjoin(latest, latest.c.response_id == responses.c.id)
-            .outerjoin(reviews, reviews.c.id == latest.c.rid)
+            sa.select(*(c.label(k) for k, c in cols.items()))
             .where(responses.c.record_id == sa.bindparam("rec"), responses.c.status == "submitted")
             .order_by(responses.c.id)
         )
