@@ -531,6 +531,33 @@ def test_later_answers_count_earlier_corrections_and_reliabilities(store: Store)
     assert len(cons.response_ids) == 3
 
 
+def test_disagreement_is_judged_on_corrected_answers(store: Store) -> None:
+    p = make_project(store, schema(overlap=2, review_rate=1.0))
+    load(store, p, [{"id": "fixed", "text": "x"}, {"id": "left", "text": "y"}])
+    ann, ann2 = (make_user(store, n)[0] for n in ("ann", "ann2"))
+    rev, _ = make_user(store, "rev", role="reviewer")
+    assert drain(store, p, ann) == 2  # "a" to both
+    queued = {q["record"]["id"]: q for q in review.review_queue(store, rev, p["id"])}
+    assert len(queued) == 2
+    with store.read() as conn:
+        ids = dict(conn.execute(sa.select(records.c.external_id, records.c.id)).all())
+    review.decide_review(
+        store, rev, queued[ids["fixed"]]["review_id"], "correct", corrected_values={"label": "b"}
+    )
+    assert drain(store, p, ann2, "b") == 2
+    with store.read() as conn:
+        reasons = dict(
+            conn.execute(
+                sa.select(records.c.external_id, reviews.c.reason)
+                .join(responses, responses.c.id == reviews.c.response_id)
+                .join(records, records.c.id == responses.c.record_id)
+                .where(responses.c.user_id == ann2.id)
+            ).all()
+        )
+    # ann's "a" corrected to "b" agrees with ann2's "b"; the uncorrected "a" does not.
+    assert reasons == {"fixed": "sampled", "left": "disagreement"}
+
+
 def test_gold_failures_go_to_review(store: Store) -> None:
     p = make_project(store, schema(overlap=1, gold_rate=1.0))
     load(store, p, [{"id": "g1", "text": "g", "gold": {"label": "a"}}])

@@ -37,7 +37,7 @@ from assay.store import consensus as cons_store
 from assay.store import dispatch as dstore
 from assay.store.engine import Store
 
-__all__ = ["Posterior", "categorical_labels", "recompute_project", "update_record"]
+__all__ = ["Posterior", "categorical_labels", "effective_values", "recompute_project", "update_record"]
 
 # Prior on a contributor's accuracy before gold says more: Beta(3.5, 1.5), mean 0.7.
 PRIOR_RIGHT, PRIOR_WRONG = 3.5, 1.5
@@ -81,7 +81,8 @@ def _weighted_vote(labels: list[str], answers: list[tuple[int, str]], acc: dict[
     return np.array([x / total for x in p])
 
 
-def _effective(r: dict[str, Any]) -> dict[str, Any]:
+def effective_values(r: dict[str, Any]) -> dict[str, Any]:
+    """An answer's values as they count: a reviewer's correction, where there is one."""
     if r.get("review_verdict") == "correct" and r.get("corrected_values") is not None:
         return dict(r["corrected_values"])
     return dict(r["values"])
@@ -186,7 +187,9 @@ def update_record(
     gone: list[str] = []
     for q in cs.schema.questions:
         answers = [
-            (int(r["id"]), int(r["user_id"]), v) for r in rows if (v := _effective(r).get(q.name)) is not None
+            (int(r["id"]), int(r["user_id"]), v)
+            for r in rows
+            if (v := effective_values(r).get(q.name)) is not None
         ]
         if not answers:
             if q.name in old:
@@ -306,7 +309,7 @@ def _em_question(
         index = {lab: i for i, lab in enumerate(labels)}
         spaces[rid] = labels
         for r in rows:
-            k = categorical_key(qtype, _effective(r).get(question))
+            k = categorical_key(qtype, effective_values(r).get(question))
             if k is None or k not in index:
                 continue
             t = tasks.setdefault(rid, len(tasks))
@@ -351,7 +354,7 @@ def _em_question(
             strengths = [
                 v["strength"]
                 for r in by_record[rid]
-                if isinstance(v := _effective(r).get(question), dict)
+                if isinstance(v := effective_values(r).get(question), dict)
                 and v.get("choice") == best
                 and "strength" in v
             ]

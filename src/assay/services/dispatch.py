@@ -552,7 +552,7 @@ def settle_record(
         posterior is not None
         and submitted > 1
         and float(posterior[1].max()) < 0.999
-        and any(r["values"] != answers[0]["values"] for r in answers[1:])
+        and any(consensus.effective_values(r) != consensus.effective_values(answers[0]) for r in answers[1:])
     ):
         return "disagreement"
     return None
