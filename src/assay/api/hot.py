@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from assay.api.deps import authenticate_bearer
 from assay.api.errors import assay_problem, crash_problem, validation_problem
 from assay.api.limits import declared_length, limited, too_large
-from assay.api.offload import offload
+from assay.api.offload import offload_grouped
 from assay.api.routes import out
 from assay.api.schemas import SubmitIn
 from assay.domain.errors import AssayError
@@ -43,7 +43,7 @@ _SUBMIT = re.compile(r"/api/v1/assignments/(\d+)/responses")
 
 async def lease(store: Store, actor: Actor, project_id: int) -> Response:
     """``POST /projects/{id}/next``: the caller's lease, or 204 when nothing is left for it."""
-    got = await offload(dispatch.next_assignment, store, actor, project_id)
+    got = await offload_grouped(store, dispatch.next_assignment, store, actor, project_id)
     return Response(status_code=204) if got is None else out(got)
 
 
@@ -59,7 +59,8 @@ def parse_submit(raw: bytes) -> SubmitIn:
 
 async def submit(store: Store, actor: Actor, assignment_id: int, body: SubmitIn) -> Response:
     """``POST /assignments/{id}/responses``: 201 with the stored answer (200 for a repeat)."""
-    response, created = await offload(
+    response, created = await offload_grouped(
+        store,
         dispatch.submit_response,
         store,
         actor,

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
 from assay.store.accounts import role_columns, split_role
-from assay.store.statements import run, waiting
+from assay.store.statements import SHARED, Busy, run, waiting
 from assay.store.tables import (
     assignments,
     consensus,
@@ -724,9 +724,12 @@ def submit_context(
     a review verdict) changes that row, so when ``fresh`` is true, ``answers`` and
     ``old_consensus`` are current; when false, read them again.
     None when the assignment is not the user's.
+
+    In a transaction shared by several calls, a lease or record that another transaction holds
+    is not waited for: :class:`Busy` is raised instead.
     """
 
-    def build(pg: bool) -> Any:
+    def build(pg: bool, skip_locked: bool = False) -> Any:
         a, r, p = assignments, records, projects
         d = responses.alias("d")
         k = responses.alias("k")
@@ -804,9 +807,15 @@ def submit_context(
             .join(p, p.c.id == a.c.project_id)
             .where(a.c.id == sa.bindparam("aid"), a.c.user_id == sa.bindparam("uid"))
         )
-        return q.with_for_update(of=[a, r]) if pg else q
+        return q.with_for_update(of=[a, r], skip_locked=skip_locked) if pg else q
 
-    return run(conn, "submit_context", build, {"aid": assignment_id, "uid": user_id, "key": key}).first()
+    params = {"aid": assignment_id, "uid": user_id, "key": key}
+    if not (conn.info.get(SHARED) and conn.dialect.name == "postgresql"):
+        return run(conn, "submit_context", build, params).first()
+    found = run(conn, "submit_context:skip_locked", lambda pg: build(pg, skip_locked=True), params).first()
+    if found is None and (mine := get_assignment(conn, assignment_id)) and mine["user_id"] == user_id:
+        raise Busy(f"assignment {assignment_id} or its record is locked")
+    return found
 
 
 def raise_target(conn: Connection, record_id: int, target: int) -> None:

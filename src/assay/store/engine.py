@@ -8,6 +8,7 @@ take the open connection.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from assay.store.events import PENDING, flush_events
-from assay.store.statements import DEFERRED, flush_deferred
+from assay.store.statements import DEFERRED, SHARED, WRITES, count_write, flush_deferred
 from assay.store.types import dumps, loads
 
 __all__ = ["Store", "open_store"]
@@ -38,6 +39,32 @@ class Store:
         self.url = engine.url
         # The URL as text (password hidden), worked out once: the key of per-database caches.
         self.key = str(engine.url)
+        self._shared = threading.local()  # the transaction shared_tx opened on this thread
+
+    @contextmanager
+    def shared_tx(self) -> Iterator[SharedTx]:
+        """One transaction for several calls in turn on this thread: each ``tx()`` opened in it
+        joins it, and the whole commits at the end (group commit: one ``BEGIN`` and one
+        ``COMMIT``, one WAL flush, for all of them).
+
+        A call that raises leaves out what it had not yet sent (its audit events, its deferred
+        writes); when it had sent a write, or the database refused a statement, the transaction
+        is :attr:`SharedTx.spoiled`: leave this block with an error (it rolls back) and run the
+        calls again each on its own. On PostgreSQL a lock wait of more than
+        :data:`SHARED_LOCK_TIMEOUT` fails (it spoils the transaction): two shared transactions
+        that wait on each other's locks get out of it at once, not at the deadlock check.
+        """
+        with self.tx() as conn:
+            if not self.is_sqlite:
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{SHARED_LOCK_TIMEOUT}'")
+            shared = SharedTx(conn)
+            self._shared.tx = shared
+            conn.info[SHARED] = True
+            try:
+                yield shared
+            finally:
+                self._shared.tx = None
+                conn.info.pop(SHARED, None)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -47,6 +74,11 @@ class Store:
         and on PostgreSQL writes may wait to go out with a later statement
         (:mod:`assay.store.statements`).
         """
+        shared: SharedTx | None = getattr(self._shared, "tx", None)
+        if shared is not None:
+            with shared.part() as conn:
+                yield conn
+            return
         with self.engine.connect() as conn:
             if self.is_sqlite:
                 conn.info["immediate"] = True
@@ -81,6 +113,47 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# How long a statement of a shared transaction may wait for a lock (PostgreSQL) before it fails.
+SHARED_LOCK_TIMEOUT = "100ms"
+
+
+class SharedTx:
+    """A transaction several calls share (:meth:`Store.shared_tx`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.spoiled = False
+
+    @contextmanager
+    def part(self) -> Iterator[Connection]:
+        """One call's part: its events and deferred writes are sent when it ends, or dropped
+        when it raises (then the transaction is spoiled if the call had sent a write)."""
+        conn = self.conn
+        if self.spoiled:
+            raise RuntimeError("this shared transaction is spoiled: roll it back")
+        pending, deferred = conn.info[PENDING], conn.info[DEFERRED]
+        marks = len(pending), len(deferred), conn.info.get(WRITES, 0)
+        try:
+            yield conn
+            flush_events(conn)
+            flush_deferred(conn)
+        except BaseException as e:
+            del pending[marks[0] :], deferred[marks[1] :]
+            if conn.info.get(WRITES, 0) != marks[2] or isinstance(e, sa.exc.DBAPIError):
+                self.spoiled = True
+            raise
+
+
+def _count_writes(engine: Engine) -> None:
+    """Statements SQLAlchemy runs count as writes unless they are a SELECT (assay.store.statements
+    counts those it sends itself)."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip()[:6].upper() != "SELECT":
+            count_write(conn)
 
 
 def _sqlite_engine(url: sa.URL, **kw: Any) -> Engine:
@@ -196,6 +269,7 @@ def open_store(url: str, *, migrate: bool = True, **kw: Any) -> Store:
         _ping_when_idle(engine)
         _deferred_first(engine)
         _keep_prepared_on_rollback(engine)
+    _count_writes(engine)
     store = Store(engine)
     if migrate:
         store.migrate()

@@ -46,10 +46,29 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["DEFERRED", "Rows", "flush_deferred", "run", "waiting"]
+__all__ = ["DEFERRED", "SHARED", "WRITES", "Busy", "Rows", "count_write", "flush_deferred", "run", "waiting"]
 
 # A connection whose ``info`` holds this key (a list) collects deferred writes there (Store.tx).
 DEFERRED = "assay_deferred_writes"
+# How many statements that may write a connection has sent: a transaction shared by several
+# calls (Store.shared_tx) tells by it whether a call that failed wrote anything.
+WRITES = "assay_writes_sent"
+
+
+# Set in a connection's ``info`` while its transaction is shared by several calls (Store.shared_tx).
+SHARED = "assay_shared_tx"
+
+
+class Busy(Exception):
+    """A call in a shared transaction would wait for a row that another transaction holds: it
+    leaves the transaction (having written nothing) and runs on its own after it. Two shared
+    transactions that waited on each other's rows would wait until one gave up."""
+
+
+def count_write(conn: Connection) -> None:
+    """Count a statement that may write, sent on ``conn``."""
+    conn.info[WRITES] = conn.info.get(WRITES, 0) + 1
+
 
 _BUILT: dict[tuple[str, str], Any] = {}
 _PREPARED: dict[tuple[str, tuple[str, ...]], _Prepared] = {}
@@ -104,7 +123,7 @@ def run(
     (a part runs before whatever reads its ``RETURNING`` rows; see :func:`waiting`).
     """
     stmt = _statement(conn, key, build)
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql":  # (the engine's hooks count its writes)
         result = conn.execute(stmt, params)
         rows = [dict(r._mapping) for r in result] if result.returns_rows else []
         return Rows(rows, result.rowcount)
@@ -123,6 +142,8 @@ def run(
         return Rows([], -1)
     if waiting and not carry:
         flush_deferred(conn)
+    if waiting or not isinstance(stmt, sa.Select):
+        count_write(conn)
     return prepared.run(conn, params)
 
 
@@ -142,6 +163,7 @@ def flush_deferred(conn: Connection) -> None:
     waiting: list[_Waiting] | None = conn.info.get(DEFERRED)
     if not waiting:
         return
+    count_write(conn)
     _, sql, params, _ = waiting.pop()
     if waiting:
         carried, extra = _carried(waiting, sql)
