@@ -59,9 +59,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         limit = threads or (SQLITE_THREADS if the_store.is_sqlite else SERVER_DB_THREADS)
         anyio.to_thread.current_default_thread_limiter().total_tokens = limit
-        offload.configure(
-            limit, inline_when_idle=not the_store.is_sqlite, group_commit=not the_store.is_sqlite
-        )
+        offload.configure(limit, inline_when_idle=not the_store.is_sqlite, group_commit=True)
         yield
         offload.shutdown()
         if owned:

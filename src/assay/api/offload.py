@@ -20,7 +20,7 @@ cycle's p50 was lower in every pair, by 0.18–0.40 ms (5.22–5.61 → 4.89–5
 per cycle by 0.1–0.3 ms, and p95 and p99 stayed where they were; closed loop, the same (678 / 671
 → 688 / 683 answers/s).
 
-**Group commit.** :func:`offload_grouped` (the hot routes, on PostgreSQL) does more: the calls
+**Group commit.** :func:`offload_grouped` (the hot routes, on both databases) does more: the calls
 that arrive while one is running wait in a queue, and the next turn takes them all (up to
 :data:`GROUP_MAX`) into one transaction, run one after the other (:meth:`Store.shared_tx`): one
 ``BEGIN``, one ``COMMIT`` and one WAL flush for all of them, and one pool checkout. Each caller
@@ -29,7 +29,11 @@ that fails without having written leaves the others be; one that would wait for 
 record another transaction holds (:class:`~assay.store.statements.Busy`) leaves the turn and
 runs on its own after it (two turns that waited on each other's rows would wait until one gave
 up); one that had written, or a refused statement (a lock waited on too long included), rolls
-the turn back and its calls run again, each on its own.
+the turn back and its calls run again, each on its own. Measured with bench/dispatch.py (32 annotators, closed loop, old and new in
+turn), answers per second: PostgreSQL chained 660–727 → 793–892, separate 455–458 → 583–614,
+chained at overlap 3 520–544 → 734–746 (p99 103–110 → 69–72 ms); SQLite chained 458–472 →
+737–744, separate 348 → 628. Paced, nothing changes: a call that finds no other waiting runs
+alone, as before.
 """
 
 from __future__ import annotations
@@ -69,11 +73,12 @@ _turn_running = False
 
 
 def configure(threads: int, *, inline_when_idle: bool = False, group_commit: bool = False) -> None:
-    """Set the pool's size, and whether an idle process runs a call on its event loop (from the
-    application's lifespan, in each server process).
+    """Set the pool's size, whether an idle process runs a call on its event loop, and whether
+    :func:`offload_grouped` groups calls (from the application's lifespan, in each server process).
 
-    Not on SQLite: a write there may wait for the database's one write lock, which another
-    process (an import, say) can hold for seconds, and the event loop would wait with it.
+    ``inline_when_idle`` is not for SQLite: a write there may wait for the database's one write
+    lock, which another process (an import, say) can hold for seconds, and the event loop would
+    wait with it.
     """
     global _threads, _pool, _inline_when_idle, _grouped
     with _lock:
