@@ -142,7 +142,7 @@ def run(
         return Rows([], -1)
     if waiting and not carry:
         flush_deferred(conn)
-    if waiting or not isinstance(stmt, sa.Select):
+    if waiting or prepared.writes:
         count_write(conn)
     return prepared.run(conn, params)
 
@@ -214,6 +214,7 @@ def _default(column: sa.Column[Any], update: bool) -> Callable[[], Any]:
 
 
 _PARAM = re.compile(r"%\((\w+)\)s")
+_WRITING_PART = re.compile(r"\bAS\s*\(\s*(INSERT|UPDATE|DELETE)\b")
 
 
 def _positional(sql: str) -> tuple[str, list[str]]:
@@ -266,6 +267,8 @@ class _Prepared:
     def __init__(self, stmt: Any, dialect: sa.Dialect, column_keys: list[str] | None) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=column_keys)
         self.sql = str(compiled)
+        # A SELECT may write too, in its WITH parts (a lease takes a record and inserts the lease).
+        self.writes = not isinstance(stmt, sa.Select) or bool(_WRITING_PART.search(self.sql))
         self.dialect = dialect
         # Each parameter the SQL names: where its value comes from, and its type's converter.
         # (What compiled.construct_params works out again on every call, worked out once.)
