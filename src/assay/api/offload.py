@@ -44,6 +44,7 @@ import asyncio
 import functools
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -70,8 +71,20 @@ _last_end = 0.0  # time.monotonic() when the last call ended
 # Group commit: at most this many calls share a transaction.
 GROUP_MAX = 16
 _grouped = False
-_queue: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], asyncio.Future[Any]]] = []
-_turn_running = False
+_Queued = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
+
+
+class _Group:
+    """The calls waiting for a turn, of one store on one event loop, and whether turns run."""
+
+    __slots__ = ("queue", "running")
+
+    def __init__(self) -> None:
+        self.queue: list[_Queued] = []
+        self.running = False
+
+
+_groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Group]] = weakref.WeakKeyDictionary()
 
 
 def configure(threads: int, *, inline_when_idle: bool = False, group_commit: bool = False) -> None:
@@ -127,16 +140,17 @@ async def offload_grouped(store: Store, fn: Callable[..., T], *args: Any, **kw: 
     """:func:`offload`, where a call that would wait for a thread shares a transaction with the
     others waiting (group commit, see the module's docstring); ``fn`` runs its work in
     ``store.tx()``. Only where :func:`configure` turned group commit on."""
-    global _in_flight, _last_end, _turn_running
+    global _in_flight, _last_end
     if not _grouped or _idle():
         return await offload(fn, *args, **kw)
     loop = asyncio.get_running_loop()
+    group = _groups.setdefault(loop, {}).setdefault(store.key, _Group())
     done: asyncio.Future[Any] = loop.create_future()
-    _queue.append((fn, args, kw, done))
+    group.queue.append((fn, args, kw, done))
     _in_flight += 1
-    if not _turn_running:
-        _turn_running = True
-        _keep(loop.create_task(_turns(store)))
+    if not group.running:
+        group.running = True
+        _keep(loop.create_task(_turns(store, group)))
     try:
         return await done  # type: ignore[no-any-return]
     finally:
@@ -144,25 +158,24 @@ async def offload_grouped(store: Store, fn: Callable[..., T], *args: Any, **kw: 
         _last_end = time.monotonic()
 
 
-async def _turns(store: Store) -> None:
+async def _turns(store: Store, group: _Group) -> None:
     """Run the queued calls, a turn (one transaction) at a time, until none is left.
 
     A turn that takes longer than :data:`TURN_PATIENCE` (a call waiting for a lock, say) is left
     to finish by itself and the next turn starts: one slow call does not hold up the process.
     """
-    global _turn_running
     loop = asyncio.get_running_loop()
     try:
-        while _queue:
-            batch = _queue[:GROUP_MAX]
-            del _queue[:GROUP_MAX]
+        while group.queue:
+            batch = group.queue[:GROUP_MAX]
+            del group.queue[:GROUP_MAX]
             job = loop.run_in_executor(
                 _get_pool(), _run_turn, store, [(fn, args, kw) for fn, args, kw, _ in batch]
             )
             finishing = _keep(asyncio.ensure_future(_finish(job, batch)))
             await asyncio.wait({finishing}, timeout=TURN_PATIENCE)
     finally:
-        _turn_running = False
+        group.running = False
 
 
 # How long the next turn waits for the one before it to end.
