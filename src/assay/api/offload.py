@@ -31,8 +31,8 @@ runs on its own after it (two turns that waited on each other's rows would wait 
 up); one that had written, or a refused statement (a lock waited on too long included), rolls
 the turn back and its calls run again, each on its own. Those run on the pool beside the turns,
 and a turn that takes longer than :data:`TURN_PATIENCE` is left to finish by itself while the
-next one starts, so that one call waiting for a lock does not hold up the process. Measured with bench/dispatch.py (32 annotators, closed loop, old and new in
-turn), answers per second: PostgreSQL chained 660–727 → 793–892, separate 455–458 → 583–614,
+next one starts, so that one call waiting for a lock does not hold up the process. Measured
+with bench/dispatch.py (32 annotators, closed loop, old and new in turn), answers per second: PostgreSQL chained 660–727 → 793–892, separate 455–458 → 583–614,
 chained at overlap 3 520–544 → 734–746 (p99 103–110 → 69–72 ms); SQLite chained 458–472 →
 737–744, separate 348 → 628. Paced, nothing changes: a call that finds no other waiting runs
 alone, as before.
@@ -144,7 +144,8 @@ async def offload_grouped(store: Store, fn: Callable[..., T], *args: Any, **kw: 
     if not _grouped or _idle():
         return await offload(fn, *args, **kw)
     loop = asyncio.get_running_loop()
-    group = _groups.setdefault(loop, {}).setdefault(store.key, _Group())
+    groups = _groups.setdefault(loop, {})
+    group = groups.get(store.key) or groups.setdefault(store.key, _Group())
     done: asyncio.Future[Any] = loop.create_future()
     group.queue.append((fn, args, kw, done))
     _in_flight += 1
@@ -204,25 +205,25 @@ async def _finish(job: asyncio.Future[list[_Outcome | None]], batch: list[Any]) 
     for (fn, args, kw, done), out in zip(batch, outcomes, strict=True):
         if out is None:
             _keep(asyncio.ensure_future(_on_its_own(fn, args, kw, done)))
-        elif not done.done():
-            if out[0]:
-                done.set_result(out[1])
-            else:
-                done.set_exception(out[1])
+        else:
+            _settle(done, out)
 
 
 async def _on_its_own(
     fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any], done: asyncio.Future[Any]
 ) -> None:
     loop = asyncio.get_running_loop()
-    try:
-        value = await loop.run_in_executor(_get_pool(), functools.partial(fn, *args, **kw))
-    except Exception as e:
-        if not done.done():
-            done.set_exception(e)
+    _settle(done, await loop.run_in_executor(_get_pool(), _alone, fn, args, kw))
+
+
+def _settle(done: asyncio.Future[Any], outcome: _Outcome) -> None:
+    """Answer a caller (unless it has gone)."""
+    if done.done():
+        return
+    if outcome[0]:
+        done.set_result(outcome[1])
     else:
-        if not done.done():
-            done.set_result(value)
+        done.set_exception(outcome[1])
 
 
 class _Spoiled(Exception):
@@ -248,14 +249,11 @@ def _run_turn(store: Store, calls: list[_Call]) -> list[_Outcome | None]:
             for fn, args, kw in calls:
                 try:
                     outcomes.append((True, fn(*args, **kw)))
-                except Busy as e:  # it would wait for another transaction: on its own
-                    if shared.spoiled:
-                        raise _Spoiled from e
-                    outcomes.append(None)
                 except Exception as e:
                     if shared.spoiled:
                         raise _Spoiled from e
-                    outcomes.append((False, e))
+                    # (Busy: it would wait for another transaction's row: on its own, after)
+                    outcomes.append(None if isinstance(e, Busy) else (False, e))
             ran = True
     except Exception as e:
         if ran:  # the commit failed: none of them is stored, whatever it was
