@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -15,7 +16,7 @@ from assay.domain.errors import Conflict, NotFound, PermissionDenied, Validation
 from assay.services import dispatch, imports, review
 from assay.services.actors import SYSTEM, Actor
 from assay.store import dispatch as dstore
-from assay.store.engine import Store
+from assay.store.engine import Store, open_store
 from assay.store.tables import assignments, records, responses, reviews
 from assay.store.types import utcnow
 from tests.factories import make_project, make_user
@@ -292,6 +293,73 @@ def test_a_record_freed_behind_the_last_pick_is_served(store: Store, monkeypatch
     dispatch.release_assignment(store, bob, bobs["assignment_id"])
     answer, _ = dispatch.submit_response(store, ann, anns["assignment_id"], {"label": "a"}, then_next=True)
     assert answer["next"]["record"]["fields"]["text"] == "t0"
+
+
+def test_a_pick_probes_the_contributors_past_leases_instead_of_reading_them(store: Store) -> None:
+    # "Did this contributor have the record?" is one probe of the (record, contributor) index
+    # per candidate. PostgreSQL turned it into a join that read all of the contributor's past
+    # leases on every pick (hundreds here, thousands after a day's work), and once the tables
+    # had statistics it walked the primary key instead of the dispatch index.
+    if store.is_sqlite:
+        pytest.skip("query plans: PostgreSQL")
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": f"r{i}", "text": f"t{i}"} for i in range(400)])
+    ann, _ = make_user(store, "ann")
+    assert drain(store, p, ann, limit=300) == 300
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.exec_driver_sql("ANALYZE")  # (a live database has statistics)
+    plans: list[str] = []
+    watched = open_store(store.engine.url.render_as_string(hide_password=False), migrate=False)
+
+    @sa.event.listens_for(watched.engine, "connect")
+    def _explain(dbapi_conn: Any, _record: Any) -> None:  # each statement's plan, as it ran
+        dbapi_conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
+        with dbapi_conn.cursor() as cur:
+            cur.execute("LOAD 'auto_explain'")
+            for setting in (
+                "log_min_duration = 0",
+                "log_analyze = on",
+                "log_format = json",
+                "log_level = notice",
+            ):
+                cur.execute(f"SET auto_explain.{setting}")
+        dbapi_conn.commit()
+
+    try:
+        lease = dispatch.next_assignment(watched, ann, p["id"])  # a walk from the head
+        for _ in range(12):  # walks from the last pick
+            assert lease is not None
+            answer, _ = dispatch.submit_response(
+                watched, ann, lease["assignment_id"], {"label": "a"}, then_next=True
+            )
+            lease = answer["next"]
+        with watched.engine.connect() as c:  # (the one connection the calls took in turn)
+            kept = c.exec_driver_sql(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%%FOR UPDATE SKIP%%'"
+            ).all()
+    finally:
+        watched.dispose()
+    # The answer's statement is planned once for any parameters, not afresh on every run.
+    assert [n for n, _ in kept] and all(n > 0 for n, _ in kept), kept
+    picks = [json.loads(m.split("plan:", 1)[1]) for m in plans if "FOR UPDATE SKIP LOCKED" in m]
+    assert len(picks) == 13
+
+    for plan in picks:
+        scans = [
+            n for cte, n in _nodes(plan["Plan"]) if cte == "CTE picked" and n["Node Type"].endswith("Scan")
+        ]
+        seen = [n for n in scans if n.get("Relation Name") == "assignments"]
+        assert seen and all(n.get("Index Name") == "uq_assignments_record_id_user_id" for n in seen), seen
+        assert sum(n["Actual Rows"] * n["Actual Loops"] for n in seen) <= 2, seen
+        walks = [n for n in scans if n.get("Relation Name") == "records" and n["Alias"].startswith("pick")]
+        assert walks and all(n.get("Index Name") == "ix_records_dispatch" for n in walks), walks
+
+
+def _nodes(node: dict[str, Any], cte: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Each node of a plan, with the name of the CTE it is part of."""
+    if node.get("Subplan Name", "").startswith("CTE "):
+        cte = node["Subplan Name"]
+    return [(cte, node), *(n for child in node.get("Plans", []) for n in _nodes(child, cte))]
 
 
 def test_gold_mixing_rate_and_gold_never_leaks(store: Store) -> None:

@@ -74,6 +74,12 @@ __all__ = [
 CLOSED_LEASE = "closed_lease"
 CARRIED_EVENTS = "carried_events"
 
+# ``LIMIT 1`` written into a statement, not sent as a parameter. PostgreSQL plans a prepared
+# statement once for any parameters (a generic plan) only while that plan looks no dearer than
+# planning each run afresh; with the limit a parameter it must assume a tenth of the rows, and
+# once the tables have statistics it re-planned the answer's statement on every run.
+_ONE: Any = sa.literal_column("1")
+
 
 def _json_rows(pg: bool, cols: dict[str, Any], where: Any, order: Any) -> Any:
     """A scalar subquery: the matching rows as a JSON array of objects (``[]`` when none).
@@ -126,7 +132,7 @@ def _answer_columns(answer: Any) -> dict[str, Any]:
     rv = reviews.alias("rv")
 
     def latest(col: Any) -> Any:
-        return sa.select(col).where(rv.c.response_id == answer.c.id).order_by(rv.c.id.desc()).limit(1)
+        return sa.select(col).where(rv.c.response_id == answer.c.id).order_by(rv.c.id.desc()).limit(_ONE)
 
     return {
         "id": answer.c.id,
@@ -292,11 +298,15 @@ def lease_record(
     carrying = together and waiting(conn, CLOSED_LEASE, CARRIED_EVENTS)
 
     def build(pg: bool, *, hinted: bool, gated: bool) -> Any:
-        def pick(where: Callable[[Any], list[Any]], by_id: bool = False) -> Any:
+        def pick(where: Callable[[Any], list[Any]]) -> Any:
             r = records.alias("pick")
-            seen = sa.exists().where(
+            had = sa.select(1).where(
                 assignments.c.record_id == r.c.id, assignments.c.user_id == sa.bindparam("uid")
             )
+            if pg:  # (OFFSET 0: PostgreSQL keeps it a probe of the (record, contributor) index
+                # per candidate; as a join it read all of the contributor's past leases each pick)
+                had = had.offset(sa.literal_column("0"))
+            seen = had.exists()
             q = sa.select(r.c.id).where(
                 r.c.project_id == sa.bindparam("pid"),
                 r.c.status == "open",
@@ -313,11 +323,9 @@ def lease_record(
                 q = q.where(r.c.skills.is_(None))
             if with_pivot:
                 q = q.where(r.c.id >= sa.bindparam("pivot")).order_by(r.c.id)
-            elif by_id:  # within one priority: from the last pick on
-                q = q.where(*where(r)).order_by(r.c.id)
-            else:
+            else:  # (the dispatch index's order, within one priority too: the planner then takes it)
                 q = q.where(*where(r)).order_by(r.c.priority.desc(), r.c.id)
-            q = q.limit(1)
+            q = q.limit(_ONE)
             if pg:
                 q = q.with_for_update(skip_locked=True)
             return q.scalar_subquery()
@@ -330,7 +338,6 @@ def lease_record(
                         r.c.priority == sa.bindparam("after_priority"),
                         r.c.id >= sa.bindparam("after_id"),
                     ],
-                    by_id=True,
                 ),
             )
         else:
@@ -736,7 +743,7 @@ def submit_context(
         draft = (
             sa.select(d.c.id)
             .where(d.c.assignment_id == a.c.id, d.c.status == "draft")
-            .limit(1)
+            .limit(_ONE)
             .scalar_subquery()
         )
         done = (
