@@ -6,6 +6,8 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -306,13 +308,73 @@ def test_a_pick_probes_the_contributors_past_leases_instead_of_reading_them(stor
     load(store, p, [{"id": f"r{i}", "text": f"t{i}"} for i in range(400)])
     ann, _ = make_user(store, "ann")
     assert drain(store, p, ann, limit=300) == 300
+    with _explained(store) as (watched, plans):
+        lease = dispatch.next_assignment(watched, ann, p["id"])  # a walk from the head
+        for _ in range(12):  # walks from the last pick
+            assert lease is not None
+            answer, _ = dispatch.submit_response(
+                watched, ann, lease["assignment_id"], {"label": "a"}, then_next=True
+            )
+            lease = answer["next"]
+        with watched.engine.connect() as c:  # (the one connection the calls took in turn)
+            kept = c.exec_driver_sql(
+                "SELECT generic_plans FROM pg_prepared_statements WHERE statement LIKE '%%FOR UPDATE SKIP%%'"
+            ).all()
+    # The answer's statement is planned once for any parameters, not afresh on every run.
+    assert [n for (n,) in kept] and all(n > 0 for (n,) in kept), kept
+    picks = [json.loads(m.split("plan:", 1)[1]) for m in plans if "FOR UPDATE SKIP LOCKED" in m]
+    assert len(picks) == 13
+    for plan in picks:
+        scans = [
+            n for cte, n in _nodes(plan["Plan"]) if cte == "CTE picked" and n["Node Type"].endswith("Scan")
+        ]
+        seen = [n for n in scans if n.get("Relation Name") == "assignments"]
+        assert seen and all(n.get("Index Name") == "uq_assignments_record_id_user_id" for n in seen), seen
+        assert sum(n["Actual Rows"] * n["Actual Loops"] for n in seen) <= 2, seen
+        walks = [n for n in scans if n.get("Relation Name") == "records" and n["Alias"].startswith("pick")]
+        assert walks and all(n.get("Index Name") == "ix_records_dispatch" for n in walks), walks
+
+
+def test_a_contributor_with_no_gold_left_does_not_walk_the_whole_project(store: Store) -> None:
+    # Gold is looked for from a random record on; once the contributor has answered every gold
+    # record, that walk finds nothing, on each lease. It must pass the gold records only (the
+    # dispatch index), not every record past the pivot (the primary key).
+    if store.is_sqlite:
+        pytest.skip("query plans: PostgreSQL")
+    p = make_project(store, schema(overlap=1, gold_rate=1.0))
+    rows: list[dict[str, Any]] = [{"id": f"r{i}", "text": f"t{i}"} for i in range(3000)]
+    for i in range(0, 3000, 150):
+        rows[i]["gold"] = {"label": "a"}
+    load(store, p, rows)
+    ann, _ = make_user(store, "ann")
+    assert drain(store, p, ann, limit=20) == 20  # (gold rate 1: the 20 gold records first)
+    with _explained(store) as (watched, plans):
+        for _ in range(12):
+            lease = dispatch.next_assignment(watched, ann, p["id"])
+            assert lease is not None
+            dispatch.submit_response(watched, ann, lease["assignment_id"], {"label": "a"})
+    picks = [json.loads(m.split("plan:", 1)[1]) for m in plans if "FOR UPDATE SKIP LOCKED" in m]
+    assert len(picks) >= 36  # each lease: from a pivot, from the head (gold), and a record
+    for plan in picks:
+        walked = sum(
+            (n["Actual Rows"] + n.get("Rows Removed by Filter", 0)) * n["Actual Loops"]
+            for _, n in _nodes(plan["Plan"])
+            if n.get("Relation Name") == "records" and n.get("Alias", "").startswith("pick")
+        )
+        assert walked <= 25, walked
+
+
+@contextmanager
+def _explained(store: Store) -> Iterator[tuple[Store, list[str]]]:
+    """Another store on the same database (with statistics, as a live one has), whose
+    statements' plans, as they ran, are collected (PostgreSQL's auto_explain, as notices)."""
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.exec_driver_sql("ANALYZE")  # (a live database has statistics)
+        c.exec_driver_sql("ANALYZE")
     plans: list[str] = []
     watched = open_store(store.engine.url.render_as_string(hide_password=False), migrate=False)
 
     @sa.event.listens_for(watched.engine, "connect")
-    def _explain(dbapi_conn: Any, _record: Any) -> None:  # each statement's plan, as it ran
+    def _explain(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
         with dbapi_conn.cursor() as cur:
             cur.execute("LOAD 'auto_explain'")
@@ -326,33 +388,9 @@ def test_a_pick_probes_the_contributors_past_leases_instead_of_reading_them(stor
         dbapi_conn.commit()
 
     try:
-        lease = dispatch.next_assignment(watched, ann, p["id"])  # a walk from the head
-        for _ in range(12):  # walks from the last pick
-            assert lease is not None
-            answer, _ = dispatch.submit_response(
-                watched, ann, lease["assignment_id"], {"label": "a"}, then_next=True
-            )
-            lease = answer["next"]
-        with watched.engine.connect() as c:  # (the one connection the calls took in turn)
-            kept = c.exec_driver_sql(
-                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%%FOR UPDATE SKIP%%'"
-            ).all()
+        yield watched, plans
     finally:
         watched.dispose()
-    # The answer's statement is planned once for any parameters, not afresh on every run.
-    assert [n for n, _ in kept] and all(n > 0 for n, _ in kept), kept
-    picks = [json.loads(m.split("plan:", 1)[1]) for m in plans if "FOR UPDATE SKIP LOCKED" in m]
-    assert len(picks) == 13
-
-    for plan in picks:
-        scans = [
-            n for cte, n in _nodes(plan["Plan"]) if cte == "CTE picked" and n["Node Type"].endswith("Scan")
-        ]
-        seen = [n for n in scans if n.get("Relation Name") == "assignments"]
-        assert seen and all(n.get("Index Name") == "uq_assignments_record_id_user_id" for n in seen), seen
-        assert sum(n["Actual Rows"] * n["Actual Loops"] for n in seen) <= 2, seen
-        walks = [n for n in scans if n.get("Relation Name") == "records" and n["Alias"].startswith("pick")]
-        assert walks and all(n.get("Index Name") == "ix_records_dispatch" for n in walks), walks
 
 
 def _nodes(node: dict[str, Any], cte: str = "") -> list[tuple[str, dict[str, Any]]]:

@@ -322,10 +322,11 @@ def lease_record(
             else:
                 q = q.where(r.c.skills.is_(None))
             if with_pivot:
-                q = q.where(r.c.id >= sa.bindparam("pivot")).order_by(r.c.id)
-            else:  # (the dispatch index's order, within one priority too: the planner then takes it)
-                q = q.where(*where(r)).order_by(r.c.priority.desc(), r.c.id)
-            q = q.limit(_ONE)
+                q = q.where(r.c.id >= sa.bindparam("pivot"))
+            # The dispatch index's order, whatever the walk (from a pivot, within one priority):
+            # ordered by id alone, the planner walked the primary key instead, through every
+            # record of the table past the pivot when the contributor had no gold left.
+            q = q.where(*where(r)).order_by(r.c.priority.desc(), r.c.id).limit(_ONE)
             if pg:
                 q = q.with_for_update(skip_locked=True)
             return q.scalar_subquery()
