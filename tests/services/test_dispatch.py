@@ -364,6 +364,42 @@ def test_a_contributor_with_no_gold_left_does_not_walk_the_whole_project(store: 
         assert walked <= 25, walked
 
 
+def test_the_gold_range_is_two_index_lookups(store: Store) -> None:
+    # Gold is picked from a random place between the project's first and last gold record. Those
+    # two ids were found by walking the primary key from each end until a gold record of the
+    # project came: through every record of the projects imported after it.
+    p = make_project(store, schema(overlap=1, gold_rate=1.0))
+    load(store, p, [{"id": f"g{i}", "text": "g", "gold": {"label": "a"}} for i in range(5)])
+    later = make_project(store, schema(overlap=1), name="imported later")
+    load(store, later, [{"id": f"r{i}", "text": "r"} for i in range(2000)])
+    ann, _ = make_user(store, "ann")
+    if store.is_sqlite:
+        asked: list[tuple[str, Any]] = []
+
+        @sa.event.listens_for(store.engine, "before_cursor_execute")
+        def _ask(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+            if "min(records.id)" in statement:
+                asked.append((statement, parameters))
+
+        try:
+            assert dispatch.next_assignment(store, ann, p["id"]) is not None
+        finally:
+            sa.event.remove(store.engine, "before_cursor_execute", _ask)
+        assert asked
+        with store.read() as conn:
+            steps = [r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + asked[0][0], asked[0][1])]
+        assert sum("USING INDEX ix_records_gold" in step for step in steps) == 2, steps
+        return
+    with _explained(store) as (watched, plans):
+        assert dispatch.next_assignment(watched, ann, p["id"]) is not None
+    ranges = [json.loads(m.split("plan:", 1)[1]) for m in plans if "min(records.id)" in m]
+    assert len(ranges) == 1
+    scans = [n for _, n in _nodes(ranges[0]["Plan"]) if n.get("Relation Name") == "records"]
+    assert len(scans) == 2 and all(n.get("Index Name") == "ix_records_gold" for n in scans), scans
+    # (the project's gold rows at most, whatever else the table holds)
+    assert all(n.get("Rows Removed by Filter", 0) == 0 and n["Actual Rows"] <= 5 for n in scans), scans
+
+
 @contextmanager
 def _explained(store: Store) -> Iterator[tuple[Store, list[str]]]:
     """Another store on the same database (with statistics, as a live one has), whose

@@ -458,9 +458,14 @@ def lease_record(
 
 
 def gold_id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
+    """The ids of the project's first and last gold record, None when it has none: one lookup each
+    in ``ix_records_gold`` (whose condition the query repeats as each database writes it; and
+    SQLite looks up a ``min`` or a ``max`` only when it is the query's one aggregate)."""
+    gold = (records.c.project_id == project_id, records.c.is_gold)
     row = conn.execute(
-        sa.select(sa.func.min(records.c.id), sa.func.max(records.c.id)).where(
-            records.c.project_id == project_id, records.c.is_gold.is_(True)
+        sa.select(
+            sa.select(sa.func.min(records.c.id)).where(*gold).scalar_subquery(),
+            sa.select(sa.func.max(records.c.id)).where(*gold).scalar_subquery(),
         )
     ).first()
     if row is None or row[0] is None:

@@ -161,6 +161,14 @@ records = sa.Table(
     sa.Index("ix_records_dispatch", "project_id", "status", "is_gold", sa.text("priority DESC"), "id"),
     # Keyset paging of a project's records in id order (exports, the records browser).
     sa.Index("ix_records_project_id", "project_id", "id"),
+    # A project's gold records by id (the range dispatch picks gold from): the gold rows only.
+    sa.Index(
+        "ix_records_gold",
+        "project_id",
+        "id",
+        sqlite_where=sa.text("is_gold = 1"),
+        postgresql_where=sa.text("is_gold"),
+    ),
     # Room on each page so that dispatch's counter updates stay on the page (HOT, no index writes).
     postgresql_with={"fillfactor": 70},
 )

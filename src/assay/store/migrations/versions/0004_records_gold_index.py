@@ -1,0 +1,39 @@
+"""records: an index of each project's gold records by id
+
+Dispatch looks for gold from a random record between the project's first and last gold
+record, and asked for those two with ``min(id)`` and ``max(id)`` over the project's gold rows.
+PostgreSQL answered that by walking the primary key from each end until it met one: through
+every record of the projects imported after it (about 8 ms per gold lease with 50,000 records
+of another project after it). This partial index holds the gold rows only (small) and answers
+both ends with one lookup each.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-24 21:30:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("records", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_records_gold",
+            ["project_id", "id"],
+            unique=False,
+            sqlite_where=sa.text("is_gold = 1"),
+            postgresql_where=sa.text("is_gold"),
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("records", schema=None) as batch_op:
+        batch_op.drop_index("ix_records_gold")
