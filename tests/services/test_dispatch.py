@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -297,7 +298,9 @@ def test_a_record_freed_behind_the_last_pick_is_served(store: Store, monkeypatch
     assert answer["next"]["record"]["fields"]["text"] == "t0"
 
 
-def test_a_pick_probes_the_contributors_past_leases_instead_of_reading_them(store: Store) -> None:
+def test_a_pick_probes_the_contributors_past_leases_instead_of_reading_them(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # "Did this contributor have the record?" is one probe of the (record, contributor) index
     # per candidate. PostgreSQL turned it into a join that read all of the contributor's past
     # leases on every pick (hundreds here, thousands after a day's work), and once the tables
@@ -308,9 +311,11 @@ def test_a_pick_probes_the_contributors_past_leases_instead_of_reading_them(stor
     load(store, p, [{"id": f"r{i}", "text": f"t{i}"} for i in range(400)])
     ann, _ = make_user(store, "ann")
     assert drain(store, p, ann, limit=300) == 300
+    monkeypatch.setattr(dispatch, "HINT_SECONDS", 3600.0)  # (however slow the machine, no walk from the head)
     with _explained(store) as (watched, plans):
         lease = dispatch.next_assignment(watched, ann, p["id"])  # a walk from the head
-        for _ in range(12):  # walks from the last pick
+        for _ in range(20):  # walks from the last pick (psycopg prepares on the 6th, PostgreSQL
+            # weighs a generic plan from the prepared statement's 6th run on)
             assert lease is not None
             answer, _ = dispatch.submit_response(
                 watched, ann, lease["assignment_id"], {"label": "a"}, then_next=True
@@ -323,7 +328,7 @@ def test_a_pick_probes_the_contributors_past_leases_instead_of_reading_them(stor
     # The answer's statement is planned once for any parameters, not afresh on every run.
     assert [n for (n,) in kept] and all(n > 0 for (n,) in kept), kept
     picks = [json.loads(m.split("plan:", 1)[1]) for m in plans if "FOR UPDATE SKIP LOCKED" in m]
-    assert len(picks) == 13
+    assert len(picks) == 21
     for plan in picks:
         scans = [
             n for cte, n in _nodes(plan["Plan"]) if cte == "CTE picked" and n["Node Type"].endswith("Scan")
@@ -388,7 +393,9 @@ def test_the_gold_range_is_two_index_lookups(store: Store) -> None:
         assert asked
         with store.read() as conn:
             steps = [r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + asked[0][0], asked[0][1])]
-        assert sum("USING INDEX ix_records_gold" in step for step in steps) == 2, steps
+        assert (
+            sum(bool(re.search(r"USING (COVERING )?INDEX ix_records_gold\b", step)) for step in steps) == 2
+        ), steps
         return
     with _explained(store) as (watched, plans):
         assert dispatch.next_assignment(watched, ann, p["id"]) is not None
@@ -408,6 +415,14 @@ def _explained(store: Store) -> Iterator[tuple[Store, list[str]]]:
         c.exec_driver_sql("ANALYZE")
     plans: list[str] = []
     watched = open_store(store.engine.url.render_as_string(hide_password=False), migrate=False)
+
+    try:
+        with watched.engine.connect() as c:
+            c.exec_driver_sql("LOAD 'auto_explain'")
+    except sa.exc.DBAPIError as e:
+        watched.dispose()
+        pytest.skip(f"PostgreSQL's auto_explain cannot be loaded here: {e.orig}")
+    watched.dispose()
 
     @sa.event.listens_for(watched.engine, "connect")
     def _explain(dbapi_conn: Any, _record: Any) -> None:

@@ -307,11 +307,10 @@ def lease_record(
                 # per candidate; as a join it read all of the contributor's past leases each pick)
                 had = had.offset(sa.literal_column("0"))
             seen = had.exists()
+            # (from a pivot the walk is for gold: written so, it is the gold index's condition)
+            gold = r.c.is_gold if with_pivot else r.c.is_gold == sa.bindparam("want_gold")
             q = sa.select(r.c.id).where(
-                r.c.project_id == sa.bindparam("pid"),
-                r.c.status == "open",
-                r.c.is_gold == sa.bindparam("want_gold"),
-                ~seen,
+                r.c.project_id == sa.bindparam("pid"), r.c.status == "open", gold, ~seen
             )
             if with_skills and pg:  # an array parameter: the statement text stays the same for any keys
                 keys: Any = sa.bindparam("keys", type_=postgresql.ARRAY(sa.String))
@@ -321,12 +320,13 @@ def lease_record(
                 q = q.where(sa.or_(r.c.skills.is_(None), r.c.skills.in_(keys)))
             else:
                 q = q.where(r.c.skills.is_(None))
-            if with_pivot:
-                q = q.where(r.c.id >= sa.bindparam("pivot"))
-            # The dispatch index's order, whatever the walk (from a pivot, within one priority):
-            # ordered by id alone, the planner walked the primary key instead, through every
-            # record of the table past the pivot when the contributor had no gold left.
-            q = q.where(*where(r)).order_by(r.c.priority.desc(), r.c.id).limit(_ONE)
+            if with_pivot:  # gold in id order from the pivot: a walk of ix_records_gold
+                q = q.where(r.c.id >= sa.bindparam("pivot")).order_by(r.c.id)
+            else:
+                # The dispatch index's order, within one priority too: ordered by id alone there,
+                # PostgreSQL's plan for any parameters walked the primary key with a filter.
+                q = q.where(*where(r)).order_by(r.c.priority.desc(), r.c.id)
+            q = q.limit(_ONE)
             if pg:
                 q = q.with_for_update(skip_locked=True)
             return q.scalar_subquery()
@@ -412,11 +412,14 @@ def lease_record(
         )
 
     now = utcnow()
-    params: dict[str, Any] = {"uid": user_id, "pid": project_id, "want_gold": gold, "now": now}
+    params: dict[str, Any] = {"uid": user_id, "pid": project_id, "now": now}
+    if with_pivot:
+        assert gold, "a pivot is for the gold walk"
+        params["pivot"] = pivot
+    else:
+        params["want_gold"] = gold
     if with_skills:
         params["keys"] = list(skill_keys)
-    if with_pivot:
-        params["pivot"] = pivot
     if together:
         params["expires"] = expires_at
         params["expires_iso"] = expires_at.isoformat()
