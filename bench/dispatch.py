@@ -4,7 +4,10 @@ Starts the server itself (SQLite with 1 worker; PostgreSQL with 2), loads a proj
 the services, then runs the annotators as threads in a few client processes, each with a
 kept-alive HTTP/1.1 connection. Prints throughput and p50/p95/p99 latency of ``next``, of
 ``submit`` and of the whole cycle, the CPU time each cycle cost the server, the database and
-the clients, and checks that no record was handed out twice.
+the clients, and checks that no record was handed out twice. Each run also prints how long a
+fixed piece of Python work took on the machine just before it (``machine_speed``): the same
+work has cost up to about twice the CPU in some hours as in others, so runs compare only at a
+like speed.
 
 The clients share the machine with the server, so they are kept light: a plain socket client
 (about a tenth of httpx's CPU per request; ``--client httpx`` uses httpx instead).
@@ -279,6 +282,7 @@ def postgres_pids() -> list[int]:
 
 
 def run(label: str, db: str, workers: int, args: argparse.Namespace, chain: bool) -> dict[str, Any]:
+    speed = machine_speed()
     pid, tokens = setup(db, args.records, args.annotators, args.overlap)
     home = Path(tempfile.mkdtemp(prefix="assay-bench-"))
     proc, url = start_server(db, home, workers)
@@ -337,6 +341,7 @@ def run(label: str, db: str, workers: int, args: argparse.Namespace, chain: bool
         "handed_out_twice": sum(1 for c in handed.values() if c > args.overlap) + over,
         "same_annotator_twice": sum(1 for c in pairs.values() if c > 1),
         "cpu_ms_per_cycle": {k: round(v * 1000 / max(n, 1), 2) for k, v in cpu.items()},
+        "machine_ms": speed,
     }
     for k in ("next", "submit", "cycle"):
         ms = [x * 1000 for x in merged[k]]
@@ -352,6 +357,24 @@ def pg_database(server: str) -> tuple[str, sa.Engine, str]:
     return sa.make_url(server).set(database=name).render_as_string(hide_password=False), admin, name
 
 
+def machine_speed() -> float:
+    """ms of CPU for a fixed piece of Python work (JSON, hashing, dicts), best of 5. On the 2-core
+    machine the same work (the bench's own unchanged client included) has cost up to about twice
+    the CPU in some hours as in others, and every figure of a run moves with it."""
+    import hashlib
+
+    doc = {"values": {"label": "pos", "spans": list(range(40))}, "duration_ms": 1000, "key": "k" * 32}
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.process_time()
+        for i in range(3000):
+            text = json.dumps({**doc, "i": i})
+            hashlib.sha256(text.encode()).hexdigest()
+            json.loads(text)
+        best = min(best, time.process_time() - t0)
+    return round(best * 1000, 1)
+
+
 def show(res: dict[str, Any]) -> None:
     print(
         f"{res['label']:<33} {res['annotators']:>3} ann  think {res['think_ms']:>5} ms  "
@@ -363,6 +386,9 @@ def show(res: dict[str, Any]) -> None:
         print(f"    {k:<7} p50 {d[50]:>7.2f} ms   p95 {d[95]:>7.2f} ms   p99 {d[99]:>7.2f} ms")
     cpu = res["cpu_ms_per_cycle"]
     print("    CPU per cycle  " + "   ".join(f"{k} {v:.2f} ms" for k, v in cpu.items()))
+    print(
+        f"    machine speed  {res['machine_ms']:.1f} ms for the fixed work of machine_speed() (lower is faster)"
+    )
 
 
 MODE = {False: "", True: ", chained"}
