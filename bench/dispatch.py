@@ -5,9 +5,9 @@ the services, then runs the annotators as threads in a few client processes, eac
 kept-alive HTTP/1.1 connection. Prints throughput and p50/p95/p99 latency of ``next``, of
 ``submit`` and of the whole cycle, the CPU time each cycle cost the server, the database and
 the clients, and checks that no record was handed out twice. Each run also prints how long a
-fixed piece of Python work took on the machine just before it (``machine_speed``): the same
-work has cost up to about twice the CPU in some hours as in others, so runs compare only at a
-like speed.
+fixed piece of Python work took on the machine just before it, and a round trip between two
+processes (``machine_speed``): the same work has cost up to about twice the CPU in some hours as
+in others, so runs compare only at a like speed.
 
 The clients share the machine with the server, so they are kept light: a plain socket client
 (about a tenth of httpx's CPU per request; ``--client httpx`` uses httpx instead).
@@ -341,7 +341,7 @@ def run(label: str, db: str, workers: int, args: argparse.Namespace, chain: bool
         "handed_out_twice": sum(1 for c in handed.values() if c > args.overlap) + over,
         "same_annotator_twice": sum(1 for c in pairs.values() if c > 1),
         "cpu_ms_per_cycle": {k: round(v * 1000 / max(n, 1), 2) for k, v in cpu.items()},
-        "machine_ms": speed,
+        "machine": speed,
     }
     for k in ("next", "submit", "cycle"):
         ms = [x * 1000 for x in merged[k]]
@@ -357,10 +357,12 @@ def pg_database(server: str) -> tuple[str, sa.Engine, str]:
     return sa.make_url(server).set(database=name).render_as_string(hide_password=False), admin, name
 
 
-def machine_speed() -> float:
-    """ms of CPU for a fixed piece of Python work (JSON, hashing, dicts), best of 5. On the 2-core
-    machine the same work (the bench's own unchanged client included) has cost up to about twice
-    the CPU in some hours as in others, and every figure of a run moves with it."""
+def machine_speed() -> tuple[float, float]:
+    """How fast the machine is just now: ms of CPU for a fixed piece of Python work (JSON,
+    hashing, dicts), and µs per round trip between two processes over a socket (two wake-ups).
+    Best of 5 and median of 3. On the 2-core machine the same bench work, its own unchanged client
+    included, has cost up to about twice the CPU in some hours as in others; the first figure
+    stayed put then, so the second (what every request and statement pays) is the one to watch."""
     import hashlib
 
     doc = {"values": {"label": "pos", "spans": list(range(40))}, "duration_ms": 1000, "key": "k" * 32}
@@ -372,7 +374,28 @@ def machine_speed() -> float:
             hashlib.sha256(text.encode()).hexdigest()
             json.loads(text)
         best = min(best, time.process_time() - t0)
-    return round(best * 1000, 1)
+    trips = sorted(_round_trip_us() for _ in range(3))
+    return round(best * 1000, 1), round(trips[1], 1)
+
+
+def _round_trip_us(n: int = 3000) -> float:
+    a, b = socket.socketpair()
+    child = os.fork()
+    if child == 0:  # (echo each byte back)
+        a.close()
+        for _ in range(n):
+            b.recv(1)
+            b.send(b"x")
+        os._exit(0)
+    b.close()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        a.send(b"x")
+        a.recv(1)
+    took = time.perf_counter() - t0
+    os.waitpid(child, 0)
+    a.close()
+    return took / n * 1e6
 
 
 def show(res: dict[str, Any]) -> None:
@@ -386,9 +409,8 @@ def show(res: dict[str, Any]) -> None:
         print(f"    {k:<7} p50 {d[50]:>7.2f} ms   p95 {d[95]:>7.2f} ms   p99 {d[99]:>7.2f} ms")
     cpu = res["cpu_ms_per_cycle"]
     print("    CPU per cycle  " + "   ".join(f"{k} {v:.2f} ms" for k, v in cpu.items()))
-    print(
-        f"    machine speed  {res['machine_ms']:.1f} ms for the fixed work of machine_speed() (lower is faster)"
-    )
+    work, trip = res["machine"]
+    print(f"    machine        {work:.1f} ms of fixed Python work, {trip:.1f} µs per process round trip")
 
 
 MODE = {False: "", True: ", chained"}
