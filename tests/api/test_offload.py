@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,8 +15,16 @@ from assay.api import offload
 from assay.domain.errors import ValidationError
 from assay.services import dispatch, imports
 from assay.services.actors import SYSTEM
-from assay.store.tables import assignments, responses, workspaces
+from assay.store import dispatch as dstore
+from assay.store.tables import assignments, records, responses, workspaces
+from assay.store.types import utcnow
 from tests.factories import make_project, make_user
+
+
+@pytest.fixture(autouse=True)
+def _reading_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turns read their submits' contexts ahead, as the server's do (assay.api.app)."""
+    monkeypatch.setattr(offload, "_before_turn", dispatch.read_ahead)
 
 
 def test_an_idle_process_runs_the_call_on_its_loop_and_a_busy_one_on_the_pool() -> None:
@@ -152,7 +161,7 @@ def test_grouped_calls_answer_each_caller_once_and_run_again_alone_when_spoiled(
             raise Refused
 
     async def main() -> list[Any]:
-        offload.configure(2, group_commit=True)
+        offload.configure(2, group_commit=True, before_turn=dispatch.read_ahead)
         try:
             calls = [_submit(store, one), (wrote_then_refused, (), {}), _submit(store, two, "nope")]
             calls.append(_submit(store, three, "b"))
@@ -188,3 +197,134 @@ def test_a_call_that_would_wait_for_a_row_is_left_to_run_on_its_own(store: Any) 
     assert _stored(store) == sorted([one[1], three[1]])
     assert offload._alone(*_submit(store, two))[0]
     assert _stored(store) == sorted([one[1], two[1], three[1]])
+
+
+# Read-ahead: a turn reads the contexts of its submits in one statement (PostgreSQL), and what
+# the turn's own calls change on the way is read again by the call it concerns.
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys of the dispatch statements run (assay.store.statements.run)."""
+    seen: list[str] = []
+    real = dstore.run
+
+    def spy(conn: Any, key: str, *args: Any, **kw: Any) -> Any:
+        seen.append(key)
+        return real(conn, key, *args, **kw)
+
+    monkeypatch.setattr(dstore, "run", spy)
+    return seen
+
+
+def _pg_only(store: Any) -> None:
+    if store.is_sqlite:
+        pytest.skip("read-ahead: PostgreSQL (SQLite has no round trips to save)")
+
+
+def _record(store: Any, assignment_id: int) -> dict[str, Any]:
+    with store.read() as conn:
+        row = conn.execute(
+            sa.select(records.c.submitted, records.c.leased, records.c.status)
+            .join(assignments, assignments.c.record_id == records.c.id)
+            .where(assignments.c.id == assignment_id)
+        ).one()
+    return dict(row._mapping)
+
+
+def test_a_turn_reads_its_submits_contexts_in_one_statement(store: Any, statements: list[str]) -> None:
+    _pg_only(store)
+    _, leases = _leases(store, 4)
+    statements.clear()
+    outcomes = offload._run_turn(store, [_submit(store, lease, then_next=False) for lease in leases])
+    assert all(out and out[0] for out in outcomes)
+    assert statements.count("submit_contexts") == 1
+    assert not [k for k in statements if k.startswith("submit_context:")]  # none read on its own
+    assert _stored(store) == sorted(aid for _, aid in leases)
+    for _, aid in leases:
+        assert _record(store, aid) == {"submitted": 1, "leased": 0, "status": "done"}
+
+
+def test_a_turn_reads_again_what_its_own_calls_changed(
+    store: Any, statements: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two answers to one record, an author of a gold answer whose weight changes, a lease swept
+    by another call's ``next``, and a contributor with two calls in the turn."""
+    _pg_only(store)
+    p = make_project(
+        store,
+        {
+            "name": "r",
+            "fields": [{"name": "text", "type": "text"}],
+            "questions": [{"name": "label", "type": "label", "options": ["a", "b"]}],
+            "workflow": {"overlap": 2},
+        },
+    )
+    rows = [{"id": f"r{i}", "text": "x"} for i in range(4)] + [
+        {"id": "g", "text": "g", "gold": {"label": "a"}}
+    ]
+    imports.import_rows(store, SYSTEM, p["id"], enumerate(rows, 1))
+    users = {
+        name: make_user(store, name)[0] for name in ("gold", "one", "two", "late", "sweeper", "twice", "new")
+    }
+
+    def lease(name: str) -> int:
+        got = dispatch.next_assignment(store, users[name], p["id"])
+        assert got is not None
+        return int(got["assignment_id"])
+
+    # "gold" answered r0 before the turn, and now holds the gold record; "one" holds r0 too.
+    dispatch.submit_response(store, users["gold"], lease("gold"), {"label": "b"})
+    with store.tx() as conn:
+        got = dstore.lease_record(
+            conn,
+            p["id"],
+            users["gold"].id,
+            gold=True,
+            skill_keys=[],
+            expires_at=utcnow() + timedelta(minutes=5),
+        )
+    assert got is not None and got["is_gold"]
+    gold_lease, weighed = int(got["assignment_id"]), lease("one")
+    first, second = lease("two"), lease("late")  # "two" and "late" hold r1 (two answers, one turn)
+    overdue = lease("sweeper")
+    lease("new")  # its `next` in the turn sweeps the overdue lease, and returns the lease it holds
+    twice = lease("twice")
+    with store.tx() as conn:  # "sweeper"'s lease is overdue: the turn's `next` sweeps it
+        conn.execute(sa.update(assignments).where(assignments.c.id == overdue).values(expires_at=utcnow()))
+    monkeypatch.setattr(dispatch, "_last_sweep", {})
+    key = "k-twice"
+    calls = [
+        (dispatch.next_assignment, (store, users["new"], p["id"]), {}),
+        _submit(store, (users["gold"], gold_lease)),
+        _submit(store, (users["one"], weighed)),
+        _submit(store, (users["two"], first)),
+        _submit(store, (users["late"], second), "b"),
+        _submit(store, (users["sweeper"], overdue)),
+        _submit(store, (users["twice"], twice), idempotency_key=key),
+        _submit(store, (users["twice"], twice), idempotency_key=key),
+    ]
+    statements.clear()
+    outcomes = offload._run_turn(store, calls)
+    read_alone = [k for k in statements if k.startswith("submit_context:")]
+    # Read on their own: "one" (an answer by "gold" weighs on its record), "late" (second on its
+    # record), "sweeper" (overdue: swept meanwhile) and "twice" twice (two calls in the turn).
+    assert statements.count("submit_contexts") == 1 and len(read_alone) == 5
+    assert all(out and out[0] for out in outcomes)
+    assert statements.count("take_slot") == 1  # the late answer takes a slot again: its lease expired
+    assert outcomes[6][1][1] and not outcomes[7][1][1]  # type: ignore[index]  # stored once
+    assert outcomes[6][1][0]["id"] == outcomes[7][1][0]["id"]  # type: ignore[index]
+    assert _record(store, first) == {"submitted": 2, "leased": 0, "status": "done"}
+    with store.read() as conn:  # every record's counters agree with its leases and answers
+        for r in conn.execute(sa.select(records)).all():
+            leased = conn.execute(
+                sa.select(sa.func.count()).where(
+                    assignments.c.record_id == r.id, assignments.c.status == "leased"
+                )
+            ).scalar()
+            answered = conn.execute(
+                sa.select(sa.func.count()).where(
+                    responses.c.record_id == r.id, responses.c.status == "submitted"
+                )
+            ).scalar()
+            assert (r.leased, r.submitted) == (leased, answered), r.external_id

@@ -25,6 +25,7 @@ from assay.api.errors import install_error_handlers, problem
 from assay.api.hot import HotLane
 from assay.api.limits import BodySizeLimit, LoginLimiter
 from assay.api.routes import auth, dispatch, out, projects, records, users
+from assay.services import dispatch as dispatch_services
 from assay.settings import Settings
 from assay.store.engine import Store, open_store
 
@@ -59,7 +60,12 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         limit = threads or (SQLITE_THREADS if the_store.is_sqlite else SERVER_DB_THREADS)
         anyio.to_thread.current_default_thread_limiter().total_tokens = limit
-        offload.configure(limit, inline_when_idle=not the_store.is_sqlite, group_commit=True)
+        offload.configure(
+            limit,
+            inline_when_idle=not the_store.is_sqlite,
+            group_commit=True,
+            before_turn=dispatch_services.read_ahead,
+        )
         yield
         offload.shutdown()
         if owned:

@@ -71,6 +71,9 @@ _last_end = 0.0  # time.monotonic() when the last call ended
 # Group commit: at most this many calls share a transaction.
 GROUP_MAX = 16
 _grouped = False
+_Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+# What runs at the start of a turn, in its transaction, given the turn's calls (configure).
+_before_turn: Callable[[Store, list[_Call]], None] | None = None
 _Queued = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
 
 
@@ -87,19 +90,28 @@ class _Group:
 _groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Group]] = weakref.WeakKeyDictionary()
 
 
-def configure(threads: int, *, inline_when_idle: bool = False, group_commit: bool = False) -> None:
+def configure(
+    threads: int,
+    *,
+    inline_when_idle: bool = False,
+    group_commit: bool = False,
+    before_turn: Callable[[Store, list[_Call]], None] | None = None,
+) -> None:
     """Set the pool's size, whether an idle process runs a call on its event loop, and whether
     :func:`offload_grouped` groups calls (from the application's lifespan, in each server process).
+    ``before_turn(store, calls)`` runs at the start of each turn of several calls, in its
+    transaction (to read ahead what the calls will read: :func:`assay.services.dispatch.read_ahead`).
 
     ``inline_when_idle`` is not for SQLite: a write there may wait for the database's one write
     lock, which another process (an import, say) can hold for seconds, and the event loop would
     wait with it.
     """
-    global _threads, _pool, _inline_when_idle, _grouped
+    global _threads, _pool, _inline_when_idle, _grouped, _before_turn
     with _lock:
         _threads = threads
         _inline_when_idle = inline_when_idle
         _grouped = group_commit
+        _before_turn = before_turn
         old, _pool = _pool, None
     if old is not None:
         old.shutdown(wait=False)
@@ -191,7 +203,6 @@ def _keep(task: asyncio.Future[Any]) -> asyncio.Future[Any]:
     return task
 
 
-_Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 _Outcome = tuple[bool, Any]
 
 
@@ -246,6 +257,8 @@ def _run_turn(store: Store, calls: list[_Call]) -> list[_Outcome | None]:
     ran = False
     try:
         with store.shared_tx() as shared:
+            if _before_turn is not None:
+                _before_turn(store, calls)
             for fn, args, kw in calls:
                 try:
                     outcomes.append((True, fn(*args, **kw)))

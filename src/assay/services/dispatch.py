@@ -22,6 +22,8 @@ import functools
 import random
 import time
 import weakref
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from itertools import combinations
 from typing import Any
@@ -504,6 +506,33 @@ def _then_next(
         return {"next": _lease_next(store, conn, actor, actor.id, project, held=None if free else _ASK)}
     except (PermissionDenied, NotFound) as e:
         return {"next": None, "next_problem": {"code": e.code, "detail": e.message}}
+
+
+def read_ahead(
+    store: Store, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+) -> None:
+    """Before a turn of calls that share a transaction (:mod:`assay.api.offload`): read the
+    contexts of its submits in one statement (:func:`dstore.read_ahead`), each submit's call then
+    takes its own. Only the submits of contributors with no other call in the turn: one that also
+    asks ``next`` there may expire or answer the same lease first. Nothing is read when the turn
+    holds calls other than ``next`` and submit (they may write anything).
+    """
+    if store.is_sqlite or any(fn is not submit_response and fn is not next_assignment for fn, _, _ in calls):
+        return
+    calls_by = Counter(args[1].id for _, args, _ in calls)
+    wants = []
+    for fn, args, kw in calls:
+        uid, key = args[1].id, kw.get("idempotency_key")
+        if (
+            fn is submit_response
+            and uid is not None
+            and calls_by[uid] == 1
+            and (key is None or 0 < len(key) <= 200)
+        ):
+            wants.append((int(args[2]), uid, key))
+    if len(wants) > 1:
+        with store.tx() as conn:
+            dstore.read_ahead(conn, wants)
 
 
 def settle_record(

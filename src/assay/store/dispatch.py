@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
 from assay.store.accounts import role_columns, split_role
-from assay.store.statements import SHARED, Busy, run, waiting
+from assay.store.statements import READ_AHEAD, SHARED, Busy, run, waiting
 from assay.store.tables import (
     assignments,
     consensus,
@@ -57,6 +57,7 @@ __all__ = [
     "project_for_lease",
     "record_for_update",
     "record_responses",
+    "read_ahead",
     "record_suggestions",
     "response_by_key",
     "set_assignment_status",
@@ -742,96 +743,163 @@ def submit_context(
     None when the assignment is not the user's.
 
     In a transaction shared by several calls, a lease or record that another transaction holds
-    is not waited for: :class:`Busy` is raised instead.
+    is not waited for: :class:`Busy` is raised instead. A context :func:`read_ahead` read for
+    this call is taken as it is.
     """
-
-    def build(pg: bool, skip_locked: bool = False) -> Any:
-        a, r, p = assignments, records, projects
-        d = responses.alias("d")
-        k = responses.alias("k")
-        draft = (
-            sa.select(d.c.id)
-            .where(d.c.assignment_id == a.c.id, d.c.status == "draft")
-            .limit(_ONE)
-            .scalar_subquery()
-        )
-        done = (
-            sa.select(k.c.id)
-            .where(
-                k.c.user_id == sa.bindparam("uid"),
-                k.c.idempotency_key == sa.bindparam("key", type_=sa.String),
-            )
-            .scalar_subquery()
-        )
-        old = _json_rows(
-            pg,
-            {"question": consensus.c.question, "value": consensus.c["value"]},
-            consensus.c.record_id == r.c.id,
-            consensus.c.id,
-        )
-        # The record's answers so far, as record_responses gives them: on PostgreSQL this saves
-        # the answer that is not the record's first a statement of its own (and the flush of the
-        # writes waiting before it). They are read at the statement's snapshot, taken before the
-        # record's lock was granted; ``fresh`` says no transaction changed the record's row since.
-        # (A record's first answer reads neither: the CASE evaluates them only when asked.)
-        o, s = responses.alias("o"), records.alias("s")
-        answered = r.c.submitted > 0
-        so_far = _json_rows(
-            pg, _answer_columns(o), sa.and_(o.c.record_id == r.c.id, o.c.status == "submitted"), o.c.id
-        )
-        answers = sa.type_coerce(sa.case((answered, so_far), else_=sa.literal_column("'[]'::json")), JSON)
-        seen = sa.select(sa.literal_column("s.xmin")).where(s.c.id == r.c.id).scalar_subquery()
-        fresh = sa.case((answered, sa.literal_column("records.xmin") == seen), else_=sa.true())
-        q = (
-            sa.select(
-                a.c.id,
-                a.c.project_id,
-                a.c.record_id,
-                a.c.user_id,
-                a.c.status,
-                a.c.expires_at,
-                a.c.view,
-                p.c.workspace_id,
-                p.c.name.label("project_name"),
-                p.c.schema,
-                p.c.schema_version,
-                p.c.guidelines_version,
-                r.c.fields,
-                r.c.metadata,
-                r.c.gold,
-                r.c.is_gold,
-                _suggestions_of(pg, r.c.id).label("suggestions"),
-                draft.label("draft_id"),
-                done.label("done_id"),
-                _gold_of(sa.func.count, a.c.project_id, a.c.user_id).label("gold_n"),
-                _gold_of(sa.func.sum, a.c.project_id, a.c.user_id).label("gold_sum"),
-                old.label("old_consensus"),
-                r.c.submitted,
-                r.c.target,
-                *role_columns(p.c.id, p.c.workspace_id, sa.bindparam("uid")),
-                *(
-                    [
-                        sa.func.nextval(sa.literal_column("'responses_id_seq'")).label("new_id"),
-                        answers.label("answers"),
-                        fresh.label("fresh"),
-                    ]
-                    if pg
-                    else []
-                ),
-            )
-            .join(r, r.c.id == a.c.record_id)
-            .join(p, p.c.id == a.c.project_id)
-            .where(a.c.id == sa.bindparam("aid"), a.c.user_id == sa.bindparam("uid"))
-        )
-        return q.with_for_update(of=[a, r], skip_locked=skip_locked) if pg else q
-
     params = {"aid": assignment_id, "uid": user_id, "key": key}
+    # (read before the turn's calls ran: it holds unless this lease was swept meanwhile)
+    ahead: dict[str, Any] | None = (conn.info.get(READ_AHEAD) or {}).pop(assignment_id, None)
+    if (
+        ahead is not None
+        and (ahead["user_id"], ahead["asked_key"]) == (user_id, key)
+        and ahead["expires_at"] > utcnow()
+    ):
+        return ahead
     if not (conn.info.get(SHARED) and conn.dialect.name == "postgresql"):
-        return run(conn, "submit_context", build, params).first()
-    found = run(conn, "submit_context:skip_locked", lambda pg: build(pg, skip_locked=True), params).first()
+        return run(conn, "submit_context", _context, params).first()
+    found = run(conn, "submit_context:skip_locked", lambda pg: _context(pg, skip_locked=True), params).first()
     if found is None and (mine := get_assignment(conn, assignment_id)) and mine["user_id"] == user_id:
         raise Busy(f"assignment {assignment_id} or its record is locked")
     return found
+
+
+def read_ahead(conn: Connection, wants: Sequence[tuple[int, int, str | None]]) -> int:
+    """Read the contexts of several submits at once, ahead of the calls of a shared transaction
+    (PostgreSQL): each ``(assignment_id, user_id, idempotency_key)``'s context as
+    :func:`submit_context` reads it, kept on the connection for that call to take; how many.
+
+    The caller vouches that no call of the transaction but the submit itself touches its lease,
+    or its contributor's answers and drafts (one call per contributor). What other submits write
+    is seen to here: of two submits to one record only the first is read (the second would miss
+    the first's answer and consensus), and a context whose record's answers so far include one by
+    the author of a gold answer in the batch is not kept (that author's weight changes). A
+    lease another transaction holds is skipped (its call reads its own context, and waits or
+    leaves the turn as it would have), and a context is not taken once its lease is overdue (a
+    sweep of overdue leases may have expired it meanwhile).
+    """
+    if len(wants) < 2 or conn.dialect.name != "postgresql":
+        return 0
+    params = {
+        "aids": [w[0] for w in wants],
+        "uids": [w[1] for w in wants],
+        "keys": [w[2] for w in wants],
+    }
+    rows = run(conn, "submit_contexts", lambda pg: _context(pg, skip_locked=True, many=True), params).all()
+    gold_authors = {r["user_id"] for r in rows if r["is_gold"]}
+    kept = {
+        r["id"]: r
+        for r in rows
+        if not (gold_authors and any(o["user_id"] in gold_authors for o in r["answers"]))
+    }
+    conn.info[READ_AHEAD] = kept
+    return len(kept)
+
+
+def _context(pg: bool, *, skip_locked: bool = False, many: bool = False) -> Any:
+    """The statement of :func:`submit_context` (``many``: of :func:`read_ahead`, for arrays of
+    assignment ids, user ids and keys)."""
+    a, r, p = assignments, records, projects
+    if many:
+
+        def wanted() -> Any:
+            return sa.func.unnest(
+                sa.cast(sa.bindparam("aids"), postgresql.ARRAY(sa.BigInteger)),
+                sa.cast(sa.bindparam("uids"), postgresql.ARRAY(sa.BigInteger)),
+                sa.cast(sa.bindparam("keys"), postgresql.ARRAY(sa.String)),
+            ).table_valued(
+                sa.column("aid", sa.BigInteger),
+                sa.column("uid", sa.BigInteger),
+                sa.column("key", sa.String),
+                with_ordinality="n",
+            )
+
+        want = wanted().render_derived(name="want")
+        uid: Any = want.c.uid
+        key: Any = want.c.key
+    else:
+        uid, key = sa.bindparam("uid"), sa.bindparam("key", type_=sa.String)
+    d = responses.alias("d")
+    k = responses.alias("k")
+    draft = (
+        sa.select(d.c.id)
+        .where(d.c.assignment_id == a.c.id, d.c.status == "draft")
+        .limit(_ONE)
+        .scalar_subquery()
+    )
+    done = sa.select(k.c.id).where(k.c.user_id == uid, k.c.idempotency_key == key).scalar_subquery()
+    old = _json_rows(
+        pg,
+        {"question": consensus.c.question, "value": consensus.c["value"]},
+        consensus.c.record_id == r.c.id,
+        consensus.c.id,
+    )
+    # The record's answers so far, as record_responses gives them: on PostgreSQL this saves
+    # the answer that is not the record's first a statement of its own (and the flush of the
+    # writes waiting before it). They are read at the statement's snapshot, taken before the
+    # record's lock was granted; ``fresh`` says no transaction changed the record's row since.
+    # (A record's first answer reads neither: the CASE evaluates them only when asked.)
+    o, s = responses.alias("o"), records.alias("s")
+    answered = r.c.submitted > 0
+    so_far = _json_rows(
+        pg, _answer_columns(o), sa.and_(o.c.record_id == r.c.id, o.c.status == "submitted"), o.c.id
+    )
+    answers = sa.type_coerce(sa.case((answered, so_far), else_=sa.literal_column("'[]'::json")), JSON)
+    seen = sa.select(sa.literal_column("s.xmin")).where(s.c.id == r.c.id).scalar_subquery()
+    fresh = sa.case((answered, sa.literal_column("records.xmin") == seen), else_=sa.true())
+    q = sa.select(
+        a.c.id,
+        a.c.project_id,
+        a.c.record_id,
+        a.c.user_id,
+        a.c.status,
+        a.c.expires_at,
+        a.c.view,
+        p.c.workspace_id,
+        p.c.name.label("project_name"),
+        p.c.schema,
+        p.c.schema_version,
+        p.c.guidelines_version,
+        r.c.fields,
+        r.c.metadata,
+        r.c.gold,
+        r.c.is_gold,
+        _suggestions_of(pg, r.c.id).label("suggestions"),
+        draft.label("draft_id"),
+        done.label("done_id"),
+        _gold_of(sa.func.count, a.c.project_id, a.c.user_id).label("gold_n"),
+        _gold_of(sa.func.sum, a.c.project_id, a.c.user_id).label("gold_sum"),
+        old.label("old_consensus"),
+        r.c.submitted,
+        r.c.target,
+        *role_columns(p.c.id, p.c.workspace_id, uid),
+        *(
+            [
+                sa.func.nextval(sa.literal_column("'responses_id_seq'")).label("new_id"),
+                answers.label("answers"),
+                fresh.label("fresh"),
+            ]
+            if pg
+            else []
+        ),
+    )
+    if many:
+        # Of two submits to one record, the second is not read here (the first's answer changes
+        # what it would read): it reads its own context when it runs.
+        before, a2 = wanted().render_derived(name="before"), assignments.alias("a2")
+        earlier = (
+            sa.select(1)
+            .select_from(before.join(a2, a2.c.id == before.c.aid))
+            .where(before.c.n < want.c.n, a2.c.record_id == a.c.record_id)
+        )
+        q = (
+            q.add_columns(want.c.key.label("asked_key"))
+            .select_from(want.join(a, sa.and_(a.c.id == want.c.aid, a.c.user_id == want.c.uid)))
+            .where(~earlier.exists())
+        )
+    q = q.join(r, r.c.id == a.c.record_id).join(p, p.c.id == a.c.project_id)
+    if not many:
+        q = q.where(a.c.id == sa.bindparam("aid"), a.c.user_id == uid)
+    return q.with_for_update(of=[a, r], skip_locked=skip_locked) if pg else q
 
 
 def raise_target(conn: Connection, record_id: int, target: int) -> None:

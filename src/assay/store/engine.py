@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from assay.store.events import PENDING, flush_events
-from assay.store.statements import DEFERRED, SHARED, WRITES, count_write, flush_deferred
+from assay.store.statements import DEFERRED, READ_AHEAD, SHARED, WRITES, count_write, flush_deferred
 from assay.store.types import dumps, loads
 
 __all__ = ["Store", "open_store"]
@@ -65,6 +65,7 @@ class Store:
             finally:
                 self._shared.tx = None
                 conn.info.pop(SHARED, None)
+                conn.info.pop(READ_AHEAD, None)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:

@@ -46,7 +46,18 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["DEFERRED", "SHARED", "WRITES", "Busy", "Rows", "count_write", "flush_deferred", "run", "waiting"]
+__all__ = [
+    "DEFERRED",
+    "READ_AHEAD",
+    "SHARED",
+    "WRITES",
+    "Busy",
+    "Rows",
+    "count_write",
+    "flush_deferred",
+    "run",
+    "waiting",
+]
 
 # A connection whose ``info`` holds this key (a list) collects deferred writes there (Store.tx).
 DEFERRED = "assay_deferred_writes"
@@ -57,6 +68,8 @@ WRITES = "assay_writes_sent"
 
 # Set in a connection's ``info`` while its transaction is shared by several calls (Store.shared_tx).
 SHARED = "assay_shared_tx"
+# Where a shared transaction keeps the contexts of its submits read ahead (dispatch.read_ahead).
+READ_AHEAD = "assay_read_ahead"
 
 
 class Busy(Exception):
