@@ -16,7 +16,8 @@ from assay.domain.errors import ValidationError
 from assay.services import dispatch, imports
 from assay.services.actors import SYSTEM
 from assay.store import dispatch as dstore
-from assay.store.tables import assignments, records, responses, workspaces
+from assay.store.statements import READ_AHEAD
+from assay.store.tables import assignments, consensus, records, responses, workspaces
 from assay.store.types import utcnow
 from tests.factories import make_project, make_user
 
@@ -245,59 +246,88 @@ def test_a_turn_reads_its_submits_contexts_in_one_statement(store: Any, statemen
         assert _record(store, aid) == {"submitted": 1, "leased": 0, "status": "done"}
 
 
-def test_a_turn_reads_again_what_its_own_calls_changed(
-    store: Any, statements: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Two answers to one record, an author of a gold answer whose weight changes, a lease swept
-    by another call's ``next``, and a contributor with two calls in the turn."""
-    _pg_only(store)
+def _project(store: Any, name: str, overlap: int, n: int) -> dict[str, Any]:
+    """A project of ``n`` records and one gold record."""
     p = make_project(
         store,
         {
-            "name": "r",
+            "name": name,
             "fields": [{"name": "text", "type": "text"}],
             "questions": [{"name": "label", "type": "label", "options": ["a", "b"]}],
-            "workflow": {"overlap": 2},
+            "workflow": {"overlap": overlap},
         },
     )
-    rows = [{"id": f"r{i}", "text": "x"} for i in range(4)] + [
+    rows = [{"id": f"r{i}", "text": "x"} for i in range(n)] + [
         {"id": "g", "text": "g", "gold": {"label": "a"}}
     ]
     imports.import_rows(store, SYSTEM, p["id"], enumerate(rows, 1))
+    return p
+
+
+def _gold_lease(store: Any, p: dict[str, Any], actor: Any) -> int:
+    with store.tx() as conn:
+        got = dstore.lease_record(
+            conn, p["id"], actor.id, gold=True, skill_keys=[], expires_at=utcnow() + timedelta(minutes=5)
+        )
+    assert got is not None and got["is_gold"]
+    return int(got["assignment_id"])
+
+
+def test_only_a_records_one_answer_is_read_ahead(store: Any) -> None:
+    """Not gold (everyone answers it), nor a record that wants several answers (or more since
+    adaptive overlap raised its target): another turn may be answering it."""
+    _pg_only(store)
+    single, double = _project(store, "single", 1, 2), _project(store, "double", 2, 1)
+    leases: dict[str, int] = {}
+    for name, p in (("one", single), ("raised", single), ("several", double)):
+        actor, _ = make_user(store, name)
+        got = dispatch.next_assignment(store, actor, p["id"])
+        assert got is not None
+        leases[name] = int(got["assignment_id"])
+    gold_actor, _ = make_user(store, "gold")
+    leases["gold"] = _gold_lease(store, single, gold_actor)
+    raised = sa.select(assignments.c.record_id).where(assignments.c.id == leases["raised"]).scalar_subquery()
+    with store.tx() as conn:
+        conn.execute(sa.update(records).where(records.c.id == raised).values(target=2))
+        wants = []
+        for aid in leases.values():
+            uid = conn.execute(sa.select(assignments.c.user_id).where(assignments.c.id == aid)).scalar_one()
+            wants.append((aid, uid, None))
+        assert dstore.read_ahead(conn, wants) == 1
+        assert list(conn.info[READ_AHEAD]) == [leases["one"]]
+    with store.tx() as conn:  # what was read ahead does not outlive its transaction
+        assert READ_AHEAD not in conn.info
+
+
+def test_a_turn_reads_again_what_its_own_calls_changed(
+    store: Any, statements: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gold record, a record that wants several answers, a lease swept by another call's
+    ``next``, and a contributor with two calls in the turn: each such submit reads its own context."""
+    _pg_only(store)
+    single, double = _project(store, "single", 1, 6), _project(store, "double", 2, 2)
     users = {
         name: make_user(store, name)[0] for name in ("gold", "one", "two", "late", "sweeper", "twice", "new")
     }
 
-    def lease(name: str) -> int:
+    def lease(name: str, p: dict[str, Any] = single) -> int:
         got = dispatch.next_assignment(store, users[name], p["id"])
         assert got is not None
         return int(got["assignment_id"])
 
-    # "gold" answered r0 before the turn, and now holds the gold record; "one" holds r0 too.
-    dispatch.submit_response(store, users["gold"], lease("gold"), {"label": "b"})
-    with store.tx() as conn:
-        got = dstore.lease_record(
-            conn,
-            p["id"],
-            users["gold"].id,
-            gold=True,
-            skill_keys=[],
-            expires_at=utcnow() + timedelta(minutes=5),
-        )
-    assert got is not None and got["is_gold"]
-    gold_lease, weighed = int(got["assignment_id"]), lease("one")
-    first, second = lease("two"), lease("late")  # "two" and "late" hold r1 (two answers, one turn)
+    gold, one = _gold_lease(store, single, users["gold"]), lease("one")
+    first, second = lease("two", double), lease("late", double)  # both on the same record
     overdue = lease("sweeper")
     lease("new")  # its `next` in the turn sweeps the overdue lease, and returns the lease it holds
     twice = lease("twice")
-    with store.tx() as conn:  # "sweeper"'s lease is overdue: the turn's `next` sweeps it
+    with store.tx() as conn:
         conn.execute(sa.update(assignments).where(assignments.c.id == overdue).values(expires_at=utcnow()))
     monkeypatch.setattr(dispatch, "_last_sweep", {})
     key = "k-twice"
     calls = [
-        (dispatch.next_assignment, (store, users["new"], p["id"]), {}),
-        _submit(store, (users["gold"], gold_lease)),
-        _submit(store, (users["one"], weighed)),
+        (dispatch.next_assignment, (store, users["new"], single["id"]), {}),
+        _submit(store, (users["gold"], gold)),
+        _submit(store, (users["one"], one)),
         _submit(store, (users["two"], first)),
         _submit(store, (users["late"], second), "b"),
         _submit(store, (users["sweeper"], overdue)),
@@ -306,17 +336,22 @@ def test_a_turn_reads_again_what_its_own_calls_changed(
     ]
     statements.clear()
     outcomes = offload._run_turn(store, calls)
-    read_alone = [k for k in statements if k.startswith("submit_context:")]
-    # Read on their own: "one" (an answer by "gold" weighs on its record), "late" (second on its
-    # record), "sweeper" (overdue: swept meanwhile) and "twice" twice (two calls in the turn).
-    assert statements.count("submit_contexts") == 1 and len(read_alone) == 5
     assert all(out and out[0] for out in outcomes)
+    # Read ahead: "one" only. Each of the others reads its own context in its call.
+    assert statements.count("submit_contexts") == 1
+    assert len([k for k in statements if k.startswith("submit_context:")]) == 6
     assert statements.count("take_slot") == 1  # the late answer takes a slot again: its lease expired
     assert outcomes[6][1][1] and not outcomes[7][1][1]  # type: ignore[index]  # stored once
     assert outcomes[6][1][0]["id"] == outcomes[7][1][0]["id"]  # type: ignore[index]
     assert _record(store, first) == {"submitted": 2, "leased": 0, "status": "done"}
-    with store.read() as conn:  # every record's counters agree with its leases and answers
-        for r in conn.execute(sa.select(records)).all():
+    with store.read() as conn:  # the second answer's consensus counts the first
+        ids = conn.execute(
+            sa.select(consensus.c.response_ids)
+            .join(assignments, assignments.c.record_id == consensus.c.record_id)
+            .where(assignments.c.id == first)
+        ).scalar_one()
+        assert len(ids) == 2
+        for r in conn.execute(sa.select(records)).all():  # every record's counters agree
             leased = conn.execute(
                 sa.select(sa.func.count()).where(
                     assignments.c.record_id == r.id, assignments.c.status == "leased"

@@ -270,6 +270,8 @@ def _lease_next(
             project_id=pid,
             after={"record_id": record["id"], "expires_at": expires.isoformat()},
         )
+    if not record["is_gold"] and wf.overlap.min == 1 and not store.is_sqlite:
+        _may_read_ahead(store, int(aid))
     assignment = {"id": aid, "project_id": pid, "expires_at": expires, "view": view}
     return _lease_payload(cs, assignment, record, record["suggestions"])
 
@@ -508,16 +510,32 @@ def _then_next(
         return {"next": None, "next_problem": {"code": e.code, "detail": e.message}}
 
 
+# The leases this process handed out whose answers a turn may read ahead (read_ahead): on
+# PostgreSQL, of a record that wants one answer (the project's overlap starts at one), not gold.
+# Only a hint, that saves a turn a statement that would find nothing: the read itself checks.
+_AHEAD_MAX = 100_000
+_ahead: weakref.WeakKeyDictionary[Store, dict[int, None]] = weakref.WeakKeyDictionary()
+
+
+def _may_read_ahead(store: Store, assignment_id: int) -> None:
+    hints = _ahead.setdefault(store, {})
+    hints[assignment_id] = None
+    if len(hints) > _AHEAD_MAX:  # (leases never answered: the oldest go)
+        hints.pop(next(iter(hints)), None)
+
+
 def read_ahead(
     store: Store, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
 ) -> None:
     """Before a turn of calls that share a transaction (:mod:`assay.api.offload`): read the
     contexts of its submits in one statement (:func:`dstore.read_ahead`), each submit's call then
-    takes its own. Only the submits of contributors with no other call in the turn: one that also
-    asks ``next`` there may expire or answer the same lease first. Nothing is read when the turn
-    holds calls other than ``next`` and submit (they may write anything).
+    takes its own. Only the submits of leases this process handed out for a record's one answer,
+    of contributors with no other call in the turn: one that also asks ``next`` there may expire
+    or answer the same lease first. Nothing is read when the turn holds calls other than ``next``
+    and submit (they may write anything).
     """
-    if store.is_sqlite or any(fn is not submit_response and fn is not next_assignment for fn, _, _ in calls):
+    hints = _ahead.get(store)
+    if not hints or any(fn is not submit_response and fn is not next_assignment for fn, _, _ in calls):
         return
     calls_by = Counter(args[1].id for _, args, _ in calls)
     wants = []
@@ -528,6 +546,7 @@ def read_ahead(
             and uid is not None
             and calls_by[uid] == 1
             and (key is None or 0 < len(key) <= 200)
+            and hints.pop(args[2], False) is None
         ):
             wants.append((int(args[2]), uid, key))
     if len(wants) > 1:

@@ -65,7 +65,6 @@ class Store:
             finally:
                 self._shared.tx = None
                 conn.info.pop(SHARED, None)
-                conn.info.pop(READ_AHEAD, None)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -94,6 +93,7 @@ class Store:
                 conn.info.pop("immediate", None)
                 conn.info.pop(PENDING, None)
                 conn.info.pop(DEFERRED, None)
+                conn.info.pop(READ_AHEAD, None)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
