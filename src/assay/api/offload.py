@@ -36,6 +36,11 @@ with bench/dispatch.py (32 annotators, closed loop, old and new in turn), answer
 chained at overlap 3 520–544 → 734–746 (p99 103–110 → 69–72 ms); SQLite chained 458–472 →
 737–744, separate 348 → 628. Paced, nothing changes: a call that finds no other waiting runs
 alone, as before.
+
+**Read-ahead.** A turn starts with ``before_turn`` (see :func:`configure`): the server reads there
+the contexts of the turn's submits in one statement instead of one each
+(:func:`assay.services.dispatch.read_ahead`), for the answers whose context no other call of the
+turn can change (a record's one answer, not gold, of a contributor with no other call in the turn).
 """
 
 from __future__ import annotations

@@ -80,6 +80,8 @@ CARRIED_EVENTS = "carried_events"
 # planning each run afresh; with the limit a parameter it must assume a tenth of the rows, and
 # once the tables have statistics it re-planned the answer's statement on every run.
 _ONE: Any = sa.literal_column("1")
+# ``OFFSET 0`` keeps a subquery a subquery (PostgreSQL runs it as it is written, for each row).
+_ZERO: Any = sa.literal_column("0")
 
 
 def _json_rows(pg: bool, cols: dict[str, Any], where: Any, order: Any) -> Any:
@@ -306,7 +308,7 @@ def lease_record(
             )
             if pg:  # (OFFSET 0: PostgreSQL keeps it a probe of the (record, contributor) index
                 # per candidate; as a join it read all of the contributor's past leases each pick)
-                had = had.offset(sa.literal_column("0"))
+                had = had.offset(_ZERO)
             seen = had.exists()
             # (from a pivot the walk is for gold: written so, it is the gold index's condition)
             gold = r.c.is_gold if with_pivot else r.c.is_gold == sa.bindparam("want_gold")
@@ -790,8 +792,10 @@ def read_ahead(conn: Connection, wants: Sequence[tuple[int, int, str | None]]) -
 
 def _context(pg: bool, *, skip_locked: bool = False, many: bool = False) -> Any:
     """The statement of :func:`submit_context` (``many``: of :func:`read_ahead`, for arrays of
-    assignment ids, user ids and keys)."""
-    a, r, p = assignments, records, projects
+    assignment ids, user ids and keys; PostgreSQL)."""
+    a: Any = assignments
+    r: Any = records
+    p: Any = projects
     if many:
         want = (
             sa.func.unnest(
@@ -806,6 +810,31 @@ def _context(pg: bool, *, skip_locked: bool = False, many: bool = False) -> Any:
         )
         uid: Any = want.c.uid
         key: Any = want.c.key
+        # Each lease, record and project looked up by its key for each wanted lease (LATERAL, so
+        # the plan probes the primary keys whatever the tables' sizes when it was made; joined,
+        # a plan made while the leases were few hashed the whole table on every run later).
+        # Only a record's first and only answer, not gold: no other call of the turn answers the
+        # same record then. And a record that several contributors answer may be being answered in
+        # another turn, which the lock taken here at the start of this turn would make leave its
+        # turn and wait (at overlap 3 that cost 8 % of the answers per second).
+        a = (
+            sa.select(assignments)
+            .where(assignments.c.id == want.c.aid, assignments.c.user_id == uid)
+            .with_for_update(skip_locked=True)
+            .lateral("a")
+        )
+        r = (
+            sa.select(records)
+            .where(
+                records.c.id == a.c.record_id,
+                ~records.c.is_gold,
+                records.c.submitted == 0,
+                sa.func.coalesce(records.c.target, 1) == 1,
+            )
+            .with_for_update(skip_locked=True)
+            .lateral("r")
+        )
+        p = sa.select(projects).where(projects.c.id == a.c.project_id).offset(_ZERO).lateral("p")
     else:
         uid, key = sa.bindparam("uid"), sa.bindparam("key", type_=sa.String)
     d = responses.alias("d")
@@ -827,15 +856,21 @@ def _context(pg: bool, *, skip_locked: bool = False, many: bool = False) -> Any:
     # the answer that is not the record's first a statement of its own (and the flush of the
     # writes waiting before it). They are read at the statement's snapshot, taken before the
     # record's lock was granted; ``fresh`` says no transaction changed the record's row since.
-    # (A record's first answer reads neither: the CASE evaluates them only when asked.)
-    o, s = responses.alias("o"), records.alias("s")
-    answered = r.c.submitted > 0
-    so_far = _json_rows(
-        pg, _answer_columns(o), sa.and_(o.c.record_id == r.c.id, o.c.status == "submitted"), o.c.id
-    )
-    answers = sa.type_coerce(sa.case((answered, so_far), else_=sa.literal_column("'[]'::json")), JSON)
-    seen = sa.select(sa.literal_column("s.xmin")).where(s.c.id == r.c.id).scalar_subquery()
-    fresh = sa.case((answered, sa.literal_column("records.xmin") == seen), else_=sa.true())
+    # (A record's first answer reads neither: the CASE evaluates them only when asked; read
+    # ahead, a context is a record's first answer.)
+    none_yet: Any = sa.literal_column("'[]'::json")
+    if many:
+        answers: Any = sa.type_coerce(none_yet, JSON)
+        fresh: Any = sa.true()
+    else:
+        o, s = responses.alias("o"), records.alias("s")
+        answered = r.c.submitted > 0
+        so_far = _json_rows(
+            pg, _answer_columns(o), sa.and_(o.c.record_id == r.c.id, o.c.status == "submitted"), o.c.id
+        )
+        answers = sa.type_coerce(sa.case((answered, so_far), else_=none_yet), JSON)
+        seen = sa.select(sa.literal_column("s.xmin")).where(s.c.id == r.c.id).scalar_subquery()
+        fresh = sa.case((answered, sa.literal_column("records.xmin") == seen), else_=sa.true())
     q = sa.select(
         a.c.id,
         a.c.project_id,
@@ -873,18 +908,14 @@ def _context(pg: bool, *, skip_locked: bool = False, many: bool = False) -> Any:
         ),
     )
     if many:
-        # Only a record's first and only answer, not gold: no other call of the turn answers the
-        # same record then. And a record that several contributors answer may be being answered in
-        # another turn, which the lock taken here at the start of this turn would make leave its
-        # turn and wait (at overlap 3 that cost 8 % of the answers per second).
-        q = (
-            q.add_columns(want.c.key.label("asked_key"))
-            .select_from(want.join(a, sa.and_(a.c.id == want.c.aid, a.c.user_id == want.c.uid)))
-            .where(~r.c.is_gold, r.c.submitted == 0, sa.func.coalesce(r.c.target, 1) == 1)
+        return q.add_columns(key.label("asked_key")).select_from(
+            want.join(a, sa.true()).join(r, sa.true()).join(p, sa.true())
         )
-    q = q.join(r, r.c.id == a.c.record_id).join(p, p.c.id == a.c.project_id)
-    if not many:
-        q = q.where(a.c.id == sa.bindparam("aid"), a.c.user_id == uid)
+    q = (
+        q.join(r, r.c.id == a.c.record_id)
+        .join(p, p.c.id == a.c.project_id)
+        .where(a.c.id == sa.bindparam("aid"), a.c.user_id == uid)
+    )
     return q.with_for_update(of=[a, r], skip_locked=skip_locked) if pg else q
 
 
