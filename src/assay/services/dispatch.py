@@ -520,8 +520,8 @@ _ahead: weakref.WeakKeyDictionary[Store, dict[int, None]] = weakref.WeakKeyDicti
 def _may_read_ahead(store: Store, assignment_id: int) -> None:
     hints = _ahead.setdefault(store, {})
     hints[assignment_id] = None
-    if len(hints) > _AHEAD_MAX:  # (leases never answered: the oldest go)
-        hints.pop(next(iter(hints)), None)
+    if len(hints) > _AHEAD_MAX:  # (leases never answered pile up: start afresh; one step, as
+        hints.clear()  # other threads add and take meanwhile)
 
 
 def read_ahead(
