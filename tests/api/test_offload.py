@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from assay.api import offload
 from assay.domain.errors import ValidationError
-from assay.services import dispatch, imports
+from assay.services import dispatch, imports, projects
+from assay.services import records as records_service
 from assay.services.actors import SYSTEM
 from assay.store import dispatch as dstore
 from assay.store.statements import READ_AHEAD
@@ -275,11 +276,12 @@ def _gold_lease(store: Any, p: dict[str, Any], actor: Any) -> int:
 
 def test_only_a_records_one_answer_is_read_ahead(store: Any) -> None:
     """Not gold (everyone answers it), nor a record that wants several answers (or more since
-    adaptive overlap raised its target): another turn may be answering it."""
+    adaptive overlap raised its target): another turn may be answering it. Nor an overdue lease
+    (another worker's sweep would wait for its lock)."""
     _pg_only(store)
-    single, double = _project(store, "single", 1, 2), _project(store, "double", 2, 1)
+    single, double = _project(store, "single", 1, 3), _project(store, "double", 2, 1)
     leases: dict[str, int] = {}
-    for name, p in (("one", single), ("raised", single), ("several", double)):
+    for name, p in (("one", single), ("raised", single), ("overdue", single), ("several", double)):
         actor, _ = make_user(store, name)
         got = dispatch.next_assignment(store, actor, p["id"])
         assert got is not None
@@ -289,6 +291,9 @@ def test_only_a_records_one_answer_is_read_ahead(store: Any) -> None:
     raised = sa.select(assignments.c.record_id).where(assignments.c.id == leases["raised"]).scalar_subquery()
     with store.tx() as conn:
         conn.execute(sa.update(records).where(records.c.id == raised).values(target=2))
+        conn.execute(
+            sa.update(assignments).where(assignments.c.id == leases["overdue"]).values(expires_at=utcnow())
+        )
         wants = []
         for aid in leases.values():
             uid = conn.execute(sa.select(assignments.c.user_id).where(assignments.c.id == aid)).scalar_one()
@@ -297,6 +302,37 @@ def test_only_a_records_one_answer_is_read_ahead(store: Any) -> None:
         assert list(conn.info[READ_AHEAD]) == [leases["one"]]
     with store.tx() as conn:  # what was read ahead does not outlive its transaction
         assert READ_AHEAD not in conn.info
+
+
+def test_a_context_read_ahead_is_the_one_its_call_would_read(store: Any) -> None:
+    """With a draft, suggestions, a gold record, a project membership and an idempotency key that
+    was used before: every column as the call's own statement reads it."""
+    _pg_only(store)
+    p = _project(store, "rich", 1, 3)
+    ann, _ = make_user(store, "ann")
+    other, _ = make_user(store, "other")
+    projects.add_member(store, SYSTEM, p["id"], "ann", "annotator")
+    projects.add_member(store, SYSTEM, p["id"], "other", "annotator")
+    gold = _gold_lease(store, p, ann)
+    dispatch.submit_response(store, ann, gold, {"label": "b"}, idempotency_key="used")  # a wrong gold answer
+    lease = dispatch.next_assignment(store, ann, p["id"])
+    second = dispatch.next_assignment(store, other, p["id"])
+    assert lease is not None and second is not None
+    aid = int(lease["assignment_id"])
+    records_service.add_suggestions(
+        store, SYSTEM, int(lease["record"]["id"]), [{"question": "label", "value": "a"}]
+    )
+    dispatch.save_draft(store, ann, aid, {"label": "a"})
+    with store.tx() as conn:
+        wants = [(aid, ann.id, "used"), (int(second["assignment_id"]), other.id, None)]
+        assert dstore.read_ahead(conn, wants) == 2
+        ahead = conn.info[READ_AHEAD].pop(aid)
+        own = dstore.submit_context(conn, aid, ann.id, "used")
+    assert own is not None
+    assert ahead["draft_id"] and ahead["done_id"] and ahead["gold_n"] == 1 and ahead["suggestions"]
+    assert ahead["member_role"] == "annotator"
+    same = set(own) - {"new_id"}
+    assert {k: ahead[k] for k in same} == {k: own[k] for k in same}
 
 
 def test_a_turn_reads_again_what_its_own_calls_changed(
@@ -320,9 +356,11 @@ def test_a_turn_reads_again_what_its_own_calls_changed(
     overdue = lease("sweeper")
     lease("new")  # its `next` in the turn sweeps the overdue lease, and returns the lease it holds
     twice = lease("twice")
+    soon = utcnow() + timedelta(seconds=30)  # due after the read-ahead: the turn's sweep expires it
     with store.tx() as conn:
-        conn.execute(sa.update(assignments).where(assignments.c.id == overdue).values(expires_at=utcnow()))
+        conn.execute(sa.update(assignments).where(assignments.c.id == overdue).values(expires_at=soon))
     monkeypatch.setattr(dispatch, "_last_sweep", {})
+    monkeypatch.setattr(dispatch, "utcnow", lambda: soon + timedelta(seconds=30))
     key = "k-twice"
     calls = [
         (dispatch.next_assignment, (store, users["new"], single["id"]), {}),
@@ -337,10 +375,11 @@ def test_a_turn_reads_again_what_its_own_calls_changed(
     statements.clear()
     outcomes = offload._run_turn(store, calls)
     assert all(out and out[0] for out in outcomes)
-    # Read ahead: "one" only. Each of the others reads its own context in its call.
+    # Read ahead: "one" and "sweeper", whose context the sweep drops. Each of the others reads its
+    # own context in its call.
     assert statements.count("submit_contexts") == 1
     assert len([k for k in statements if k.startswith("submit_context:")]) == 6
-    assert statements.count("take_slot") == 1  # the late answer takes a slot again: its lease expired
+    assert statements.count("take_slot") == 1  # the late answer takes a slot again: its lease was swept
     assert outcomes[6][1][1] and not outcomes[7][1][1]  # type: ignore[index]  # stored once
     assert outcomes[6][1][0]["id"] == outcomes[7][1][0]["id"]  # type: ignore[index]
     assert _record(store, first) == {"submitted": 2, "leased": 0, "status": "done"}

@@ -39,8 +39,9 @@ alone, as before.
 
 **Read-ahead.** A turn starts with ``before_turn`` (see :func:`configure`): the server reads there
 the contexts of the turn's submits in one statement instead of one each
-(:func:`assay.services.dispatch.read_ahead`), for the answers whose context no other call of the
-turn can change (a record's one answer, not gold, of a contributor with no other call in the turn).
+(:func:`assay.services.dispatch.read_ahead`): for the answers on leases this process handed out for
+a record's one answer (not gold), by contributors with no other call in the turn. A lease that a
+call of the turn expires meanwhile (its sweep of overdue leases) loses the context read for it.
 """
 
 from __future__ import annotations

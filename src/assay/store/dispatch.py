@@ -182,8 +182,16 @@ def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict
         {"pid": project_id, "now": now},
     ).all()
     for row in expired:
+        _forget_read_ahead(conn, row["id"])
         free_slot(conn, row["record_id"])
     return expired
+
+
+def _forget_read_ahead(conn: Connection, assignment_id: int) -> None:
+    """A lease's context read ahead no longer holds: it has just been expired (read_ahead)."""
+    ahead = conn.info.get(READ_AHEAD)
+    if ahead:
+        ahead.pop(assignment_id, None)
 
 
 def free_slot(conn: Connection, record_id: int) -> None:
@@ -253,6 +261,7 @@ def project_for_lease(
 
 def expire_assignment(conn: Connection, assignment_id: int, record_id: int) -> None:
     """Mark one overdue lease expired and give its slot back."""
+    _forget_read_ahead(conn, assignment_id)
     set_assignment_status(conn, assignment_id, "expired")
     free_slot(conn, record_id)
 
@@ -749,13 +758,8 @@ def submit_context(
     this call is taken as it is.
     """
     params = {"aid": assignment_id, "uid": user_id, "key": key}
-    # (read before the turn's calls ran: it holds unless this lease was swept meanwhile)
     ahead: dict[str, Any] | None = (conn.info.get(READ_AHEAD) or {}).pop(assignment_id, None)
-    if (
-        ahead is not None
-        and (ahead["user_id"], ahead["asked_key"]) == (user_id, key)
-        and ahead["expires_at"] > utcnow()
-    ):
+    if ahead is not None and (ahead["user_id"], ahead["asked_key"]) == (user_id, key):
         return ahead
     if not (conn.info.get(SHARED) and conn.dialect.name == "postgresql"):
         return run(conn, "submit_context", _context, params).first()
@@ -770,13 +774,13 @@ def read_ahead(conn: Connection, wants: Sequence[tuple[int, int, str | None]]) -
     (PostgreSQL): each ``(assignment_id, user_id, idempotency_key)``'s context as
     :func:`submit_context` reads it, kept on the connection for that call to take; how many.
 
-    The caller vouches that no call of the transaction but the submit itself touches its lease,
-    or its contributor's answers and drafts (one call per contributor). Only the first answer to
+    The caller vouches that no other call of the transaction answers, skips or releases its
+    lease, or touches its contributor's answers and drafts (one call per contributor). Only the first answer to
     a record that wants one, not gold, is read so: no other answer of the turn changes what it
     reads (the record's answers, consensus and counters). A lease another transaction holds is
     skipped (its call reads its own context, and waits or leaves the turn as it would have), and
-    a context is not taken once its lease is overdue (a sweep of overdue leases may have expired
-    it meanwhile).
+    so is an overdue lease; a lease that a call of the turn expires meanwhile (a sweep of overdue
+    leases) loses its context here.
     """
     if len(wants) < 2 or conn.dialect.name != "postgresql":
         return 0
@@ -784,6 +788,7 @@ def read_ahead(conn: Connection, wants: Sequence[tuple[int, int, str | None]]) -
         "aids": [w[0] for w in wants],
         "uids": [w[1] for w in wants],
         "keys": [w[2] for w in wants],
+        "now": utcnow(),
     }
     rows = run(conn, "submit_contexts", lambda pg: _context(pg, skip_locked=True, many=True), params).all()
     conn.info[READ_AHEAD] = {r["id"]: r for r in rows}
@@ -819,7 +824,11 @@ def _context(pg: bool, *, skip_locked: bool = False, many: bool = False) -> Any:
         # turn and wait (at overlap 3 that cost 8 % of the answers per second).
         a = (
             sa.select(assignments)
-            .where(assignments.c.id == want.c.aid, assignments.c.user_id == uid)
+            .where(
+                assignments.c.id == want.c.aid,
+                assignments.c.user_id == uid,
+                assignments.c.expires_at > sa.bindparam("now", type_=_TIME),
+            )
             .with_for_update(skip_locked=True)
             .lateral("a")
         )
