@@ -545,7 +545,6 @@ def read_ahead(
             fn is submit_response
             and uid is not None
             and calls_by[uid] == 1
-            and (key is None or 0 < len(key) <= 200)
             and hints.pop(args[2], False) is None
         ):
             wants.append((int(args[2]), uid, key))

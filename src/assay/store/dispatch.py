@@ -757,10 +757,10 @@ def submit_context(
     is not waited for: :class:`Busy` is raised instead. A context :func:`read_ahead` read for
     this call is taken as it is.
     """
-    params = {"aid": assignment_id, "uid": user_id, "key": key}
     ahead: dict[str, Any] | None = (conn.info.get(READ_AHEAD) or {}).pop(assignment_id, None)
     if ahead is not None and (ahead["user_id"], ahead["asked_key"]) == (user_id, key):
         return ahead
+    params = {"aid": assignment_id, "uid": user_id, "key": key}
     if not (conn.info.get(SHARED) and conn.dialect.name == "postgresql"):
         return run(conn, "submit_context", _context, params).first()
     found = run(conn, "submit_context:skip_locked", lambda pg: _context(pg, skip_locked=True), params).first()
@@ -775,12 +775,12 @@ def read_ahead(conn: Connection, wants: Sequence[tuple[int, int, str | None]]) -
     :func:`submit_context` reads it, kept on the connection for that call to take; how many.
 
     The caller vouches that no other call of the transaction answers, skips or releases its
-    lease, or touches its contributor's answers and drafts (one call per contributor). Only the first answer to
-    a record that wants one, not gold, is read so: no other answer of the turn changes what it
-    reads (the record's answers, consensus and counters). A lease another transaction holds is
-    skipped (its call reads its own context, and waits or leaves the turn as it would have), and
-    so is an overdue lease; a lease that a call of the turn expires meanwhile (a sweep of overdue
-    leases) loses its context here.
+    lease, or touches its contributor's answers and drafts (one call per contributor). Only the
+    first answer to a record that wants one, not gold, is read so: no other answer of the turn
+    changes what it reads (the record's answers, consensus and counters). A lease another
+    transaction holds is skipped (its call reads its own context, and waits or leaves the turn as
+    it would have), and so is an overdue lease; a lease that a call of the turn expires meanwhile
+    (a sweep of overdue leases) loses its context here.
     """
     if len(wants) < 2 or conn.dialect.name != "postgresql":
         return 0
@@ -790,14 +790,14 @@ def read_ahead(conn: Connection, wants: Sequence[tuple[int, int, str | None]]) -
         "keys": [w[2] for w in wants],
         "now": utcnow(),
     }
-    rows = run(conn, "submit_contexts", lambda pg: _context(pg, skip_locked=True, many=True), params).all()
+    rows = run(conn, "submit_contexts", lambda pg: _context(pg, many=True), params).all()
     conn.info[READ_AHEAD] = {r["id"]: r for r in rows}
     return len(rows)
 
 
 def _context(pg: bool, *, skip_locked: bool = False, many: bool = False) -> Any:
     """The statement of :func:`submit_context` (``many``: of :func:`read_ahead`, for arrays of
-    assignment ids, user ids and keys; PostgreSQL)."""
+    assignment ids, user ids and keys; PostgreSQL, whose lookups always skip locked rows)."""
     a: Any = assignments
     r: Any = records
     p: Any = projects
