@@ -335,6 +335,22 @@ def test_a_context_read_ahead_is_the_one_its_call_would_read(store: Any) -> None
     assert {k: ahead[k] for k in same} == {k: own[k] for k in same}
 
 
+def test_the_read_ahead_keeps_one_plan_whatever_the_turns_size(store: Any) -> None:
+    """PostgreSQL plans the statement once and keeps the plan (a generic one), instead of planning
+    it again on every turn for the number of leases it reads (half its time, measured)."""
+    _pg_only(store)
+    _, leases = _leases(store, 4)
+    wants = [(aid, actor.id, None) for actor, aid in leases]
+    with store.tx() as conn:
+        for n in [2, 3, 4] * 5:  # psycopg prepares it at the 5th; PostgreSQL tries 5 custom plans
+            assert dstore.read_ahead(conn, wants[:n]) == n
+        generic, custom = conn.exec_driver_sql(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE position('unnest' in statement) > 0"
+        ).one()
+    assert generic > 0 and custom <= 5
+
+
 def test_a_turn_reads_again_what_its_own_calls_changed(
     store: Any, statements: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
