@@ -18,7 +18,7 @@ from assay.services import records as records_service
 from assay.services.actors import SYSTEM
 from assay.store import dispatch as dstore
 from assay.store.statements import READ_AHEAD
-from assay.store.tables import assignments, consensus, records, responses, workspaces
+from assay.store.tables import assignments, consensus, events, records, responses, workspaces
 from assay.store.types import utcnow
 from tests.factories import make_project, make_user
 
@@ -339,16 +339,18 @@ def test_the_read_ahead_keeps_one_plan_whatever_the_turns_size(store: Any) -> No
     """PostgreSQL plans the statement once and keeps the plan (a generic one), instead of planning
     it again on every turn for the number of leases it reads (half its time, measured)."""
     _pg_only(store)
-    _, leases = _leases(store, 4)
+    p, leases = _leases(store, 4)
     wants = [(aid, actor.id, None) for actor, aid in leases]
+    nexts = [(int(p["id"]), actor.id) for actor, _ in leases]
     with store.tx() as conn:
-        for n in [2, 3, 4] * 5:  # psycopg prepares it at the 5th; PostgreSQL tries 5 custom plans
-            assert dstore.read_ahead(conn, wants[:n]) == n
-        generic, custom = conn.exec_driver_sql(
+        for n in [2, 3, 4] * 5:  # psycopg prepares them at the 5th; PostgreSQL tries 5 custom plans
+            assert dstore.read_ahead(conn, wants[:n], nexts[:n]) == 2 * n
+        plans = conn.exec_driver_sql(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
             " WHERE position('unnest' in statement) > 0"
-        ).one()
-    assert generic > 0 and custom <= 5
+        ).all()
+    assert len(plans) == 2  # the submits' contexts, and what the nexts read first
+    assert all(generic > 0 and custom <= 5 for generic, custom in plans)
 
 
 def test_a_turn_reads_again_what_its_own_calls_changed(
@@ -418,3 +420,82 @@ def test_a_turn_reads_again_what_its_own_calls_changed(
                 )
             ).scalar()
             assert (r.leased, r.submitted) == (leased, answered), r.external_id
+
+
+def _next(store: Any, actor: Any, p: dict[str, Any]) -> Any:
+    return (dispatch.next_assignment, (store, actor, p["id"]), {})
+
+
+def test_a_turn_reads_what_its_nexts_read_first_in_one_statement(store: Any, statements: list[str]) -> None:
+    _pg_only(store)
+    p = _project(store, "nexts", 1, 6)
+    actors = [make_user(store, f"n{i}")[0] for i in range(4)]
+    statements.clear()
+    outcomes = offload._run_turn(store, [_next(store, a, p) for a in actors])
+    assert all(out and out[0] and out[1] for out in outcomes)
+    assert statements.count("next_contexts") == 1
+    assert "project_for_lease" not in statements  # none read on its own
+    records_leased = {out[1]["record"]["id"] for out in outcomes}  # type: ignore[index]
+    assert len(records_leased) == 4
+
+
+def test_what_a_next_reads_ahead_is_what_its_call_would_read(store: Any) -> None:
+    """A member holding a lease, a member holding none, and a contributor the project is not
+    open to (it has members; this one is not one of them)."""
+    _pg_only(store)
+    p = _project(store, "members", 1, 3)
+    holder, free, outsider = (make_user(store, name)[0] for name in ("holder", "free", "outsider"))
+    for name in ("holder", "free"):
+        projects.add_member(store, SYSTEM, p["id"], name, "annotator")
+    assert dispatch.next_assignment(store, holder, p["id"]) is not None
+    nexts = [(int(p["id"]), a.id) for a in (holder, free, outsider)]
+    with store.tx() as conn:
+        own = [dstore.project_for_lease(conn, pid, uid) for pid, uid in nexts]
+        assert dstore.read_ahead(conn, [], nexts) == 3
+        ahead = [dstore.project_for_lease(conn, pid, uid) for pid, uid in nexts]
+        assert not conn.info[READ_AHEAD]  # each taken by its call
+    assert ahead == own
+    assert [o[1] for o in own] == ["annotator", "annotator", None]
+    assert own[0][2] is not None and own[1][2] is None
+
+
+def test_a_next_whose_held_lease_another_call_sweeps_reads_again(
+    store: Any, statements: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read ahead, the contributor held an overdue lease; another call's ``next`` in the turn
+    sweeps it first. Its own ``next`` then finds no lease held (it is not expired twice: its slot
+    is given back once) and leases another record."""
+    _pg_only(store)
+    p = _project(store, "sweep", 1, 4)
+    late, sweeper = make_user(store, "late")[0], make_user(store, "sweeper")[0]
+    old = dispatch.next_assignment(store, late, p["id"])
+    assert old is not None
+    soon = utcnow() + timedelta(seconds=30)
+    with store.tx() as conn:
+        conn.execute(
+            sa.update(assignments).where(assignments.c.id == old["assignment_id"]).values(expires_at=soon)
+        )
+    monkeypatch.setattr(dispatch, "_last_sweep", {})
+    monkeypatch.setattr(dispatch, "utcnow", lambda: soon + timedelta(seconds=30))
+    statements.clear()
+    outcomes = offload._run_turn(store, [_next(store, sweeper, p), _next(store, late, p)])
+    assert all(out and out[0] and out[1] for out in outcomes)
+    assert statements.count("next_contexts") == 1 and statements.count("project_for_lease") == 1
+    assert outcomes[1][1]["assignment_id"] != old["assignment_id"]  # type: ignore[index]
+    with store.read() as conn:
+        status = conn.execute(
+            sa.select(assignments.c.status).where(assignments.c.id == old["assignment_id"])
+        ).scalar_one()
+        assert status == "expired"
+        expired = conn.execute(
+            sa.select(sa.func.count()).where(
+                events.c.action == "assignment.expired", events.c.object_id == str(old["assignment_id"])
+            )
+        ).scalar()
+        assert expired == 1
+        leases = conn.execute(
+            sa.select(sa.func.count()).where(
+                assignments.c.record_id == old["record"]["id"], assignments.c.status == "leased"
+            )
+        ).scalar()  # (the sweeper may have leased the record its slot freed)
+    assert _record(store, int(old["assignment_id"]))["leased"] == leases

@@ -188,13 +188,18 @@ def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[
     if actor.id is None:
         raise ValidationError("dispatch needs a contributor (a user), not the local system")
     with store.tx() as conn:
-        by_id = isinstance(project_ref, int) or project_ref.isdigit()
-        if by_id and not actor.is_admin:  # the project, the role and the lease held: one statement
+        if (
+            _by_id(project_ref) and not actor.is_admin
+        ):  # the project, the role and the lease held: one statement
             found, role, held = dstore.project_for_lease(conn, int(project_ref), actor.id)
             project = authorize(found, role, project_ref, "annotator")
             return _lease_next(store, conn, actor, actor.id, project, held=held)
         project = load_project(conn, actor, project_ref, need="annotator")
         return _lease_next(store, conn, actor, actor.id, project)
+
+
+def _by_id(project_ref: int | str) -> bool:
+    return isinstance(project_ref, int) or project_ref.isdigit()
 
 
 _ASK: Any = object()  # _lease_next's `held` when the caller has not read it
@@ -528,29 +533,30 @@ def read_ahead(
     store: Store, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
 ) -> None:
     """Before a turn of calls that share a transaction (:mod:`assay.api.offload`): read the
-    contexts of its submits in one statement (:func:`dstore.read_ahead`), each submit's call then
-    takes its own. Only the submits of leases this process handed out for a record's one answer,
-    of contributors with no other call in the turn: one that also asks ``next`` there may expire
-    or answer the same lease first. Nothing is read when the turn holds calls other than ``next``
-    and submit (they may write anything).
+    contexts of its submits in one statement (:func:`dstore.read_ahead`), and what its ``next``
+    calls read first in another; each call then takes its own. Only for contributors with no
+    other call in the turn (one that also asks ``next`` there may expire or answer the same lease
+    first), and of the submits, only those of leases this process handed out for a record's one
+    answer. Nothing is read when the turn holds calls other than ``next`` and submit (they may
+    write anything).
     """
-    hints = _ahead.get(store)
-    if not hints or any(fn is not submit_response and fn is not next_assignment for fn, _, _ in calls):
+    if store.is_sqlite or any(fn is not submit_response and fn is not next_assignment for fn, _, _ in calls):
         return
+    hints = _ahead.get(store) or {}
     calls_by = Counter(args[1].id for _, args, _ in calls)
-    wants = []
+    wants, nexts = [], []
     for fn, args, kw in calls:
-        uid, key = args[1].id, kw.get("idempotency_key")
-        if (
-            fn is submit_response
-            and uid is not None
-            and calls_by[uid] == 1
-            and hints.pop(args[2], False) is None
-        ):
-            wants.append((int(args[2]), uid, key))
-    if len(wants) > 1:
+        actor = args[1]
+        if actor.id is None or calls_by[actor.id] != 1:
+            continue
+        if fn is submit_response:
+            if hints.pop(args[2], False) is None:
+                wants.append((int(args[2]), actor.id, kw.get("idempotency_key")))
+        elif _by_id(args[2]) and not actor.is_admin:  # (as next_assignment reads it)
+            nexts.append((int(args[2]), actor.id))
+    if len(wants) > 1 or len(nexts) > 1:
         with store.tx() as conn:
-            dstore.read_ahead(conn, wants)
+            dstore.read_ahead(conn, wants, nexts)
 
 
 def settle_record(

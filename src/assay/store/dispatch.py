@@ -183,15 +183,22 @@ def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict
     ).all()
     for row in expired:
         _forget_read_ahead(conn, row["id"])
+        _forget_read_ahead(conn, _next_key(project_id, row["user_id"]))
         free_slot(conn, row["record_id"])
     return expired
 
 
-def _forget_read_ahead(conn: Connection, assignment_id: int) -> None:
-    """A lease's context read ahead no longer holds: it has just been expired (read_ahead)."""
+def _forget_read_ahead(conn: Connection, key: int | tuple[str, int, int]) -> None:
+    """What was read ahead under ``key`` no longer holds: a lease's context (its id), or what a
+    ``next`` reads first (:func:`_next_key`), whose lease has just been expired (read_ahead)."""
     ahead = conn.info.get(READ_AHEAD)
     if ahead:
-        ahead.pop(assignment_id, None)
+        ahead.pop(key, None)
+
+
+def _next_key(project_id: int, user_id: int) -> tuple[str, int, int]:
+    """Where what a ``next`` reads first is kept when read ahead (by project and contributor)."""
+    return ("next", int(project_id), int(user_id))
 
 
 def free_slot(conn: Connection, record_id: int) -> None:
@@ -232,26 +239,14 @@ def project_for_lease(
     conn: Connection, project_id: int, user_id: int
 ) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
     """What ``next`` reads first, in one statement: the project, the user's role on it (as
-    :func:`assay.store.accounts.project_with_role` gives them) and the lease it holds there."""
-
-    def build(pg: bool) -> Any:
-        held = assignments.alias("held")
-        on = sa.and_(
-            held.c.project_id == projects.c.id,
-            held.c.user_id == sa.bindparam("uid"),
-            held.c.status == "leased",
-        )
-        return (
-            sa.select(
-                projects,
-                *role_columns(projects.c.id, projects.c.workspace_id, sa.bindparam("uid")),
-                *[held.c[k].label(f"held_{k}") for k in _HELD],
-            )
-            .select_from(projects.outerjoin(held, on))
-            .where(projects.c.id == sa.bindparam("pid"))
-        )
-
-    row = run(conn, "project_for_lease", build, {"pid": project_id, "uid": user_id}).first()
+    :func:`assay.store.accounts.project_with_role` gives them) and the lease it holds there;
+    taken from what the transaction read ahead when it did (:func:`read_ahead`)."""
+    ahead = conn.info.get(READ_AHEAD)
+    row = ahead.pop(_next_key(project_id, user_id), None) if ahead else None
+    if row is None:
+        row = run(
+            conn, "project_for_lease", lambda pg: _for_lease(), {"pid": project_id, "uid": user_id}
+        ).first()
     if row is None:
         return None, None, None
     lease = {k: row.pop(f"held_{k}") for k in _HELD}
@@ -769,10 +764,79 @@ def submit_context(
     return found
 
 
-def read_ahead(conn: Connection, wants: Sequence[tuple[int, int, str | None]]) -> int:
+def _for_lease(many: bool = False) -> Any:
+    """The statement of :func:`project_for_lease` (``many``: of :func:`read_ahead`, for arrays of
+    project ids and user ids)."""
+    if not many:
+        held: Any = assignments.alias("held")
+        on = sa.and_(
+            held.c.project_id == projects.c.id,
+            held.c.user_id == sa.bindparam("uid"),
+            held.c.status == "leased",
+        )
+        return (
+            sa.select(
+                projects,
+                *role_columns(projects.c.id, projects.c.workspace_id, sa.bindparam("uid")),
+                *[held.c[k].label(f"held_{k}") for k in _HELD],
+            )
+            .select_from(projects.outerjoin(held, on))
+            .where(projects.c.id == sa.bindparam("pid"))
+        )
+    want = _unnest("want", ("pids", "pid", sa.BigInteger), ("uids", "uid", sa.BigInteger))
+    # Each contributor's lease looked up by its key (LATERAL, as in _context).
+    held = (
+        sa.select(*[assignments.c[k].label(f"held_{k}") for k in _HELD])
+        .where(
+            assignments.c.project_id == want.c.pid,
+            assignments.c.user_id == want.c.uid,
+            assignments.c.status == "leased",
+        )
+        .lateral("held")
+    )
+    return sa.select(
+        projects,
+        *role_columns(projects.c.id, projects.c.workspace_id, want.c.uid),
+        *[held.c[f"held_{k}"] for k in _HELD],
+        want.c.uid.label("asked_uid"),
+    ).select_from(want.join(projects, projects.c.id == want.c.pid).outerjoin(held, sa.true()))
+
+
+def _unnest(name: str, *arrays: tuple[str, str, Any]) -> Any:
+    """``unnest`` of array parameters as a table ``name``: for each ``(parameter, column, type)``,
+    the column of that parameter's values.
+
+    Each array sits behind a subquery: PostgreSQL's plan for the statement is then the same
+    whatever their length, and it keeps one (a generic plan). Given as they are, a plan made for
+    the arrays' length (about 8) looked cheaper than one for any length (10), so PostgreSQL
+    planned the statement anew on every turn (for the submits' contexts, 0.7 of its 1.4 ms).
+    """
+    return (
+        sa.func.unnest(
+            *(
+                sa.select(sa.cast(sa.bindparam(param), postgresql.ARRAY(kind))).scalar_subquery()
+                for param, _, kind in arrays
+            )
+        )
+        .table_valued(*(sa.column(column, kind) for _, column, kind in arrays))
+        .render_derived(name=name)
+    )
+
+
+def read_ahead(
+    conn: Connection,
+    wants: Sequence[tuple[int, int, str | None]],
+    nexts: Sequence[tuple[int, int]] = (),
+) -> int:
     """Read the contexts of several submits at once, ahead of the calls of a shared transaction
     (PostgreSQL): each ``(assignment_id, user_id, idempotency_key)``'s context as
-    :func:`submit_context` reads it, kept on the connection for that call to take; how many.
+    :func:`submit_context` reads it, kept on the connection for that call to take; and for each
+    ``(project_id, user_id)`` of ``nexts``, what :func:`project_for_lease` reads. How many.
+
+    What a ``next`` reads first (the project, the contributor's role and the lease it holds) is
+    read so for several ``next`` calls of different contributors: no other call of the turn
+    changes it, but for a sweep of overdue leases, which drops it for the contributor whose lease
+    it expires. These reads take no locks.
 
     The caller vouches that no other call of the transaction answers, skips or releases its
     lease, or touches its contributor's answers and drafts (one call per contributor). Only the
@@ -782,17 +846,25 @@ def read_ahead(conn: Connection, wants: Sequence[tuple[int, int, str | None]]) -
     it would have), and so is an overdue lease; a lease that a call of the turn expires meanwhile
     (a sweep of overdue leases) loses its context here.
     """
-    if len(wants) < 2 or conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql":
         return 0
-    params = {
-        "aids": [w[0] for w in wants],
-        "uids": [w[1] for w in wants],
-        "keys": [w[2] for w in wants],
-        "now": utcnow(),
-    }
-    rows = run(conn, "submit_contexts", lambda pg: _context(pg, many=True), params).all()
-    conn.info[READ_AHEAD] = {r["id"]: r for r in rows}
-    return len(rows)
+    ahead: dict[Any, dict[str, Any]] = {}
+    if len(wants) > 1:
+        params = {
+            "aids": [w[0] for w in wants],
+            "uids": [w[1] for w in wants],
+            "keys": [w[2] for w in wants],
+            "now": utcnow(),
+        }
+        for r in run(conn, "submit_contexts", lambda pg: _context(pg, many=True), params).all():
+            ahead[r["id"]] = r
+    if len(nexts) > 1:
+        params = {"pids": [n[0] for n in nexts], "uids": [n[1] for n in nexts]}
+        for r in run(conn, "next_contexts", lambda pg: _for_lease(many=True), params).all():
+            ahead[_next_key(r["id"], r.pop("asked_uid"))] = r
+    if ahead:
+        conn.info[READ_AHEAD] = ahead
+    return len(ahead)
 
 
 def _context(pg: bool, *, skip_locked: bool = False, many: bool = False) -> Any:
@@ -802,21 +874,8 @@ def _context(pg: bool, *, skip_locked: bool = False, many: bool = False) -> Any:
     r: Any = records
     p: Any = projects
     if many:
-        # Each array behind a subquery: PostgreSQL's plan for the statement is then the same
-        # whatever their length, and it keeps one (a generic plan). Given as they are, a plan made
-        # for the array's length (about 8 leases) looked cheaper than one for any length (10), so
-        # PostgreSQL planned the statement anew on every turn: 0.7 of its 1.4 ms.
-        want = (
-            sa.func.unnest(
-                *(
-                    sa.select(sa.cast(sa.bindparam(name), postgresql.ARRAY(kind))).scalar_subquery()
-                    for name, kind in (("aids", sa.BigInteger), ("uids", sa.BigInteger), ("keys", sa.String))
-                )
-            )
-            .table_valued(
-                sa.column("aid", sa.BigInteger), sa.column("uid", sa.BigInteger), sa.column("key", sa.String)
-            )
-            .render_derived(name="want")
+        want = _unnest(
+            "want", ("aids", "aid", sa.BigInteger), ("uids", "uid", sa.BigInteger), ("keys", "key", sa.String)
         )
         uid: Any = want.c.uid
         key: Any = want.c.key
