@@ -41,7 +41,9 @@ alone, as before.
 the contexts of the turn's submits in one statement instead of one each
 (:func:`assay.services.dispatch.read_ahead`): for the answers on leases this process handed out for
 a record's one answer (not gold), by contributors with no other call in the turn. A lease that a
-call of the turn expires meanwhile (its sweep of overdue leases) loses the context read for it.
+call of the turn expires meanwhile (its sweep of overdue leases) loses the context read for it. And
+what the turn's ``next`` calls read first (the project, the caller's role, the lease it holds), in
+another statement, for contributors with no other call in the turn.
 """
 
 from __future__ import annotations
