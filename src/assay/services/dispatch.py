@@ -188,9 +188,8 @@ def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[
     if actor.id is None:
         raise ValidationError("dispatch needs a contributor (a user), not the local system")
     with store.tx() as conn:
-        if (
-            _by_id(project_ref) and not actor.is_admin
-        ):  # the project, the role and the lease held: one statement
+        # The project, the role and the lease held: one statement.
+        if _by_id(project_ref) and not actor.is_admin:
             found, role, held = dstore.project_for_lease(conn, int(project_ref), actor.id)
             project = authorize(found, role, project_ref, "annotator")
             return _lease_next(store, conn, actor, actor.id, project, held=held)

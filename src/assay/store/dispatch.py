@@ -767,39 +767,32 @@ def submit_context(
 def _for_lease(many: bool = False) -> Any:
     """The statement of :func:`project_for_lease` (``many``: of :func:`read_ahead`, for arrays of
     project ids and user ids)."""
-    if not many:
-        held: Any = assignments.alias("held")
-        on = sa.and_(
-            held.c.project_id == projects.c.id,
-            held.c.user_id == sa.bindparam("uid"),
-            held.c.status == "leased",
-        )
-        return (
-            sa.select(
-                projects,
-                *role_columns(projects.c.id, projects.c.workspace_id, sa.bindparam("uid")),
-                *[held.c[k].label(f"held_{k}") for k in _HELD],
+    if many:
+        want = _unnest("want", ("pids", "pid", sa.BigInteger), ("uids", "uid", sa.BigInteger))
+        pid: Any = want.c.pid
+        uid: Any = want.c.uid
+        # Each contributor's lease looked up by its key (LATERAL, as in _context).
+        lateral = (
+            sa.select(*[assignments.c[k].label(f"held_{k}") for k in _HELD])
+            .where(
+                assignments.c.project_id == pid,
+                assignments.c.user_id == uid,
+                assignments.c.status == "leased",
             )
-            .select_from(projects.outerjoin(held, on))
-            .where(projects.c.id == sa.bindparam("pid"))
+            .lateral("held")
         )
-    want = _unnest("want", ("pids", "pid", sa.BigInteger), ("uids", "uid", sa.BigInteger))
-    # Each contributor's lease looked up by its key (LATERAL, as in _context).
-    held = (
-        sa.select(*[assignments.c[k].label(f"held_{k}") for k in _HELD])
-        .where(
-            assignments.c.project_id == want.c.pid,
-            assignments.c.user_id == want.c.uid,
-            assignments.c.status == "leased",
-        )
-        .lateral("held")
+        held = [lateral.c[f"held_{k}"] for k in _HELD]
+        source = want.join(projects, projects.c.id == pid).outerjoin(lateral, sa.true())
+    else:
+        pid, uid = sa.bindparam("pid"), sa.bindparam("uid")
+        alias = assignments.alias("held")
+        held = [alias.c[k].label(f"held_{k}") for k in _HELD]
+        on = sa.and_(alias.c.project_id == projects.c.id, alias.c.user_id == uid, alias.c.status == "leased")
+        source = projects.outerjoin(alias, on)
+    q = sa.select(projects, *role_columns(projects.c.id, projects.c.workspace_id, uid), *held).select_from(
+        source
     )
-    return sa.select(
-        projects,
-        *role_columns(projects.c.id, projects.c.workspace_id, want.c.uid),
-        *[held.c[f"held_{k}"] for k in _HELD],
-        want.c.uid.label("asked_uid"),
-    ).select_from(want.join(projects, projects.c.id == want.c.pid).outerjoin(held, sa.true()))
+    return q.add_columns(uid.label("asked_uid")) if many else q.where(projects.c.id == pid)
 
 
 def _unnest(name: str, *arrays: tuple[str, str, Any]) -> Any:
