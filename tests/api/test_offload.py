@@ -499,3 +499,29 @@ def test_a_next_whose_held_lease_another_call_sweeps_reads_again(
             )
         ).scalar()  # (the sweeper may have leased the record its slot freed)
     assert _record(store, int(old["assignment_id"]))["leased"] == leases
+
+
+def test_a_contributor_who_also_submits_in_the_turn_reads_its_next_itself(
+    store: Any, statements: list[str]
+) -> None:
+    """Read ahead, its `next` would find the lease its submit answers earlier in the turn."""
+    _pg_only(store)
+    p = _project(store, "both", 1, 4)
+    both, one, two = (make_user(store, name)[0] for name in ("both", "one", "two"))
+    lease = dispatch.next_assignment(store, both, p["id"])
+    assert lease is not None
+    statements.clear()
+    outcomes = offload._run_turn(
+        store,
+        [
+            _submit(store, (both, int(lease["assignment_id"]))),
+            _next(store, both, p),
+            _next(store, one, p),
+            _next(store, two, p),
+        ],
+    )
+    assert all(out and out[0] for out in outcomes)
+    got = outcomes[1][1]  # type: ignore[index]
+    assert got is not None and got["assignment_id"] != lease["assignment_id"]
+    assert statements.count("next_contexts") == 1  # for "one" and "two"
+    assert statements.count("project_for_lease") == 1  # "both" reads its own

@@ -20,7 +20,7 @@ from assay.services import dispatch, imports, review
 from assay.services.actors import SYSTEM, Actor
 from assay.store import dispatch as dstore
 from assay.store.engine import Store, open_store
-from assay.store.tables import assignments, records, responses, reviews
+from assay.store.tables import assignments, events, records, responses, reviews
 from assay.store.types import utcnow
 from tests.factories import make_project, make_user
 
@@ -142,6 +142,32 @@ def test_own_expired_lease_is_expired_on_the_next_call(store: Store) -> None:
     with store.read() as conn:
         leased = conn.execute(sa.select(records.c.external_id, records.c.leased).order_by(records.c.id)).all()
     assert [tuple(r) for r in leased] == [("1", 0), ("2", 1)]
+
+
+def test_a_next_that_sweeps_its_own_overdue_lease_expires_it_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep of overdue leases that a `next` runs now and then may expire the caller's own
+    lease, read just before: its slot is given back once, and one event says it expired."""
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": 1, "text": "x"}, {"id": 2, "text": "y"}])
+    ann, _ = make_user(store, "ann")
+    first = dispatch.next_assignment(store, ann, p["id"])
+    assert first is not None
+    with store.tx() as conn:
+        conn.execute(assignments.update().values(expires_at=utcnow() - timedelta(seconds=1)))
+    monkeypatch.setattr(dispatch, "_last_sweep", {})  # this call sweeps
+    second = dispatch.next_assignment(store, ann, p["id"])
+    assert second is not None and second["record"]["id"] != first["record"]["id"]
+    with store.read() as conn:
+        leased = conn.execute(sa.select(records.c.external_id, records.c.leased).order_by(records.c.id)).all()
+        expired = conn.execute(
+            sa.select(sa.func.count()).where(
+                events.c.action == "assignment.expired", events.c.object_id == str(first["assignment_id"])
+            )
+        ).scalar()
+    assert [tuple(r) for r in leased] == [("1", 0), ("2", 1)]
+    assert expired == 1
 
 
 def test_one_contributor_holds_one_lease_per_project(store: Store) -> None:

@@ -188,8 +188,7 @@ def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[
     if actor.id is None:
         raise ValidationError("dispatch needs a contributor (a user), not the local system")
     with store.tx() as conn:
-        # The project, the role and the lease held: one statement.
-        if _by_id(project_ref) and not actor.is_admin:
+        if _reads_for_lease(actor, project_ref):  # the project, the role and the lease held: one statement
             found, role, held = dstore.project_for_lease(conn, int(project_ref), actor.id)
             project = authorize(found, role, project_ref, "annotator")
             return _lease_next(store, conn, actor, actor.id, project, held=held)
@@ -197,8 +196,10 @@ def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[
         return _lease_next(store, conn, actor, actor.id, project)
 
 
-def _by_id(project_ref: int | str) -> bool:
-    return isinstance(project_ref, int) or project_ref.isdigit()
+def _reads_for_lease(actor: Actor, project_ref: int | str) -> bool:
+    """Whether ``next`` reads what it needs first with :func:`dstore.project_for_lease` (a project
+    named by id, a caller who is not an admin) and so may have it read ahead (read_ahead)."""
+    return (isinstance(project_ref, int) or project_ref.isdigit()) and not actor.is_admin
 
 
 _ASK: Any = object()  # _lease_next's `held` when the caller has not read it
@@ -225,9 +226,10 @@ def _lease_next(
     if held is _ASK:
         held = dstore.held_lease(conn, pid, uid)
     if held is not None and held["expires_at"] < now:
-        dstore.expire_assignment(conn, int(held["id"]), int(held["record_id"]))
-        gone = {k: held[k] for k in ("id", "record_id", "user_id")}
-        audit(conn, actor, ev.ASSIGNMENT_EXPIRED, "assignment", held["id"], project_id=pid, after=gone)
+        # (Expired once: the sweep just now, or another transaction's, may have expired it already.)
+        if dstore.expire_assignment(conn, int(held["id"]), int(held["record_id"])):
+            gone = {k: held[k] for k in ("id", "record_id", "user_id")}
+            audit(conn, actor, ev.ASSIGNMENT_EXPIRED, "assignment", held["id"], project_id=pid, after=gone)
         held = None
     if held is not None:
         return _held_payload(conn, cs, held)
@@ -551,7 +553,7 @@ def read_ahead(
         if fn is submit_response:
             if hints.pop(args[2], False) is None:
                 wants.append((int(args[2]), actor.id, kw.get("idempotency_key")))
-        elif _by_id(args[2]) and not actor.is_admin:  # (as next_assignment reads it)
+        elif _reads_for_lease(actor, args[2]):
             nexts.append((int(args[2]), actor.id))
     if len(wants) > 1 or len(nexts) > 1:
         with store.tx() as conn:

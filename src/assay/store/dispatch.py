@@ -254,11 +254,25 @@ def project_for_lease(
     return project, role, (lease if lease["id"] is not None else None)
 
 
-def expire_assignment(conn: Connection, assignment_id: int, record_id: int) -> None:
-    """Mark one overdue lease expired and give its slot back."""
+def expire_assignment(conn: Connection, assignment_id: int, record_id: int) -> bool:
+    """Mark one overdue lease expired and give its slot back; False (nothing done) when it is no
+    longer leased: a sweep (:func:`expire_leases`) expired it since it was read."""
     _forget_read_ahead(conn, assignment_id)
-    set_assignment_status(conn, assignment_id, "expired")
+    expired = run(
+        conn,
+        "expire_one",
+        lambda pg: (
+            assignments.update()
+            .where(assignments.c.id == sa.bindparam("aid"), assignments.c.status == "leased")
+            .values(status="expired")
+            .returning(assignments.c.id)
+        ),
+        {"aid": assignment_id},
+    ).first()
+    if expired is None:
+        return False
     free_slot(conn, record_id)
+    return True
 
 
 def lease_record(
@@ -765,44 +779,47 @@ def submit_context(
 
 
 def _for_lease(many: bool = False) -> Any:
-    """The statement of :func:`project_for_lease` (``many``: of :func:`read_ahead`, for arrays of
-    project ids and user ids)."""
-    if many:
-        want = _unnest("want", ("pids", "pid", sa.BigInteger), ("uids", "uid", sa.BigInteger))
-        pid: Any = want.c.pid
-        uid: Any = want.c.uid
-        # Each contributor's lease looked up by its key (LATERAL, as in _context).
-        lateral = (
-            sa.select(*[assignments.c[k].label(f"held_{k}") for k in _HELD])
-            .where(
-                assignments.c.project_id == pid,
-                assignments.c.user_id == uid,
-                assignments.c.status == "leased",
-            )
-            .lateral("held")
-        )
-        held = [lateral.c[f"held_{k}"] for k in _HELD]
-        source = want.join(projects, projects.c.id == pid).outerjoin(lateral, sa.true())
-    else:
-        pid, uid = sa.bindparam("pid"), sa.bindparam("uid")
+    """The statement of :func:`project_for_lease`: the project, the role columns and the lease
+    held (``held_*``); ``many``: of :func:`read_ahead`, for arrays of project ids and user ids,
+    one row per project found, with the user it is for (``asked_uid``)."""
+    if not many:
+        uid: Any = sa.bindparam("uid")
         alias = assignments.alias("held")
-        held = [alias.c[k].label(f"held_{k}") for k in _HELD]
         on = sa.and_(alias.c.project_id == projects.c.id, alias.c.user_id == uid, alias.c.status == "leased")
-        source = projects.outerjoin(alias, on)
-    q = sa.select(projects, *role_columns(projects.c.id, projects.c.workspace_id, uid), *held).select_from(
-        source
+        held = [alias.c[k].label(f"held_{k}") for k in _HELD]
+        return (
+            sa.select(projects, *role_columns(projects.c.id, projects.c.workspace_id, uid), *held)
+            .select_from(projects.outerjoin(alias, on))
+            .where(projects.c.id == sa.bindparam("pid"))
+        )
+    want = _unnest("want", ("pids", "pid", sa.BigInteger), ("uids", "uid", sa.BigInteger))
+    # Each contributor's lease looked up by its key (LATERAL, as in _context).
+    lateral = (
+        sa.select(*[assignments.c[k].label(f"held_{k}") for k in _HELD])
+        .where(
+            assignments.c.project_id == want.c.pid,
+            assignments.c.user_id == want.c.uid,
+            assignments.c.status == "leased",
+        )
+        .lateral("held")
     )
-    return q.add_columns(uid.label("asked_uid")) if many else q.where(projects.c.id == pid)
+    return sa.select(
+        projects,
+        *role_columns(projects.c.id, projects.c.workspace_id, want.c.uid),
+        *[lateral.c[f"held_{k}"] for k in _HELD],
+        want.c.uid.label("asked_uid"),
+    ).select_from(want.join(projects, projects.c.id == want.c.pid).outerjoin(lateral, sa.true()))
 
 
 def _unnest(name: str, *arrays: tuple[str, str, Any]) -> Any:
     """``unnest`` of array parameters as a table ``name``: for each ``(parameter, column, type)``,
     the column of that parameter's values.
 
-    Each array sits behind a subquery: PostgreSQL's plan for the statement is then the same
-    whatever their length, and it keeps one (a generic plan). Given as they are, a plan made for
-    the arrays' length (about 8) looked cheaper than one for any length (10), so PostgreSQL
-    planned the statement anew on every turn (for the submits' contexts, 0.7 of its 1.4 ms).
+    Each array sits behind a subquery, so that PostgreSQL keeps one plan for the statement (a
+    generic one). Given as they are, the arrays' values are known to a plan made for them (a custom
+    plan), which then counts their rows (about 8), while a plan for any values assumes 10 rows from
+    ``unnest``: the custom plan always looked cheaper, and PostgreSQL planned anew on every turn.
+    Behind a subquery neither plan knows the values, both assume 10 rows, and the first plan stays.
     """
     return (
         sa.func.unnest(
