@@ -846,7 +846,9 @@ def read_ahead(
     What a ``next`` reads first (the project, the contributor's role and the lease it holds) is
     read so for several ``next`` calls of different contributors: no other call of the turn
     changes it, but for a sweep of overdue leases, which drops it for the contributor whose lease
-    it expires. These reads take no locks.
+    it expires. These reads take no locks: another transaction may change them meanwhile, as it
+    may between a call's own read and its writes (an overdue lease another worker's sweep expired
+    is then left as it is: :func:`expire_assignment`).
 
     The caller vouches that no other call of the transaction answers, skips or releases its
     lease, or touches its contributor's answers and drafts (one call per contributor). Only the
