@@ -298,3 +298,20 @@ def test_health_openapi_and_stats(live: Live) -> None:
     assert_problem(a1.get(f"/projects/{pid}/stats"), 403)
     events = admin.get(f"/projects/{pid}/events", params={"limit": 5})
     assert events.status_code == 200 and len(events.json()["items"]) == 5 and events.json()["next_cursor"]
+
+
+def test_an_id_beyond_the_databases_range_is_refused_with_its_field_named(live: Live) -> None:
+    """No such row can exist: a 422 that names the path field, not a database error (500)."""
+    w = setup_world(live)
+    huge = "9" * 20
+    admin, ann = live.client(w["admin"]), live.client(w["ann1"])
+    for client, method, path, field in [
+        (admin, "GET", f"/projects/{huge}", "project_id"),
+        (admin, "GET", f"/records/{huge}", "record_id"),
+        (ann, "POST", f"/projects/{huge}/next", "project_id"),  # (served past the middleware stack)
+        (ann, "POST", f"/assignments/{huge}/responses", "assignment_id"),
+    ]:
+        body = assert_problem(client.request(method, path, json={"values": {}}), 422)
+        assert any(field in str(e.get("field", "")) for e in body.get("errors", [body])), body
+    assert_problem(admin.get(f"/projects/{w['p']['id']}/records", params={"cursor": huge}), 422)
+    assert ann.post(f"/projects/{w['p']['id']}/next").status_code == 200  # the server is fine

@@ -847,3 +847,11 @@ def test_the_audit_log_tells_a_chained_answer_in_order(store: Store) -> None:
         assert event["after"]["record_id"] == lease["record"]["id"]
         expires = event["after"]["expires_at"]
         assert datetime.fromisoformat(expires) == datetime.fromisoformat(str(lease["lease_expires_at"]))
+
+
+def test_a_project_number_beyond_any_id_is_looked_up_as_a_name(store: Store) -> None:
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": 1, "text": "x"}])
+    ann, _ = make_user(store, "ann")
+    with pytest.raises(NotFound):
+        dispatch.next_assignment(store, ann, "9" * 20)

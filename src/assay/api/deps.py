@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +20,7 @@ from assay.services import accounts
 from assay.services.actors import Actor
 from assay.settings import Settings
 from assay.store.engine import Store
+from assay.store.types import MAX_ID
 
 __all__ = [
     "CSRF_COOKIE",
@@ -116,13 +117,17 @@ class Page:
         self.limit = limit
 
 
+# A path's id: one larger than a row can have (MAX_ID) is refused as invalid input, naming the field.
+Id = Annotated[int, Path(le=MAX_ID, description="an id (at most 2^63 - 1)")]
+
+
 async def page_params(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Page:
     after = 0
     if cursor:
-        if not cursor.isdigit():
+        if not cursor.isdigit() or int(cursor) > MAX_ID:
             raise ValidationError("not a cursor this API gave out", field="cursor")
         after = int(cursor)
     return Page(after, limit)

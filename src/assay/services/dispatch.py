@@ -40,7 +40,7 @@ from assay.quality import GoldScores, decide, quality_gate
 from assay.services import consensus
 from assay.services.actors import Actor
 from assay.services.audit import audit
-from assay.services.policies import authorize, load_project, require
+from assay.services.policies import authorize, is_id, load_project, require
 from assay.services.schemas import CompiledSchema, compiled
 from assay.store import dispatch as dstore
 from assay.store import events as event_store
@@ -199,7 +199,7 @@ def next_assignment(store: Store, actor: Actor, project_ref: int | str) -> dict[
 def _reads_for_lease(actor: Actor, project_ref: int | str) -> bool:
     """Whether ``next`` reads what it needs first with :func:`dstore.project_for_lease` (a project
     named by id, a caller who is not an admin) and so may have it read ahead (read_ahead)."""
-    return (isinstance(project_ref, int) or project_ref.isdigit()) and not actor.is_admin
+    return is_id(project_ref) and not actor.is_admin
 
 
 _ASK: Any = object()  # _lease_next's `held` when the caller has not read it

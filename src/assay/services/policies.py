@@ -15,8 +15,9 @@ from assay.domain.errors import NotFound, PermissionDenied
 from assay.services.actors import ROLE_RANK, Actor
 from assay.store import accounts as acc
 from assay.store import projects as proj_store
+from assay.store.types import MAX_ID
 
-__all__ = ["authorize", "load_project", "project_role", "require"]
+__all__ = ["authorize", "is_id", "load_project", "project_role", "require"]
 
 
 def project_role(conn: Connection, actor: Actor, project: dict[str, Any]) -> str | None:
@@ -28,6 +29,11 @@ def project_role(conn: Connection, actor: Actor, project: dict[str, Any]) -> str
     return acc.project_role(conn, int(project["id"]), int(project["workspace_id"]), actor.id)
 
 
+def is_id(ref: int | str) -> bool:
+    """Whether a project reference is an id (a number a row can have), else a name."""
+    return (isinstance(ref, int) or ref.isdigit()) and int(ref) <= MAX_ID
+
+
 def load_project(
     conn: Connection, actor: Actor, ref: int | str, *, need: str = "annotator"
 ) -> dict[str, Any]:
@@ -37,7 +43,7 @@ def load_project(
     """
     project: dict[str, Any] | None = None
     role: str | None = None
-    by_id = isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit())
+    by_id = is_id(ref)
     if by_id and actor.id is not None and not actor.is_admin:
         project, role = acc.project_with_role(conn, int(ref), actor.id)  # one statement for both
     elif by_id:

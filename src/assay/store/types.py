@@ -9,7 +9,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["JSON", "UTCDateTime", "dumps", "loads", "new_id", "utcnow"]
+__all__ = ["JSON", "MAX_ID", "UTCDateTime", "dumps", "loads", "new_id", "utcnow"]
+
+# The largest id a row can have (the databases' 64-bit integers): a larger number names no row.
+MAX_ID = 2**63 - 1
 
 
 def utcnow() -> datetime:

@@ -6,7 +6,7 @@ import secrets
 
 from fastapi import APIRouter, Request, Response
 
-from assay.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentActor, SettingsDep, StoreDep
+from assay.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentActor, Id, SettingsDep, StoreDep
 from assay.api.routes import out
 from assay.api.schemas import LoginIn, TokenIn
 from assay.domain.errors import Unauthenticated
@@ -98,6 +98,6 @@ def create_token(body: TokenIn, actor: CurrentActor, store: StoreDep) -> Respons
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+def revoke_token(token_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     accounts.revoke_token(store, actor, token_id)
     return Response(status_code=204)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from assay.api import hot
-from assay.api.deps import CurrentActor, PageDep, StoreDep, body_schema, paged, request_actor
+from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, body_schema, paged, request_actor
 from assay.api.routes import out
 from assay.api.schemas import DraftIn, ReviewIn, SkipIn, SubmitIn
 from assay.services import dispatch, review
@@ -19,18 +19,18 @@ router = APIRouter(tags=["dispatch"])
 
 
 @router.post("/projects/{project_id}/next", responses={204: {"description": "nothing left for the caller"}})
-async def next_assignment(project_id: int, request: Request) -> Response:
+async def next_assignment(project_id: Id, request: Request) -> Response:
     store, actor = await request_actor(request)
     return await hot.lease(store, actor, project_id)
 
 
 @router.get("/assignments/{assignment_id}")
-def get_assignment(assignment_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+def get_assignment(assignment_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(dispatch.get_assignment(store, actor, assignment_id))
 
 
 @router.post("/assignments/{assignment_id}/responses", status_code=201, openapi_extra=body_schema(SubmitIn))
-async def submit_response(assignment_id: int, request: Request) -> Response:
+async def submit_response(assignment_id: Id, request: Request) -> Response:
     """Store the answer; with ``"next": true`` the answer also carries the caller's next lease
     (``next``: a lease as ``POST /projects/{id}/next`` gives it, or null), saving a round trip."""
     store, actor = await request_actor(request)
@@ -38,31 +38,31 @@ async def submit_response(assignment_id: int, request: Request) -> Response:
 
 
 @router.put("/assignments/{assignment_id}/draft")
-def save_draft(assignment_id: int, body: DraftIn, actor: CurrentActor, store: StoreDep) -> Response:
+def save_draft(assignment_id: Id, body: DraftIn, actor: CurrentActor, store: StoreDep) -> Response:
     return out(dispatch.save_draft(store, actor, assignment_id, body.values))
 
 
 @router.post("/assignments/{assignment_id}/skip", status_code=204)
-def skip(assignment_id: int, actor: CurrentActor, store: StoreDep, body: SkipIn | None = None) -> Response:
+def skip(assignment_id: Id, actor: CurrentActor, store: StoreDep, body: SkipIn | None = None) -> Response:
     body = body or SkipIn()
     dispatch.skip_assignment(store, actor, assignment_id, reason=body.reason, flag=body.flag)
     return Response(status_code=204)
 
 
 @router.post("/assignments/{assignment_id}/release", status_code=204)
-def release(assignment_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+def release(assignment_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     dispatch.release_assignment(store, actor, assignment_id)
     return Response(status_code=204)
 
 
 @router.get("/projects/{project_id}/reviews")
-def review_queue(project_id: int, actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
+def review_queue(project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
     rows = review.review_queue(store, actor, project_id, after_id=page.after_id, limit=page.limit + 1)
     return out(paged(rows, page.limit, key="review_id"))
 
 
 @router.post("/reviews/{review_id}")
-def decide_review(review_id: int, body: ReviewIn, actor: CurrentActor, store: StoreDep) -> Response:
+def decide_review(review_id: Id, body: ReviewIn, actor: CurrentActor, store: StoreDep) -> Response:
     decision = review.decide_review(
         store, actor, review_id, body.verdict, corrected_values=body.corrected_values, comment=body.comment
     )
@@ -70,7 +70,7 @@ def decide_review(review_id: int, body: ReviewIn, actor: CurrentActor, store: St
 
 
 @router.post("/responses/{response_id}/review")
-def review_response(response_id: int, body: ReviewIn, actor: CurrentActor, store: StoreDep) -> Response:
+def review_response(response_id: Id, body: ReviewIn, actor: CurrentActor, store: StoreDep) -> Response:
     decision = review.review_response(
         store, actor, response_id, body.verdict, corrected_values=body.corrected_values, comment=body.comment
     )

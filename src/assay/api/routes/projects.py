@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from assay.api.deps import CurrentActor, PageDep, StoreDep, paged
+from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, paged
 from assay.api.errors import BadRequest
 from assay.api.routes import out
 from assay.api.schemas import MemberIn, ProjectIn, ProjectPatch
@@ -45,24 +45,24 @@ def create_project(body: ProjectIn, actor: CurrentActor, store: StoreDep) -> Res
 
 
 @router.get("/projects/{project_id}")
-def get_project(project_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+def get_project(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(projects.get_project(store, actor, project_id))
 
 
 @router.patch("/projects/{project_id}")
-def update_project(project_id: int, body: ProjectPatch, actor: CurrentActor, store: StoreDep) -> Response:
+def update_project(project_id: Id, body: ProjectPatch, actor: CurrentActor, store: StoreDep) -> Response:
     return out(
         projects.update_project(store, actor, project_id, schema=body.schema_, guidelines=body.guidelines)
     )
 
 
 @router.get("/projects/{project_id}/members")
-def list_members(project_id: int, actor: CurrentActor, store: StoreDep) -> Response:
+def list_members(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": projects.list_members(store, actor, project_id)})
 
 
 @router.post("/projects/{project_id}/members", status_code=201)
-def add_member(project_id: int, body: MemberIn, actor: CurrentActor, store: StoreDep) -> Response:
+def add_member(project_id: Id, body: MemberIn, actor: CurrentActor, store: StoreDep) -> Response:
     projects.add_member(store, actor, project_id, body.user, body.role)
     return out({"user": body.user, "role": body.role}, 201)
 
@@ -102,7 +102,7 @@ def _json_array(body: bytes) -> Iterator[tuple[int, Any]]:
         }
     },
 )
-async def add_records(project_id: int, request: Request, actor: CurrentActor, store: StoreDep) -> Response:
+async def add_records(project_id: Id, request: Request, actor: CurrentActor, store: StoreDep) -> Response:
     """Add or update records in bulk, all or nothing; an error names the line (item) and field."""
     body = await request.body()
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -113,7 +113,7 @@ async def add_records(project_id: int, request: Request, actor: CurrentActor, st
 
 @router.post("/projects/{project_id}/imports", status_code=201)
 def import_file(
-    project_id: int,
+    project_id: Id,
     file: Annotated[UploadFile, File(description="JSONL, JSON, CSV or Parquet")],
     actor: CurrentActor,
     store: StoreDep,
@@ -135,7 +135,7 @@ def import_file(
 
 @router.get("/projects/{project_id}/export")
 def export(
-    project_id: int,
+    project_id: Id,
     actor: CurrentActor,
     store: StoreDep,
     format: Annotated[str, Query(pattern="^(jsonl|csv|parquet)$")] = "jsonl",
