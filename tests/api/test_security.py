@@ -314,4 +314,12 @@ def test_an_id_beyond_the_databases_range_is_refused_with_its_field_named(live: 
         body = assert_problem(client.request(method, path, json={"values": {}}), 422)
         assert any(field in str(e.get("field", "")) for e in body.get("errors", [body])), body
     assert_problem(admin.get(f"/projects/{w['p']['id']}/records", params={"cursor": huge}), 422)
-    assert ann.post(f"/projects/{w['p']['id']}/next").status_code == 200  # the server is fine
+    body = assert_problem(admin.get(f"/projects/{w['p']['id']}/responses", params={"user": huge}), 422)
+    assert body["field"] == "query.user"
+    lease = ann.post(f"/projects/{w['p']['id']}/next")  # the server is fine
+    assert lease.status_code == 200
+    # A duration beyond what the column holds (2^31 - 1 ms, about 25 days) is refused too.
+    answer = f"/assignments/{lease.json()['assignment_id']}/responses"
+    body = assert_problem(ann.post(answer, json={"values": {"label": "a"}, "duration_ms": 2**31}), 422)
+    assert body["field"] == "body.duration_ms"
+    assert ann.post(answer, json={"values": {"label": "a"}, "duration_ms": 2**31 - 1}).status_code == 201

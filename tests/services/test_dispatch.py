@@ -855,3 +855,17 @@ def test_a_project_number_beyond_any_id_is_looked_up_as_a_name(store: Store) -> 
     ann, _ = make_user(store, "ann")
     with pytest.raises(NotFound):
         dispatch.next_assignment(store, ann, "9" * 20)
+
+
+def test_a_duration_beyond_what_the_database_holds_is_refused(store: Store) -> None:
+    p = make_project(store, schema(overlap=1))
+    load(store, p, [{"id": 1, "text": "x"}])
+    ann, _ = make_user(store, "ann")
+    lease = dispatch.next_assignment(store, ann, p["id"])
+    assert lease is not None
+    for bad in (2**31, -1):
+        with pytest.raises(ValidationError) as e:
+            dispatch.submit_response(store, ann, lease["assignment_id"], {"label": "a"}, duration_ms=bad)
+        assert e.value.field == "duration_ms"
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar() == 0

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay.store.types import MAX_INT
+
 __all__ = [
     "ConsensusIn",
     "DraftIn",
@@ -88,7 +90,7 @@ class SuggestionsIn(_In):
 
 class SubmitIn(_In):
     values: dict[str, Any]
-    duration_ms: int | None = Field(default=None, ge=0)
+    duration_ms: int | None = Field(default=None, ge=0, le=MAX_INT)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     next: bool = Field(default=False, description="also lease the caller's next record of the project")
 

@@ -47,7 +47,7 @@ from assay.store import events as event_store
 from assay.store import projects as proj_store
 from assay.store.accounts import role_of
 from assay.store.engine import Store
-from assay.store.types import utcnow
+from assay.store.types import MAX_INT, utcnow
 
 __all__ = [
     "get_assignment",
@@ -361,6 +361,8 @@ def submit_response(
         raise ValidationError("values must be an object of question names to answers", field="values")
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
         raise ValidationError("an idempotency key has 1 to 200 characters", field="idempotency_key")
+    if duration_ms is not None and not (0 <= duration_ms <= MAX_INT):
+        raise ValidationError(f"a duration is 0 to {MAX_INT} ms", field="duration_ms")
     with store.tx() as conn:
         ctx = dstore.submit_context(conn, assignment_id, actor.id or 0, idempotency_key)
         if ctx is None or ctx["done_id"] is not None:

@@ -11,10 +11,12 @@ from assay.api.routes import out
 from assay.api.schemas import ConsensusIn, SuggestionsIn
 from assay.domain.errors import Conflict, ValidationError
 from assay.services import consensus, leaderboard, records, stats, trajectory_stats
+from assay.store.types import MAX_ID
 
 router = APIRouter(tags=["records"])
 
 FilterQ = Annotated[str | None, Query(description=" | ".join(records.FILTERS))]
+UserQ = Annotated[int | None, Query(le=MAX_ID, description="only this contributor's answers (a user id)")]
 
 
 @router.get("/projects/{project_id}/records")
@@ -45,7 +47,7 @@ def add_suggestions(record_id: Id, body: SuggestionsIn, actor: CurrentActor, sto
 
 @router.get("/projects/{project_id}/responses")
 def list_responses(
-    project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep, user: int | None = None
+    project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep, user: UserQ = None
 ) -> Response:
     rows = records.list_responses(
         store, actor, project_id, user_id=user, after_id=page.after_id, limit=page.limit + 1
