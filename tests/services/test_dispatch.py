@@ -124,7 +124,13 @@ def test_expired_lease_frees_its_slot(store: Store) -> None:
     assert submitted_per_record(store) == Counter({lease["record"]["id"]: 1})
 
 
-def test_own_expired_lease_is_expired_on_the_next_call(store: Store) -> None:
+@pytest.mark.parametrize("sweeps", [False, True], ids=["at-once", "by-its-own-sweep"])
+def test_own_expired_lease_is_expired_on_the_next_call(
+    store: Store, monkeypatch: pytest.MonkeyPatch, sweeps: bool
+) -> None:
+    """At once, whatever the sweep interval; and once only when the sweep of overdue leases that a
+    `next` runs now and then expires it first (read just before): its slot is given back once, and
+    one event says it expired."""
     p = make_project(store, schema(overlap=1))
     load(store, p, [{"id": 1, "text": "x"}, {"id": 2, "text": "y"}])
     ann, _ = make_user(store, "ann")
@@ -132,40 +138,21 @@ def test_own_expired_lease_is_expired_on_the_next_call(store: Store) -> None:
     assert first is not None
     with store.tx() as conn:
         conn.execute(assignments.update().values(expires_at=utcnow() - timedelta(seconds=1)))
-    second = dispatch.next_assignment(store, ann, p["id"])  # at once, whatever the sweep interval
+    if sweeps:
+        monkeypatch.setattr(dispatch, "_last_sweep", {})  # this call sweeps
+    second = dispatch.next_assignment(store, ann, p["id"])
     assert second is not None and second["record"]["id"] != first["record"]["id"]
     with store.read() as conn:
         rows = conn.execute(
             sa.select(assignments.c.id, assignments.c.status).order_by(assignments.c.id)
         ).all()
-    assert [r.status for r in rows] == ["expired", "leased"]
-    with store.read() as conn:
-        leased = conn.execute(sa.select(records.c.external_id, records.c.leased).order_by(records.c.id)).all()
-    assert [tuple(r) for r in leased] == [("1", 0), ("2", 1)]
-
-
-def test_a_next_that_sweeps_its_own_overdue_lease_expires_it_once(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The sweep of overdue leases that a `next` runs now and then may expire the caller's own
-    lease, read just before: its slot is given back once, and one event says it expired."""
-    p = make_project(store, schema(overlap=1))
-    load(store, p, [{"id": 1, "text": "x"}, {"id": 2, "text": "y"}])
-    ann, _ = make_user(store, "ann")
-    first = dispatch.next_assignment(store, ann, p["id"])
-    assert first is not None
-    with store.tx() as conn:
-        conn.execute(assignments.update().values(expires_at=utcnow() - timedelta(seconds=1)))
-    monkeypatch.setattr(dispatch, "_last_sweep", {})  # this call sweeps
-    second = dispatch.next_assignment(store, ann, p["id"])
-    assert second is not None and second["record"]["id"] != first["record"]["id"]
-    with store.read() as conn:
         leased = conn.execute(sa.select(records.c.external_id, records.c.leased).order_by(records.c.id)).all()
         expired = conn.execute(
             sa.select(sa.func.count()).where(
                 events.c.action == "assignment.expired", events.c.object_id == str(first["assignment_id"])
             )
         ).scalar()
+    assert [r.status for r in rows] == ["expired", "leased"]
     assert [tuple(r) for r in leased] == [("1", 0), ("2", 1)]
     assert expired == 1
 
