@@ -181,19 +181,18 @@ def expire_leases(conn: Connection, project_id: int, now: datetime) -> list[dict
         ),
         {"pid": project_id, "now": now},
     ).all()
-    for row in expired:
-        _forget_read_ahead(conn, row["id"])
-        _forget_read_ahead(conn, _next_key(project_id, row["user_id"]))
+    for row in expired:  # (what was read ahead for these leases and their holders no longer holds)
+        _take_read_ahead(conn, row["id"])
+        _take_read_ahead(conn, _next_key(project_id, row["user_id"]))
         free_slot(conn, row["record_id"])
     return expired
 
 
-def _forget_read_ahead(conn: Connection, key: int | tuple[str, int, int]) -> None:
-    """What was read ahead under ``key`` no longer holds: a lease's context (its id), or what a
-    ``next`` reads first (:func:`_next_key`), whose lease has just been expired (read_ahead)."""
-    ahead = conn.info.get(READ_AHEAD)
-    if ahead:
-        ahead.pop(key, None)
+def _take_read_ahead(conn: Connection, key: int | tuple[str, int, int]) -> dict[str, Any] | None:
+    """The row :func:`read_ahead` read under ``key`` (a lease's context by its id, or what a
+    ``next`` reads first: :func:`_next_key`), taken off the connection; None when there is none."""
+    ahead: dict[Any, dict[str, Any]] | None = conn.info.get(READ_AHEAD)
+    return ahead.pop(key, None) if ahead else None
 
 
 def _next_key(project_id: int, user_id: int) -> tuple[str, int, int]:
@@ -241,8 +240,7 @@ def project_for_lease(
     """What ``next`` reads first, in one statement: the project, the user's role on it (as
     :func:`assay.store.accounts.project_with_role` gives them) and the lease it holds there;
     taken from what the transaction read ahead when it did (:func:`read_ahead`)."""
-    ahead = conn.info.get(READ_AHEAD)
-    row = ahead.pop(_next_key(project_id, user_id), None) if ahead else None
+    row = _take_read_ahead(conn, _next_key(project_id, user_id))
     if row is None:
         row = run(
             conn, "project_for_lease", lambda pg: _for_lease(), {"pid": project_id, "uid": user_id}
@@ -257,7 +255,7 @@ def project_for_lease(
 def expire_assignment(conn: Connection, assignment_id: int, record_id: int) -> bool:
     """Mark one overdue lease expired and give its slot back; False (nothing done) when it is no
     longer leased: a sweep (:func:`expire_leases`) expired it since it was read."""
-    _forget_read_ahead(conn, assignment_id)
+    _take_read_ahead(conn, assignment_id)  # (no longer holds)
     expired = run(
         conn,
         "expire_one",
@@ -766,7 +764,7 @@ def submit_context(
     is not waited for: :class:`Busy` is raised instead. A context :func:`read_ahead` read for
     this call is taken as it is.
     """
-    ahead: dict[str, Any] | None = (conn.info.get(READ_AHEAD) or {}).pop(assignment_id, None)
+    ahead = _take_read_ahead(conn, assignment_id)
     if ahead is not None and (ahead["user_id"], ahead["asked_key"]) == (user_id, key):
         return ahead
     params = {"aid": assignment_id, "uid": user_id, "key": key}

@@ -68,7 +68,7 @@ WRITES = "assay_writes_sent"
 
 # Set in a connection's ``info`` while its transaction is shared by several calls (Store.shared_tx).
 SHARED = "assay_shared_tx"
-# Where a shared transaction keeps the contexts of its submits read ahead (dispatch.read_ahead).
+# Where a shared transaction keeps what it read ahead for its calls (dispatch.read_ahead).
 READ_AHEAD = "assay_read_ahead"
 
 
