@@ -234,6 +234,14 @@ def test_oversized_bodies_get_413(live: Live) -> None:
             None,
         ),
         ("POST", "/projects/P/records", {"json": {"id": 1}}, 422, "body"),
+        # (beyond the column's 32 bits on PostgreSQL; SQLite would have stored it)
+        (
+            "POST",
+            "/projects/P/records",
+            {"json": [{"id": 1, "text": "ok"}, {"id": 2, "text": "x", "priority": 2**31}]},
+            422,
+            "priority",
+        ),
         ("GET", "/projects/P/records?filter=nope", {}, 422, "filter"),
         ("POST", "/projects/P/next", {}, 404, None),  # an admin with no lease target: none here
         ("POST", "/assignments/999/responses", {"json": {"values": {}}}, 404, None),
@@ -256,6 +264,16 @@ def test_oversized_bodies_get_413(live: Live) -> None:
         ("POST", "/reviews/999", {"json": {"verdict": "accept"}}, 404, None),
         ("GET", "/projects/P/export?format=xlsx", {}, 422, "query.format"),
         ("POST", "/users", {"json": {"name": "ann1"}}, 409, "name"),
+        (
+            "POST",
+            "/users",
+            {
+                "content": b'{"name": "dear", "role": "annotator", "cost_per_item": 1e400}',  # (JSON's inf)
+                "headers": {"content-type": "application/json"},
+            },
+            422,
+            "cost_per_item",
+        ),
     ],
 )
 def test_every_error_is_problem_json(

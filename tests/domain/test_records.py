@@ -89,6 +89,9 @@ BAD: list[tuple[Any, str | None, str]] = [
     ),
     ({"id": "1", "text": "x", "metadata": []}, "metadata", "object"),
     ({"id": "1", "text": "x", "priority": "high"}, "priority", "integer"),
+    ({"id": "1", "text": "x", "priority": 2**31}, "priority", "between"),  # (PostgreSQL's column)
+    ({"id": "1", "text": "x", "priority": -(2**31) - 1}, "priority", "between"),
+    ({"id": "1", "text": "x", "priority": 1e20}, "priority", "between"),
     ({"id": "1", "text": "x", "gold": {"sentiment": "meh"}}, "gold.sentiment", "not one of"),
     ({"id": "1", "text": "x", "gold": {"mood": "x"}}, "gold.mood", "unknown question"),
     ({"id": "1", "text": "x", "gold": {"pref": {"choice": "a"}}}, "gold.pref", "no value for field"),

@@ -117,6 +117,9 @@ BAD = [
     (BASE + "questions: [{name: q, type: rating, min: 5, max: 3}]", "questions[0]"),
     (BASE + "questions: [{name: q, type: text}]\nworkflow: {overlap: {min: 3, max: 2}}", "workflow.overlap"),
     (BASE + "questions: [{name: q, type: text}]\nworkflow: {gold_rate: 2}", "workflow.gold_rate"),
+    # (beyond what a column holds, or a lease's end a date can hold)
+    (BASE + "questions: [{name: q, type: text}]\nworkflow: {overlap: 2147483648}", "workflow.overlap.min"),
+    (BASE + "questions: [{name: q, type: text}]\nworkflow: {lease_seconds: 1e15}", "workflow.lease_seconds"),
     (BASE + "questions: [{name: q, type: text}]\nworkflow: {quality_bar: -1}", "workflow.quality_bar"),
     (
         BASE + "questions: [{name: q, type: text}]\nworkflow: {qualification: {count: 0, min_accuracy: 1}}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assay.domain.errors import Unauthenticated
+from assay.domain.errors import Unauthenticated, ValidationError
 from assay.services import accounts
 from assay.services.actors import SYSTEM
 from assay.store.engine import Store
@@ -36,3 +36,18 @@ def test_session_end_and_password_change_forget_the_session(store: Store) -> Non
         accounts.authenticate_token(store, session)
     with pytest.raises(Unauthenticated):
         accounts.login(store, "bob", "long enough pw")
+
+
+@pytest.mark.parametrize(
+    ("costs", "field"),
+    [
+        ({"cost_per_item": float("inf")}, "cost_per_item"),  # (stats would multiply it into every total)
+        ({"cost_per_hour": float("nan")}, "cost_per_hour"),
+        ({"cost_per_item": -0.5}, "cost_per_item"),
+    ],
+)
+def test_a_cost_is_a_finite_number_not_below_zero(store: Store, costs: dict[str, float], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        accounts.add_user(store, SYSTEM, "ann", role="annotator", **costs)
+    assert info.value.field == field
+    assert [u["name"] for u in accounts.list_users(store, SYSTEM)] == []

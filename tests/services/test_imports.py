@@ -139,6 +139,25 @@ def test_unknown_column_is_named(store: Store, tmp_path: Path) -> None:
     assert _all_records(store, p["id"]) == []
 
 
+@pytest.mark.parametrize(
+    ("cells", "field"),
+    [({"metadata": {"n": [1, 2**64]}}, "metadata.n[1]"), ({"priority": 2**31}, "priority")],
+)
+def test_numbers_beyond_what_is_stored_are_named(
+    store: Store, tmp_path: Path, cells: dict[str, Any], field: str
+) -> None:
+    """An integer in metadata beyond 64 bits (a CSV cell parsed as JSON) and a priority beyond its
+    column's 32 bits fail the import naming the line and field, not in the database."""
+    p = make_project(store)
+    rows: list[dict[str, Any]] = [{"id": f"r{i}", "text": "t"} for i in range(5)]
+    rows[3] |= cells
+    path = _write(tmp_path / "x.csv", rows, "csv")
+    with pytest.raises(ValidationError) as info:
+        imports.import_file(store, SYSTEM, p["id"], path)
+    assert (info.value.line, info.value.field) == (5, field)  # (after the header line)
+    assert _all_records(store, p["id"]) == []
+
+
 def test_bad_json_line_is_named(store: Store, tmp_path: Path) -> None:
     p = make_project(store)
     path = tmp_path / "x.jsonl"

@@ -16,11 +16,11 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from assay.domain.errors import PermissionDenied, Unauthenticated, ValidationError
+from assay.domain.numbers import MAX_ID
 from assay.services import accounts
 from assay.services.actors import Actor
 from assay.settings import Settings
 from assay.store.engine import Store
-from assay.store.types import MAX_ID
 
 __all__ = [
     "CSRF_COOKIE",

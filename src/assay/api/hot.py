@@ -29,10 +29,10 @@ from assay.api.offload import offload_grouped
 from assay.api.routes import out
 from assay.api.schemas import SubmitIn
 from assay.domain.errors import AssayError
+from assay.domain.numbers import MAX_ID
 from assay.services import dispatch
 from assay.services.actors import Actor
 from assay.store.engine import Store
-from assay.store.types import MAX_ID
 
 __all__ = ["HotLane", "lease", "parse_submit", "submit"]
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.store.types import MAX_INT
+from assay.domain.numbers import MAX_INT
 
 __all__ = [
     "ConsensusIn",

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import ValidationError
+from .numbers import json_int_fits
 
 __all__ = [
     "AudioField",
@@ -41,6 +42,7 @@ __all__ = [
     "ValueChecker",
     "VideoField",
     "candidate_ids",
+    "check_json",
     "media_info",
     "normalize_trajectory",
     "step_count",
@@ -350,15 +352,20 @@ class JsonField(BaseField):
     type: Literal["json"] = "json"
 
     def checker(self) -> ValueChecker:
-        return _check_json
+        return check_json
 
     @property
     def structured(self) -> bool:
         return True
 
 
-def _check_json(value: Any, path: str = "") -> Any:
-    if value is None or isinstance(value, str | bool | int):
+def check_json(value: Any, path: str = "") -> Any:
+    """``value`` if it is JSON that can be stored; else the error, naming the place inside it."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        if not json_int_fits(value):
+            raise ValidationError("is an integer beyond 64 bits", field=path or None)
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -366,13 +373,13 @@ def _check_json(value: Any, path: str = "") -> Any:
         return value
     if isinstance(value, list):
         for i, v in enumerate(value):
-            _check_json(v, f"{path}[{i}]")
+            check_json(v, f"{path}[{i}]")
         return value
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ValidationError(f"object keys must be strings, got {_tname(k)}", field=path or None)
-            _check_json(v, _p(path, k))
+            check_json(v, _p(path, k))
         return value
     raise ValidationError(f"is not JSON-serialisable ({type(value).__name__})", field=path or None)
 
@@ -538,7 +545,7 @@ def normalize_trajectory(value: Any) -> dict[str, Any]:
     if out.get("metadata") is not None:
         _expect_dict(out["metadata"], "metadata")
     if "outcome" in out:
-        _check_json(out["outcome"], "outcome")
+        check_json(out["outcome"], "outcome")
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import ValidationError, join_path
 from .fields import ValueChecker, _tname
+from .numbers import MAX_INT, MIN_INT
 from .questions import AnswerChecker
 from .schema import RESERVED_NAMES, ProjectSchema
 
@@ -257,7 +258,7 @@ class RecordValidator:
             if not isinstance(metadata, dict):
                 raise ValidationError(f"must be an object, got {_tname(metadata)}", field="metadata")
         priority = row.get("priority", 0)
-        if priority.__class__ is not int:
+        if priority.__class__ is not int or not MIN_INT <= priority <= MAX_INT:
             priority = self._priority(priority)
 
         # ---- gold, suggestions
@@ -277,6 +278,12 @@ class RecordValidator:
         return self.validate({"external_id": "-", "fields": values}).fields
 
     def _priority(self, v: Any) -> int:
+        p = self._integer(v)
+        if not MIN_INT <= p <= MAX_INT:
+            raise ValidationError(f"must be between {MIN_INT} and {MAX_INT}, got {p}", field="priority")
+        return p
+
+    def _integer(self, v: Any) -> int:
         if v is None:
             return 0
         if isinstance(v, str) and self.from_strings:

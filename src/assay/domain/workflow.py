@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .numbers import MAX_INT
+
 __all__ = ["Overlap", "Qualification", "Routing", "Workflow"]
 
 
@@ -17,8 +19,8 @@ class Overlap(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min: int = Field(default=1, ge=1)
-    max: int | None = None
+    min: int = Field(default=1, ge=1, le=MAX_INT)
+    max: int | None = Field(default=None, le=MAX_INT)
     confidence: float | None = Field(default=None, gt=0, lt=1)
 
     @model_validator(mode="before")
@@ -51,7 +53,7 @@ class Qualification(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, le=MAX_INT)
     min_accuracy: float = Field(ge=0, le=1)
 
 
@@ -61,7 +63,7 @@ class Workflow(BaseModel):
     overlap: Overlap = Field(default_factory=Overlap)
     gold_rate: float = Field(default=0.0, ge=0, le=1)
     review_rate: float = Field(default=0.0, ge=0, le=1)
-    lease_seconds: int = Field(default=600, ge=1)
+    lease_seconds: int = Field(default=600, ge=1, le=MAX_INT)
     qualification: Qualification | None = None
     quality_bar: float | None = Field(default=None, ge=0, le=1)
     consensus_method: str = "auto"

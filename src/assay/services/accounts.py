@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -117,6 +118,9 @@ def add_user(
         raise ValidationError("a user name is 1 to 200 characters", field="name")
     if password is not None and len(password) < 8:
         raise ValidationError("a password has at least 8 characters", field="password")
+    for field, cost in (("cost_per_hour", cost_per_hour), ("cost_per_item", cost_per_item)):
+        if cost is not None and not (math.isfinite(cost) and cost >= 0):
+            raise ValidationError(f"a cost is a finite number of at least 0, got {cost}", field=field)
     skills = sorted({s.strip() for s in (skills or []) if s.strip()})
     token = _new_token()
     with store.tx() as conn:

@@ -35,6 +35,7 @@ from assay.domain import events as ev
 from assay.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from assay.domain.fields import candidate_ids
 from assay.domain.gold import gold_score, suggestions_kept
+from assay.domain.numbers import MAX_INT
 from assay.domain.trajectory_diff import diff_trajectory
 from assay.quality import GoldScores, decide, quality_gate
 from assay.services import consensus
@@ -47,7 +48,7 @@ from assay.store import events as event_store
 from assay.store import projects as proj_store
 from assay.store.accounts import role_of
 from assay.store.engine import Store
-from assay.store.types import MAX_INT, utcnow
+from assay.store.types import utcnow
 
 __all__ = [
     "get_assignment",

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
 from assay.domain.errors import AssayError, ValidationError
+from assay.domain.fields import check_json
 from assay.domain.gold import gold_score
 from assay.domain.records import AnswerValidator, RecordIn, RecordValidator, SuggestionIn
 from assay.domain.schema import ProjectSchema
@@ -164,6 +165,20 @@ def _batches(
         yield batch
 
 
+def _unstorable(batch: Batch, name: str) -> AssayError | None:
+    """The error for the first row of a batch holding a value JSON cannot store (an integer beyond
+    64 bits in its metadata, say): such values are found only when the batch is written, as the
+    import's hot path does not walk every row's metadata."""
+    for place, rec, _ in batch:
+        try:
+            check_json(rec.fields, "fields")
+            check_json(rec.metadata, "metadata")
+            check_json(rec.gold, "gold")
+        except ValidationError as e:
+            return e.at(file=name, line=place)
+    return None
+
+
 def _skills(value: Any) -> list[str]:
     if isinstance(value, str):
         value = [s for s in value.replace(";", ",").split(",")]
@@ -215,9 +230,12 @@ def import_rows(
                 for r in recs
             ]
             with_suggestions = [r for r in recs if r.suggestions]
-            existing, ids = rec_store.upsert_records(
-                conn, pid, values, want_ids=[r.external_id for r in with_suggestions] + list(answered)
-            )
+            try:
+                existing, ids = rec_store.upsert_records(
+                    conn, pid, values, want_ids=[r.external_id for r in with_suggestions] + list(answered)
+                )
+            except orjson.JSONEncodeError as e:
+                raise _unstorable(batch, name) or e from None
             suggestion_rows = [
                 {
                     "record_id": ids[r.external_id],

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from assay.domain.errors import NotFound, PermissionDenied
+from assay.domain.numbers import MAX_ID
 from assay.services.actors import ROLE_RANK, Actor
 from assay.store import accounts as acc
 from assay.store import projects as proj_store
-from assay.store.types import MAX_ID
 
 __all__ = ["authorize", "is_id", "load_project", "project_role", "require"]
 

@@ -9,12 +9,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["JSON", "MAX_ID", "MAX_INT", "UTCDateTime", "dumps", "loads", "new_id", "utcnow"]
-
-# The largest id a row can have (the databases' 64-bit integers): a larger number names no row.
-MAX_ID = 2**63 - 1
-# The largest value of an Integer column (32 bits on PostgreSQL), such as an answer's duration_ms.
-MAX_INT = 2**31 - 1
+__all__ = ["JSON", "UTCDateTime", "dumps", "loads", "new_id", "utcnow"]
 
 
 def utcnow() -> datetime:

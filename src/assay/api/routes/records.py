@@ -10,8 +10,8 @@ from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, paged
 from assay.api.routes import out
 from assay.api.schemas import ConsensusIn, SuggestionsIn
 from assay.domain.errors import Conflict, ValidationError
+from assay.domain.numbers import MAX_ID
 from assay.services import consensus, leaderboard, records, stats, trajectory_stats
-from assay.store.types import MAX_ID
 
 router = APIRouter(tags=["records"])
 

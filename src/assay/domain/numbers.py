@@ -1,0 +1,23 @@
+"""The numbers a stored row can hold: input beyond them is refused where it enters, naming its field.
+
+They are the databases' integer columns (PostgreSQL's, the narrower of the two) and what a JSON
+value may hold.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_ID", "MAX_INT", "MIN_INT", "json_int_fits"]
+
+# The largest id a row can have (the databases' 64-bit integers): a larger number names no row.
+MAX_ID = 2**63 - 1
+# The range of an Integer column (32 bits on PostgreSQL), such as an answer's duration_ms or a
+# record's priority.
+MIN_INT = -(2**31)
+MAX_INT = 2**31 - 1
+# An integer in a JSON value (metadata, a json field) is stored as 64 bits, signed or not.
+_JSON_MIN, _JSON_MAX = -(2**63), 2**64 - 1
+
+
+def json_int_fits(value: int) -> bool:
+    """Whether an integer in a JSON value can be stored (JSON text keeps any size, we keep 64 bits)."""
+    return _JSON_MIN <= value <= _JSON_MAX
