@@ -420,6 +420,58 @@ def test_the_gold_range_is_two_index_lookups(store: Store) -> None:
     assert all(n.get("Rows Removed by Filter", 0) == 0 and n["Actual Rows"] <= 5 for n in scans), scans
 
 
+def test_a_contributors_gold_record_is_read_from_the_gold_index(store: Store) -> None:
+    # Each answer the consensus reads carries its author's gold count and sum in the project.
+    # SQLite read them through ix_responses_project_user, walking every answer the author had
+    # given there, gold or not: an import of N records answered by one contributor was quadratic.
+    p = make_project(store, schema(overlap=1))
+    make_user(store, "ann")
+    answered = [{"user": "ann", "values": {"label": "a"}}]
+    rows = [{"id": f"r{i}", "text": "r", "responses": answered} for i in range(300)]
+    load(
+        store,
+        p,
+        rows
+        + [{"id": f"g{i}", "text": "g", "gold": {"label": "a"}, "responses": answered} for i in range(3)],
+    )
+    last = [{"id": "last", "text": "r", "responses": answered}]
+    if store.is_sqlite:
+        asked: list[tuple[str, Any]] = []
+
+        @sa.event.listens_for(store.engine, "before_cursor_execute")
+        def _ask(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+            if "gold_score IS NOT NULL" in statement:
+                asked.append((statement, parameters))
+
+        try:
+            load(store, p, last)
+        finally:
+            sa.event.remove(store.engine, "before_cursor_execute", _ask)
+        assert asked
+        with store.read() as conn:
+            steps = [r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + asked[0][0], asked[0][1])]
+        reads = [step for step in steps if re.match(r"SEARCH g\b", step)]
+        assert reads and all("INDEX ix_responses_gold " in step for step in reads), steps
+        return
+    with _explained(store) as (watched, plans):
+
+        @sa.event.listens_for(watched.engine, "connect")
+        def _no_seq_scans(dbapi_conn: Any, _record: Any) -> None:
+            # (a test's table is small enough for a scan to be cheapest: which index, if one?)
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SET enable_seqscan = off")
+            dbapi_conn.commit()
+
+        load(watched, p, last)
+    read = [json.loads(m.split("plan:", 1)[1]) for m in plans if "gold_score IS NOT NULL" in m]
+    assert read
+    scans = [n for plan in read for _, n in _nodes(plan["Plan"]) if n.get("Alias") == "g"]
+    indexes = {c["Index Name"] for n in scans for _, c in _nodes(n) if "Index Name" in c}
+    assert scans and indexes == {"ix_responses_gold"}, scans
+    # (the author's 3 gold answers at most, of its 301)
+    assert all(n.get("Rows Removed by Filter", 0) == 0 and n["Actual Rows"] <= 3 for n in scans), scans
+
+
 @contextmanager
 def _explained(store: Store) -> Iterator[tuple[Store, list[str]]]:
     """Another store on the same database (with statistics, as a live one has), whose

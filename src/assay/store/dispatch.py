@@ -114,7 +114,7 @@ def _suggestions_of(pg: bool, record_id: Any) -> Any:
 
 
 def _gold_of(fn: Any, project_id: Any, user_id: Any) -> Any:
-    """count/sum of a contributor's gold scores in a project (the partial index ix_responses_gold)."""
+    """count/sum of a contributor's gold scores in a project (the partial index ix_responses_gold alone)."""
     g = responses.alias("g")
     return (
         sa.select(fn(g.c.gold_score))

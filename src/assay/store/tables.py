@@ -238,11 +238,14 @@ responses = sa.Table(
     sa.UniqueConstraint("user_id", "idempotency_key"),
     sa.Index("ix_responses_project_status", "project_id", "status"),
     sa.Index("ix_responses_project_user", "project_id", "user_id", "status"),
-    # Gold answers per contributor (qualification, quality bar, reliability weights): a small index.
+    # Gold answers per contributor (qualification, quality bar, reliability weights): a small index
+    # that answers those reads alone (with fewer columns SQLite took ix_responses_project_user).
     sa.Index(
         "ix_responses_gold",
         "project_id",
         "user_id",
+        "status",
+        "gold_score",
         sqlite_where=sa.text("gold_score IS NOT NULL"),
         postgresql_where=sa.text("gold_score IS NOT NULL"),
     ),
