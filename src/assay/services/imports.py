@@ -287,11 +287,13 @@ def _store_responses(
 ) -> int:
     """Store answers that came with the records; an answer a user already gave that record is kept once."""
     n = 0
+    rids = sorted(ids[ext] for ext in answered)
+    answered_by = dstore.answered_by(conn, rids)
+    locked = dstore.records_for_update(conn, rids)
     for ext, (place, given) in answered.items():
         rid = ids[ext]
-        have = dstore.answered_by(conn, rid)
-        record = dstore.record_for_update(conn, rid)
-        assert record is not None
+        have = answered_by[rid]
+        record = locked[rid]
         counters: dict[str, Any] = record
         gold = record["gold"]
         for i, r in enumerate(given):

@@ -56,6 +56,7 @@ __all__ = [
     "lease_record",
     "project_for_lease",
     "record_for_update",
+    "records_for_update",
     "record_responses",
     "read_ahead",
     "record_suggestions",
@@ -626,6 +627,15 @@ def record_for_update(conn: Connection, record_id: int, *, touch: bool = False) 
     return run(conn, f"record_for_update:{touch}", build, {"rid": record_id}).first()
 
 
+def records_for_update(conn: Connection, record_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The records by id, locked until the transaction ends (on PostgreSQL, in the order of
+    their ids, as every statement that locks several records does)."""
+    q = sa.select(records).where(records.c.id.in_(record_ids)).order_by(records.c.id)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    return {int(r.id): dict(r._mapping) for r in conn.execute(q)}
+
+
 def record_suggestions(conn: Connection, record_id: int) -> list[dict[str, Any]]:
     return run(
         conn,
@@ -1169,9 +1179,12 @@ def decide_review(
     )
 
 
-def answered_by(conn: Connection, record_id: int) -> set[int]:
-    """The contributors who have a submitted answer on the record."""
-    q = sa.select(responses.c.user_id).where(
-        responses.c.record_id == record_id, responses.c.status == "submitted"
+def answered_by(conn: Connection, record_ids: Sequence[int]) -> dict[int, set[int]]:
+    """The contributors who have a submitted answer on each of the records (one statement)."""
+    q = sa.select(responses.c.record_id, responses.c.user_id).where(
+        responses.c.record_id.in_(record_ids), responses.c.status == "submitted"
     )
-    return {int(u) for (u,) in conn.execute(q)}
+    out: dict[int, set[int]] = {int(r): set() for r in record_ids}
+    for rid, uid in conn.execute(q):
+        out[int(rid)].add(int(uid))
+    return out
