@@ -75,7 +75,7 @@ GOOD: list[tuple[str, Any]] = [
     ("trajectory", [{"role": "user", "content": "x"}]),
     ("json", {"a": [1, 2.5, None, True, "x"]}),
     ("json", 3),
-    ("json", [2**64 - 1, -(2**63)]),
+    ("json", [2**63 - 1, -(2**63)]),
 ]
 
 
@@ -133,7 +133,7 @@ BAD: list[tuple[str, Any, str | None]] = [
     ("trajectory", {"steps": [], "tools": [{"description": "x"}]}, "fields.f.tools[0].name"),
     ("trajectory", {"steps": [], "reference": [{"role": "x"}]}, "fields.f.reference[0].role"),
     ("json", {"a": float("nan")}, "fields.f.a"),
-    ("json", {"a": [2**64]}, "fields.f.a[0]"),  # (what JSON keeps, we keep in 64 bits)
+    ("json", {"a": [2**63]}, "fields.f.a[0]"),  # (what JSON keeps, we keep in 64 bits)
     ("json", {"a": [object()]}, "fields.f.a[0]"),
     ("json", {1: "x"}, "fields.f"),
 ]

@@ -115,6 +115,7 @@ BAD = [
     (BASE + "questions: [{name: q, type: segment, field: img, labels: [x]}]", "questions[0].field"),
     (BASE + "questions: [{name: q, type: bbox, field: img}]", "questions[0].labels"),
     (BASE + "questions: [{name: q, type: rating, min: 5, max: 3}]", "questions[0]"),
+    (BASE + "questions: [{name: q, type: rating, min: 1, max: 18446744073709551616}]", "questions[0].max"),
     (BASE + "questions: [{name: q, type: text}]\nworkflow: {overlap: {min: 3, max: 2}}", "workflow.overlap"),
     (BASE + "questions: [{name: q, type: text}]\nworkflow: {gold_rate: 2}", "workflow.gold_rate"),
     # (beyond what a column holds, or a lease's end a date can hold)

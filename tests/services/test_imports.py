@@ -141,13 +141,22 @@ def test_unknown_column_is_named(store: Store, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("cells", "field"),
-    [({"metadata": {"n": [1, 2**64]}}, "metadata.n[1]"), ({"priority": 2**31}, "priority")],
+    [
+        ({"metadata": {"n": [1, 2**64]}}, "metadata.n[1]"),
+        ({"metadata": {"s": "\ud800"}}, "metadata"),  # (a lone surrogate: no JSON text to store)
+        ({"priority": 2**31}, "priority"),
+        (
+            {"responses": [{"user": "ann", "values": {"sentiment": "positive"}, "duration_ms": 2**31}]},
+            "responses[0].duration_ms",
+        ),
+    ],
 )
 def test_numbers_beyond_what_is_stored_are_named(
     store: Store, tmp_path: Path, cells: dict[str, Any], field: str
 ) -> None:
-    """An integer in metadata beyond 64 bits (a CSV cell parsed as JSON) and a priority beyond its
-    column's 32 bits fail the import naming the line and field, not in the database."""
+    """An integer in metadata beyond 64 bits or a lone surrogate (a CSV cell parsed as JSON), a
+    priority or an answer's duration beyond its column's 32 bits: the import fails naming the line
+    and field, not in the database."""
     p = make_project(store)
     rows: list[dict[str, Any]] = [{"id": f"r{i}", "text": "t"} for i in range(5)]
     rows[3] |= cells

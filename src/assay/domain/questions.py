@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .errors import ValidationError
 from .fields import _tname, candidate_ids, check_identifier, media_info, step_count
+from .numbers import MAX_INT, MIN_INT, json_int_fits
 
 __all__ = [
     "AnswerChecker",
@@ -128,7 +129,8 @@ def _err(msg: str, path: str | None = None) -> ValidationError:
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """An integer that an answer can hold (JSON keeps any size, a stored answer 64 bits)."""
+    return isinstance(v, int) and not isinstance(v, bool) and json_int_fits(v)
 
 
 def _is_num(v: Any) -> bool:
@@ -138,9 +140,11 @@ def _is_num(v: Any) -> bool:
 def _as_int(v: Any, path: str | None = None, what: str = "an integer") -> int:
     if _is_int(v):
         return int(v)
-    if isinstance(v, float) and v.is_integer():
+    if isinstance(v, float) and v.is_integer() and json_int_fits(int(v)):
         return int(v)
-    raise _err(f"must be {what}, got {v!r}" if _is_num(v) else f"must be {what}, got {_tname(v)}", path)
+    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+        raise _err(f"must be {what}, got {v!r}", path)
+    raise _err(f"must be {what}, got {_tname(v)}", path)
 
 
 def _listing(values: Any, limit: int = 12) -> str:
@@ -268,9 +272,9 @@ class RatingQuestion(BaseQuestion):
     """An integer on a scale: ``scale: 5`` means 1..5; or give ``min``/``max``. Value: ``4``."""
 
     type: Literal["rating"] = "rating"
-    scale: int | None = Field(default=None, ge=2)
-    min: int | None = None
-    max: int | None = None
+    scale: int | None = Field(default=None, ge=2, le=MAX_INT)
+    min: int | None = Field(default=None, ge=MIN_INT, le=MAX_INT)
+    max: int | None = Field(default=None, ge=MIN_INT, le=MAX_INT)
     anchors: dict[int, str] | None = None
 
     @model_validator(mode="after")

@@ -35,7 +35,7 @@ from assay.domain import events as ev
 from assay.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from assay.domain.fields import candidate_ids
 from assay.domain.gold import gold_score, suggestions_kept
-from assay.domain.numbers import MAX_INT
+from assay.domain.numbers import check_duration
 from assay.domain.trajectory_diff import diff_trajectory
 from assay.quality import GoldScores, decide, quality_gate
 from assay.services import consensus
@@ -362,8 +362,7 @@ def submit_response(
         raise ValidationError("values must be an object of question names to answers", field="values")
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
         raise ValidationError("an idempotency key has 1 to 200 characters", field="idempotency_key")
-    if duration_ms is not None and not (0 <= duration_ms <= MAX_INT):
-        raise ValidationError(f"a duration is 0 to {MAX_INT} ms", field="duration_ms")
+    check_duration(duration_ms)
     with store.tx() as conn:
         ctx = dstore.submit_context(conn, assignment_id, actor.id or 0, idempotency_key)
         if ctx is None or ctx["done_id"] is not None:

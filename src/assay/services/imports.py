@@ -20,6 +20,7 @@ from assay.domain import events as ev
 from assay.domain.errors import AssayError, ValidationError
 from assay.domain.fields import check_json
 from assay.domain.gold import gold_score
+from assay.domain.numbers import check_duration
 from assay.domain.records import AnswerValidator, RecordIn, RecordValidator, SuggestionIn
 from assay.domain.schema import ProjectSchema
 from assay.domain.trajectory_checks import PRECHECK_MODEL, as_step_review, run_checks
@@ -33,6 +34,7 @@ from assay.store import accounts as acc
 from assay.store import dispatch as dstore
 from assay.store import records as rec_store
 from assay.store.engine import Store
+from assay.store.types import dumps
 
 __all__ = ["EXPORT_ONLY_KEYS", "ImportReport", "import_file", "import_rows"]
 
@@ -127,9 +129,7 @@ def _responses(raw: Any, rec: RecordIn, answers: AnswerValidator, strings: bool)
         ):
             raise ValidationError("each response needs a user name and a values object", field=where)
         values = answers.validate(r["values"], rec.fields, where=f"{where}.values")
-        duration = r.get("duration_ms")
-        if duration is not None and not isinstance(duration, int):
-            raise ValidationError("duration_ms must be a whole number", field=f"{where}.duration_ms")
+        duration = check_duration(r.get("duration_ms"), f"{where}.duration_ms")
         out.append({"user": r["user"], "values": values, "duration_ms": duration})
     return out
 
@@ -165,18 +165,24 @@ def _batches(
         yield batch
 
 
-def _unstorable(batch: Batch, name: str) -> AssayError | None:
-    """The error for the first row of a batch holding a value JSON cannot store (an integer beyond
-    64 bits in its metadata, say): such values are found only when the batch is written, as the
-    import's hot path does not walk every row's metadata."""
-    for place, rec, _ in batch:
-        try:
-            check_json(rec.fields, "fields")
-            check_json(rec.metadata, "metadata")
-            check_json(rec.gold, "gold")
-        except ValidationError as e:
-            return e.at(file=name, line=place)
-    return None
+def _unstorable(
+    recs: list[RecordIn], places: dict[str, int], name: str, error: orjson.JSONEncodeError
+) -> Exception:
+    """The error for the first written row holding a value JSON cannot store (an integer beyond
+    64 bits in its metadata, say), naming its line and field: such values are found only when the
+    batch is written, as the import's hot path does not walk every row's metadata."""
+    for rec in recs:
+        for column, value in (("fields", rec.fields), ("metadata", rec.metadata), ("gold", rec.gold)):
+            try:
+                dumps(value)
+            except orjson.JSONEncodeError as e:
+                try:
+                    check_json(value, column)
+                except ValidationError as found:
+                    return found.at(file=name, line=places[rec.external_id])
+                message = f"cannot be stored as JSON ({e})"
+                return ValidationError(message, field=column, file=name, line=places[rec.external_id])
+    return error
 
 
 def _skills(value: Any) -> list[str]:
@@ -210,9 +216,11 @@ def import_rows(
         for batch in _batches(rows, validator, cs.answers, name, _precheck_targets(schema), strings):
             # The last row for an external id wins within a batch (ON CONFLICT may not touch a row twice).
             by_id: dict[str, RecordIn] = {}
+            places: dict[str, int] = {}
             answered: dict[str, tuple[int, list[dict[str, Any]]]] = {}
             for place, rec, given in batch:
                 by_id[rec.external_id] = rec
+                places[rec.external_id] = place
                 if given:
                     answered[rec.external_id] = (place, given)
             recs = list(by_id.values())
@@ -235,7 +243,7 @@ def import_rows(
                     conn, pid, values, want_ids=[r.external_id for r in with_suggestions] + list(answered)
                 )
             except orjson.JSONEncodeError as e:
-                raise _unstorable(batch, name) or e from None
+                raise _unstorable(recs, places, name, e) from None
             suggestion_rows = [
                 {
                     "record_id": ids[r.external_id],
@@ -288,8 +296,8 @@ def _store_responses(
     """Store answers that came with the records; an answer a user already gave that record is kept once."""
     n = 0
     rids = sorted(ids[ext] for ext in answered)
+    locked = dstore.records_for_update(conn, rids)  # (first: no answer lands between the two)
     answered_by = dstore.answered_by(conn, rids)
-    locked = dstore.records_for_update(conn, rids)
     for ext, (place, given) in answered.items():
         rid = ids[ext]
         have = answered_by[rid]
