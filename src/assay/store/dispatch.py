@@ -41,7 +41,7 @@ from assay.store.tables import (
     suggestions,
     users,
 )
-from assay.store.types import JSON, utcnow
+from assay.store.types import IN_CHUNK, JSON, utcnow
 
 __all__ = [
     "expire_assignment",
@@ -115,7 +115,7 @@ def _suggestions_of(pg: bool, record_id: Any) -> Any:
 
 
 def _gold_of(fn: Any, project_id: Any, user_id: Any) -> Any:
-    """count/sum of a contributor's gold scores in a project (the partial index ix_responses_gold alone)."""
+    """count/sum of a contributor's gold scores in a project (the partial index ix_responses_gold_scores alone)."""
     g = responses.alias("g")
     return (
         sa.select(fn(g.c.gold_score))
@@ -630,10 +630,14 @@ def record_for_update(conn: Connection, record_id: int, *, touch: bool = False) 
 def records_for_update(conn: Connection, record_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """The records by id, locked until the transaction ends (on PostgreSQL, in the order of
     their ids, as every statement that locks several records does)."""
-    q = sa.select(records).where(records.c.id.in_(record_ids)).order_by(records.c.id)
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    return {int(r.id): dict(r._mapping) for r in conn.execute(q)}
+    ids = sorted(record_ids)
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(ids), IN_CHUNK):
+        q = sa.select(records).where(records.c.id.in_(ids[i : i + IN_CHUNK])).order_by(records.c.id)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        out.update({int(r.id): dict(r._mapping) for r in conn.execute(q)})
+    return out
 
 
 def record_suggestions(conn: Connection, record_id: int) -> list[dict[str, Any]]:
@@ -1181,10 +1185,11 @@ def decide_review(
 
 def answered_by(conn: Connection, record_ids: Sequence[int]) -> dict[int, set[int]]:
     """The contributors who have a submitted answer on each of the records (one statement)."""
-    q = sa.select(responses.c.record_id, responses.c.user_id).where(
-        responses.c.record_id.in_(record_ids), responses.c.status == "submitted"
-    )
     out: dict[int, set[int]] = {int(r): set() for r in record_ids}
-    for rid, uid in conn.execute(q):
-        out[int(rid)].add(int(uid))
+    for i in range(0, len(record_ids), IN_CHUNK):
+        q = sa.select(responses.c.record_id, responses.c.user_id).where(
+            responses.c.record_id.in_(record_ids[i : i + IN_CHUNK]), responses.c.status == "submitted"
+        )
+        for rid, uid in conn.execute(q):
+            out[int(rid)].add(int(uid))
     return out

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.store.tables import assignments, consensus, records, responses, reviews, suggestions, users
-from assay.store.types import dumps, loads, utcnow
+from assay.store.types import IN_CHUNK, dumps, loads, utcnow
 
 __all__ = [
     "consensus_for_records",
@@ -33,8 +33,8 @@ _UPDATABLE = ("fields", "metadata", "priority", "gold", "is_gold", "skills", "up
 def existing_ids(conn: Connection, project_id: int, external_ids: Sequence[str]) -> dict[str, int]:
     """Map the given external ids that already exist in the project to their record ids."""
     out: dict[str, int] = {}
-    for i in range(0, len(external_ids), 900):
-        chunk = list(external_ids[i : i + 900])
+    for i in range(0, len(external_ids), IN_CHUNK):
+        chunk = list(external_ids[i : i + IN_CHUNK])
         q = sa.select(records.c.external_id, records.c.id).where(
             records.c.project_id == project_id, records.c.external_id.in_(chunk)
         )

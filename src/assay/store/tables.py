@@ -241,7 +241,7 @@ responses = sa.Table(
     # Gold answers per contributor (qualification, quality bar, reliability weights): a small index
     # that answers those reads alone (with fewer columns SQLite took ix_responses_project_user).
     sa.Index(
-        "ix_responses_gold",
+        "ix_responses_gold_scores",
         "project_id",
         "user_id",
         "status",

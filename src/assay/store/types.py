@@ -9,7 +9,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["JSON", "UTCDateTime", "dumps", "loads", "new_id", "utcnow"]
+__all__ = ["IN_CHUNK", "JSON", "UTCDateTime", "dumps", "loads", "new_id", "utcnow"]
+
+# Values per ``IN (...)`` list: SQLite before 3.32 takes at most 999 parameters in a statement.
+IN_CHUNK = 900
 
 
 def utcnow() -> datetime:
