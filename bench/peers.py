@@ -119,7 +119,9 @@ def main() -> None:
         f"\nLabel Studio {ls['versions'].get('label-studio')} and assay {fresh['versions']['assay']}, same run,"
     )
     print("a new connection per request unless said; × = how many times better assay does.")
-    print("Submits to known task ids without next (submit_1, submit_8) have no counterpart in assay.")
+    print("Submits to known task ids without next (submit_1, submit_8) have no counterpart in assay;")
+    print("on Label Studio they add up to 3,000 annotations to project A before its list and exports.")
+    print("assay's export of project A is of all its records (it has no 'annotated only' export).")
     print(table(ls, fresh, kept))
 
 

@@ -22,7 +22,8 @@ def test_the_peer_workload_runs_through_assay(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
     cmd = [sys.executable, str(PEER), "--target", "bench.peer_assay:AssayTarget", "--quick"]
     cmd += ["--sizes", "300", "--data-root", str(tmp_path / "data"), "--out", str(out)]
-    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     size = json.loads(out.read_text())["sizes"][0]
     phases = size["phases"]
     assert {name for name, p in phases.items() if p.get("status", "ok") != "ok"} == set()
@@ -35,6 +36,5 @@ def test_the_peer_workload_runs_through_assay(tmp_path: Path) -> None:
     # (assay exports all of project A's records, each with its answers; the small imports went to C)
     assert phases["export_annotated"]["tasks"] == 300
     assert phases["export_annotated"]["annotations"] == answered
-    assert phases["list_tasks"]["calls"] == 10
     assert phases["import_annotated"]["tasks"] == phases["export_b"]["annotations"] == 300
     assert not size["stop"].get("killed")  # (it stopped on SIGTERM)
