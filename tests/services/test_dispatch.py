@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -392,20 +392,11 @@ def test_the_gold_range_is_two_index_lookups(store: Store) -> None:
     load(store, later, [{"id": f"r{i}", "text": "r"} for i in range(2000)])
     ann, _ = make_user(store, "ann")
     if store.is_sqlite:
-        asked: list[tuple[str, Any]] = []
 
-        @sa.event.listens_for(store.engine, "before_cursor_execute")
-        def _ask(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
-            if "min(records.id)" in statement:
-                asked.append((statement, parameters))
-
-        try:
+        def lease() -> None:
             assert dispatch.next_assignment(store, ann, p["id"]) is not None
-        finally:
-            sa.event.remove(store.engine, "before_cursor_execute", _ask)
-        assert asked
-        with store.read() as conn:
-            steps = [r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + asked[0][0], asked[0][1])]
+
+        steps = _sqlite_plan(store, "min(records.id)", lease)
         assert (
             sum(bool(re.search(r"USING (COVERING )?INDEX ix_records_gold\b", step)) for step in steps) == 2
         ), steps
@@ -437,20 +428,7 @@ def test_a_contributors_gold_record_is_read_from_the_gold_index(store: Store) ->
     )
     last = [{"id": "last", "text": "r", "responses": answered}]
     if store.is_sqlite:
-        asked: list[tuple[str, Any]] = []
-
-        @sa.event.listens_for(store.engine, "before_cursor_execute")
-        def _ask(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
-            if "gold_score IS NOT NULL" in statement:
-                asked.append((statement, parameters))
-
-        try:
-            load(store, p, last)
-        finally:
-            sa.event.remove(store.engine, "before_cursor_execute", _ask)
-        assert asked
-        with store.read() as conn:
-            steps = [r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + asked[0][0], asked[0][1])]
+        steps = _sqlite_plan(store, "gold_score IS NOT NULL", lambda: load(store, p, last))
         reads = [step for step in steps if re.match(r"SEARCH g\b", step)]
         assert reads and all("INDEX ix_responses_gold_scores " in step for step in reads), steps
         return
@@ -471,6 +449,25 @@ def test_a_contributors_gold_record_is_read_from_the_gold_index(store: Store) ->
     assert scans and indexes == {"ix_responses_gold_scores"}, scans
     # (the author's 3 gold answers at most, of its 301)
     assert all(n.get("Rows Removed by Filter", 0) == 0 and n["Actual Rows"] <= 3 for n in scans), scans
+
+
+def _sqlite_plan(store: Store, marker: str, action: Callable[[], Any]) -> list[str]:
+    """The steps of SQLite's plan (EXPLAIN QUERY PLAN) for the first statement holding ``marker``
+    that ``action`` sends, with its parameters."""
+    asked: list[tuple[str, Any]] = []
+
+    @sa.event.listens_for(store.engine, "before_cursor_execute")
+    def _ask(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if marker in statement:
+            asked.append((statement, parameters))
+
+    try:
+        action()
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", _ask)
+    assert asked
+    with store.read() as conn:
+        return [r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + asked[0][0], asked[0][1])]
 
 
 @contextmanager
