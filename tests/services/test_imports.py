@@ -15,7 +15,7 @@ from assay.services import dispatch, exports, imports
 from assay.services.actors import SYSTEM
 from assay.store import records as rec_store
 from assay.store.engine import Store
-from assay.store.tables import events, records, suggestions
+from assay.store.tables import events, records, responses, suggestions
 from tests.factories import RICH_SCHEMA, TEXT_SCHEMA, make_project, make_user, rich_row
 
 
@@ -262,3 +262,28 @@ def test_rows_of_another_schema_are_refused(store: Store, tmp_path: Path) -> Non
     path = _write(tmp_path / "a.jsonl", [rich_row(1)], "jsonl")
     with pytest.raises(ValidationError):
         imports.import_file(store, SYSTEM, p["id"], path)
+
+
+def test_imported_answers_count_on_their_records(store: Store) -> None:
+    """Answers that come with records are counted on them, and the status follows (done at the
+    overlap, gold stays open); the same answers imported again are kept once."""
+    p = make_project(store)  # (overlap 3)
+    for name in ("ann", "bob", "cy"):
+        make_user(store, name)
+
+    def said(*users: str) -> list[dict[str, Any]]:
+        return [{"user": u, "values": {"sentiment": "positive"}} for u in users]
+
+    rows = [
+        {"id": "full", "text": "t", "responses": said("ann", "bob", "cy")},
+        {"id": "one", "text": "t", "responses": said("ann", "ann")},
+        {"id": "gold", "text": "t", "gold": {"sentiment": "positive"}, "responses": said("ann", "bob", "cy")},
+        {"id": "none", "text": "t"},
+    ]
+    for _ in range(2):
+        report = imports.import_rows(store, SYSTEM, p["id"], enumerate(rows, 1))
+        got = {r["external_id"]: (r["submitted"], r["status"]) for r in _all_records(store, p["id"])}
+        assert got == {"full": (3, "done"), "one": (1, "open"), "gold": (3, "open"), "none": (0, "open")}
+    assert report.responses == 0  # (the second time: all there already)
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar_one() == 7

@@ -294,16 +294,14 @@ def _store_responses(
     name: str,
 ) -> int:
     """Store answers that came with the records; an answer a user already gave that record is kept once."""
-    n = 0
     rids = sorted(ids[ext] for ext in answered)
     locked = dstore.records_for_update(conn, rids)  # (first: no answer lands between the two)
     answered_by = dstore.answered_by(conn, rids)
+    rows: list[dict[str, Any]] = []
+    added: dict[int, int] = {}
     for ext, (place, given) in answered.items():
         rid = ids[ext]
-        have = answered_by[rid]
-        record = locked[rid]
-        counters: dict[str, Any] = record
-        gold = record["gold"]
+        have, gold = answered_by[rid], locked[rid]["gold"]
         for i, r in enumerate(given):
             uid = users.get(r["user"])
             if uid is None:
@@ -319,20 +317,25 @@ def _store_responses(
             if uid in have:
                 continue
             have.add(uid)
-            dstore.insert_response(
-                conn,
-                project_id=project["id"],
-                record_id=rid,
-                user_id=uid,
-                values=r["values"],
-                status="submitted",
-                duration_ms=r["duration_ms"],
-                schema_version=project["schema_version"],
-                guidelines_version=project["guidelines_version"],
-                extra={"imported_from": name},
-                gold_score=gold_score(r["values"], gold, cs.multi) if gold else None,
+            rows.append(
+                {
+                    "project_id": project["id"],
+                    "record_id": rid,
+                    "user_id": uid,
+                    "values": r["values"],
+                    "status": "submitted",
+                    "duration_ms": r["duration_ms"],
+                    "schema_version": project["schema_version"],
+                    "guidelines_version": project["guidelines_version"],
+                    "extra": {"imported_from": name},
+                    "gold_score": gold_score(r["values"], gold, cs.multi) if gold else None,
+                }
             )
-            counters = dstore.settle_submit(conn, rid, from_lease=False)
-            n += 1
+            added[rid] = added.get(rid, 0) + 1
+    dstore.insert_responses(conn, rows)
+    dstore.settle_answers(conn, added)
+    for ext in answered:
+        record = locked[ids[ext]]
+        counters = {**record, "submitted": int(record["submitted"]) + added.get(int(record["id"]), 0)}
         settle_record(conn, actor, project, cs, record, counters, None)
-    return n
+    return len(rows)

@@ -57,6 +57,8 @@ __all__ = [
     "project_for_lease",
     "record_for_update",
     "records_for_update",
+    "settle_answers",
+    "insert_responses",
     "record_responses",
     "read_ahead",
     "record_suggestions",
@@ -702,6 +704,18 @@ def insert_response(conn: Connection, **values: Any) -> int:
     )
 
 
+def insert_responses(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert many responses (an import's answers) in one go; each row gives the same columns."""
+    if rows:
+        now = utcnow()
+        run(
+            conn,
+            "insert_responses",
+            lambda pg: responses.insert(),
+            [{**_RESPONSE_DEFAULTS, "created_at": now, "updated_at": now, **r} for r in rows],
+        )
+
+
 def update_response(conn: Connection, response_id: int, **values: Any) -> None:
     values.setdefault("updated_at", utcnow())
     conn.execute(responses.update().where(responses.c.id == response_id).values(**values))
@@ -712,39 +726,61 @@ def get_response(conn: Connection, response_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
+def _settled(added: Any, *, from_lease: bool) -> dict[str, Any]:
+    """A record's counters and status once ``added`` more answers are in (and, ``from_lease``,
+    one lease fewer): ``done`` once it has its target of answers (adaptive overlap may raise the
+    target afterwards), else ``full``/``open`` by its leases; a gold record stays ``open`` and a
+    ``done`` record stays done."""
+    submitted = records.c.submitted + added
+    leased = records.c.leased - 1 if from_lease else records.c.leased
+    target = sa.func.coalesce(records.c.target, 1)
+    values: dict[str, Any] = {
+        "submitted": submitted,
+        "status": sa.case(
+            (records.c.is_gold, "open"),
+            (records.c.status == "done", "done"),
+            (submitted >= target, "done"),
+            (submitted + leased >= target, "full"),
+            else_="open",
+        ),
+    }
+    if from_lease:
+        values["leased"] = leased
+    return values
+
+
+def settle_answers(conn: Connection, added: dict[int, int]) -> None:
+    """Count answers that came without a lease (an import's) on many records at once: record id
+    → how many more; the status follows as in :func:`settle_submit`."""
+    if added:
+        run(
+            conn,
+            "settle:answers",
+            lambda pg: (
+                records.update()
+                .where(records.c.id == sa.bindparam("rid"))
+                .values(**_settled(sa.bindparam("n", type_=sa.Integer), from_lease=False))
+            ),
+            [{"rid": rid, "n": n} for rid, n in added.items()],
+        )
+
+
 def settle_submit(
     conn: Connection, record_id: int, *, from_lease: bool, before: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Count one more answer on the record (and one lease fewer); returns the record's
     ``submitted`` and ``target``.
 
-    The record's status follows in the same statement: ``done`` once it has its target of
-    answers (adaptive overlap may raise the target afterwards), else ``full``/``open`` by its
-    leases; a gold record stays ``open`` and a ``done`` record stays done. ``before``: the
+    The record's status follows in the same statement (:func:`_settled`). ``before``: the
     record's ``submitted`` and ``target`` read under its lock (:func:`submit_context`); the
     counters then follow from them, and the update may wait to go out with a later statement.
     """
 
     def build(pg: bool) -> Any:
-        submitted = records.c.submitted + 1
-        leased = records.c.leased - 1 if from_lease else records.c.leased
-        target = sa.func.coalesce(records.c.target, 1)
-        values: dict[str, Any] = {
-            "submitted": submitted,
-            "status": sa.case(
-                (records.c.is_gold, "open"),
-                (records.c.status == "done", "done"),
-                (submitted >= target, "done"),
-                (submitted + leased >= target, "full"),
-                else_="open",
-            ),
-        }
-        if from_lease:
-            values["leased"] = leased
         return (
             records.update()
             .where(records.c.id == sa.bindparam("rid"))
-            .values(**values)
+            .values(**_settled(1, from_lease=from_lease))
             .returning(
                 records.c.submitted, records.c.leased, records.c.target, records.c.is_gold, records.c.status
             )
