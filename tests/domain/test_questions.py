@@ -131,6 +131,7 @@ BAD: list[tuple[str, Any, str]] = [
     ("helpful", "5", "values.helpful"),
     ("temp", 3, "values.temp"),
     ("helpful", 2**64, "values.helpful"),  # (an answer keeps an integer in 64 bits)
+    ("count", 10**400, "values.count"),  # (beyond what a float holds, too)
     ("score", 11, "values.score"),
     ("score", -0.1, "values.score"),
     ("score", float("inf"), "values.score"),

@@ -142,7 +142,7 @@ def _as_int(v: Any, path: str | None = None, what: str = "an integer") -> int:
         return int(v)
     if isinstance(v, float) and v.is_integer() and json_int_fits(int(v)):
         return int(v)
-    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+    if (isinstance(v, int) and not isinstance(v, bool)) or _is_num(v):  # (a number, but not this one)
         raise _err(f"must be {what}, got {v!r}", path)
     raise _err(f"must be {what}, got {_tname(v)}", path)
 

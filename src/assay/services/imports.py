@@ -335,7 +335,8 @@ def _store_responses(
     dstore.insert_responses(conn, rows)
     dstore.settle_answers(conn, added)
     for ext in answered:
-        record = locked[ids[ext]]
-        counters = {**record, "submitted": int(record["submitted"]) + added.get(int(record["id"]), 0)}
+        rid = ids[ext]
+        record = locked[rid]
+        counters = {**record, "submitted": int(record["submitted"]) + added.get(rid, 0)}
         settle_record(conn, actor, project, cs, record, counters, None)
     return len(rows)

@@ -1220,7 +1220,8 @@ def decide_review(
 
 
 def answered_by(conn: Connection, record_ids: Sequence[int]) -> dict[int, set[int]]:
-    """The contributors who have a submitted answer on each of the records (one statement)."""
+    """The contributors who have a submitted answer on each of the records (a statement per
+    IN_CHUNK records)."""
     out: dict[int, set[int]] = {int(r): set() for r in record_ids}
     for i in range(0, len(record_ids), IN_CHUNK):
         q = sa.select(responses.c.record_id, responses.c.user_id).where(
