@@ -24,6 +24,10 @@ from assay.store.tables import assignments, events, records, responses, reviews
 from assay.store.types import utcnow
 from tests.factories import make_project, make_user
 
+# How long a test waits for an event it caused (a lock taken, a thread done) before it calls it a
+# failure: long, as on a loaded machine the event comes late, never early.
+EVENT_WAIT = 120
+
 
 def schema(**workflow: Any) -> dict[str, Any]:
     return {
@@ -689,11 +693,14 @@ def test_an_answer_counts_a_correction_made_while_it_waited_for_the_record(
 
     decided, go_on = threading.Event(), threading.Event()
     decide = dstore.decide_review
+    holder: list[int] = []  # the verdict's PostgreSQL backend
 
-    def slow_decide(*args: Any, **kw: Any) -> None:
-        decide(*args, **kw)
+    def slow_decide(conn: Any, *args: Any, **kw: Any) -> None:
+        decide(conn, *args, **kw)
+        if not store.is_sqlite:
+            holder.append(conn.connection.driver_connection.info.backend_pid)
         decided.set()  # the record is locked by the verdict's transaction, not yet committed
-        assert go_on.wait(30)
+        assert go_on.wait(EVENT_WAIT)
 
     monkeypatch.setattr(dstore, "decide_review", slow_decide)
     reviewer = threading.Thread(
@@ -701,30 +708,41 @@ def test_an_answer_counts_a_correction_made_while_it_waited_for_the_record(
         args=(store, rev, queued["review_id"], "correct"),
         kwargs={"corrected_values": {"label": "b"}},
     )
-    reviewer.start()
-    assert decided.wait(30)
     answered: list[Any] = []
-    answer = threading.Thread(
-        target=lambda: answered.append(
-            dispatch.submit_response(store, ann2, lease["assignment_id"], {"label": "b"})
-        )
-    )
-    answer.start()
-    if store.is_sqlite:
-        time.sleep(0.3)
-    else:  # until the submit waits for the record's lock
-        with store.engine.connect() as c:
-            for _ in range(300):
-                if c.exec_driver_sql(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                ).scalar():
-                    break
-                time.sleep(0.01)
-            else:
-                pytest.fail("the submit never waited for the record's lock")
-    go_on.set()
-    reviewer.join(30)
-    answer.join(30)
+    # SQLite takes the write lock at BEGIN: a submit started while the verdict's transaction is
+    # open runs nothing of its own (its first statement reads its context) before that ends.
+    started, began = threading.Event(), threading.Event()
+    context = dstore.submit_context
+
+    def submit_context(*args: Any, **kw: Any) -> Any:
+        began.set()
+        return context(*args, **kw)
+
+    monkeypatch.setattr(dstore, "submit_context", submit_context)
+
+    def submit() -> None:
+        started.set()
+        answered.append(dispatch.submit_response(store, ann2, lease["assignment_id"], {"label": "b"}))
+
+    answer = threading.Thread(target=submit)
+    try:
+        reviewer.start()
+        assert decided.wait(EVENT_WAIT)
+        answer.start()
+        if store.is_sqlite:
+            assert started.wait(EVENT_WAIT) and not began.is_set()
+        else:  # until the submit's backend waits for the verdict's (the record's lock)
+            with store.engine.connect() as c:
+                blocked = "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
+                deadline = time.monotonic() + EVENT_WAIT
+                while not c.exec_driver_sql(blocked, (holder[0],)).scalar():
+                    assert answer.is_alive() and time.monotonic() < deadline, "the submit never waited"
+                    c.rollback()  # (a fresh snapshot of pg_stat_activity)
+                    time.sleep(0.01)
+    finally:
+        go_on.set()
+        reviewer.join(EVENT_WAIT)
+        answer.join(EVENT_WAIT)
     assert answered, "the submit failed"
     with store.read() as conn:
         from assay.store.tables import consensus

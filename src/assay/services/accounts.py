@@ -18,6 +18,14 @@ from assay.domain import events as ev
 from assay.domain.errors import Conflict, NotFound, PermissionDenied, Unauthenticated, ValidationError
 from assay.services.actors import ROLE_RANK, SYSTEM, Actor, actor_from_row
 from assay.services.audit import audit
+from assay.services.policies import (
+    DEFAULT_WORKSPACE,
+    default_workspace_id,
+    load_workspace,
+    managed_workspace_ids,
+    manages_user,
+    require_grant,
+)
 from assay.store import accounts as acc
 from assay.store.engine import Store
 from assay.store.types import utcnow
@@ -43,7 +51,6 @@ __all__ = [
     "set_password",
 ]
 
-DEFAULT_WORKSPACE = "default"
 ROLES = tuple(ROLE_RANK)
 KINDS = ("human", "model")
 _hasher = PasswordHasher()
@@ -76,11 +83,6 @@ def _new_token(prefix: str = "assay") -> str:
     return f"{prefix}_{secrets.token_urlsafe(32)}"
 
 
-def default_workspace_id(conn: Any) -> int:
-    ws = acc.get_workspace_by_name(conn, DEFAULT_WORKSPACE)
-    return int(ws["id"]) if ws else acc.insert_workspace(conn, DEFAULT_WORKSPACE)
-
-
 def init_instance(store: Store, *, admin_name: str = "admin", password: str | None = None) -> NewUser | None:
     """Create the default workspace and the first admin; None when the admin exists already."""
     with store.tx() as conn:
@@ -104,13 +106,17 @@ def add_user(
     workspace: str | None = None,
     config: dict[str, Any] | None = None,
 ) -> NewUser:
-    """Add a user (a person or a model contributor) to a workspace and give it an API token."""
+    """Add a user (a person or a model contributor) to a workspace and give it an API token.
+
+    A manager adds users to a workspace it manages (unnamed: the one it manages), with a role
+    not above its own there; only admins make admins (an admin is one of the whole instance).
+    """
     if not actor.at_least("manager"):
         raise PermissionDenied("only managers and admins add users")
     if role not in ROLES:
         raise ValidationError(f"unknown role {role!r}; one of {', '.join(ROLES)}", field="role")
     if role == "admin" and not actor.is_admin:
-        raise PermissionDenied("only admins make admins")
+        raise PermissionDenied("only admins make admins", field="role")
     if kind not in KINDS:
         raise ValidationError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
     name = name.strip()
@@ -124,12 +130,11 @@ def add_user(
     skills = sorted({s.strip() for s in (skills or []) if s.strip()})
     token = _new_token()
     with store.tx() as conn:
-        if acc.get_user_by_name(conn, name):
+        ws = load_workspace(conn, actor, workspace, need="manager")
+        require_grant(ws["role"], role)
+        if acc.get_user_by_name(conn, name):  # (user names are sign-in names: one per instance)
             raise Conflict(f"a user named {name!r} exists already", field="name")
-        ws = acc.get_workspace_by_name(conn, workspace) if workspace else None
-        if workspace and ws is None:
-            raise NotFound(f"no workspace named {workspace!r}", field="workspace")
-        ws_id = int(ws["id"]) if ws else default_workspace_id(conn)
+        ws_id = int(ws["id"])
         uid = acc.insert_user(
             conn,
             name=name,
@@ -156,10 +161,12 @@ def add_user(
 
 
 def list_users(store: Store, actor: Actor) -> list[dict[str, Any]]:
-    if not actor.at_least("manager"):
-        raise PermissionDenied("only managers and admins list users")
+    """The users of the workspaces the actor manages (an admin: every user)."""
     with store.read() as conn:
-        return [_public_user(u) for u in acc.list_users(conn)]
+        managed = managed_workspace_ids(conn, actor)
+        if managed is not None and not managed:
+            raise PermissionDenied("only managers and admins list users")
+        return [_public_user(u) for u in acc.list_users(conn, workspace_ids=managed)]
 
 
 def _public_user(u: dict[str, Any]) -> dict[str, Any]:
@@ -184,10 +191,8 @@ def set_password(store: Store, actor: Actor, name: str, password: str) -> None:
         raise ValidationError("a password has at least 8 characters", field="password")
     with store.tx() as conn:
         user = acc.get_user_by_name(conn, name)
-        if user is None:
-            raise NotFound(f"no user named {name!r}")
-        if actor.id != user["id"] and not actor.at_least("manager"):
-            raise PermissionDenied("you may change only your own password")
+        if user is None or (actor.id != user["id"] and not manages_user(conn, actor, user)):
+            raise NotFound(f"no user named {name!r} whose password you may set")
         acc.update_user(conn, int(user["id"]), password_hash=_hasher.hash(password))
         _forget(lambda a: a.id == user["id"])
         audit(conn, actor, ev.USER_UPDATED, "user", user["id"], after={"password": "changed"})

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SYSTEM", "Actor", "actor_from_row"]
+from assay.domain.roles import Role
 
-ROLE_RANK = {"annotator": 0, "reviewer": 1, "manager": 2, "admin": 3}
+__all__ = ["ROLE_RANK", "SYSTEM", "Actor", "actor_from_row"]
+
+# Each role's rank, lowest first (annotator < reviewer < manager < admin): domain.roles says it.
+ROLE_RANK = {r.value: r.rank for r in sorted(Role, key=lambda r: r.rank)}
 
 
 @dataclass(frozen=True)

@@ -366,12 +366,15 @@ def model_contributor(
     from assay.domain.errors import PermissionDenied
     from assay.services import accounts
     from assay.services.actors import actor_from_row
+    from assay.services.policies import manages_user
     from assay.store import accounts as acc
 
     if not actor.at_least("manager"):
         raise PermissionDenied("only managers and admins run judges for a contributor")
     with store.read() as conn:
         row = acc.get_user_by_name(conn, name)
+        if row is not None and not manages_user(conn, actor, row):
+            raise PermissionDenied(f"you may not act for {name!r}", field="user")
     if row is None:
         if not create:
             raise NotFound(f"no user named {name!r}; add it (kind model) or pass --create", field="user")

@@ -27,7 +27,7 @@ from assay.connectors.base import (
     ModelConnector,
     user_message,
 )
-from assay.domain.errors import ValidationError
+from assay.domain.errors import NotFound, ValidationError
 from assay.domain.schema import ProjectSchema
 from assay.formats import open_source
 from assay.services import projects as project_service
@@ -35,7 +35,6 @@ from assay.services.actors import Actor
 from assay.services.exports import iter_export_rows
 from assay.services.imports import import_rows
 from assay.services.policies import load_project
-from assay.store import projects as proj_store
 from assay.store.engine import Store
 
 __all__ = [
@@ -228,12 +227,11 @@ def comparison_schema(
 
 def ensure_project(store: Store, actor: Actor, name: str, schema: dict[str, Any]) -> dict[str, Any]:
     """The project named ``name``, created from ``schema`` when it does not exist yet."""
-    with store.read() as conn:
-        existing = proj_store.get_project_by_name(conn, name)
-    if existing is not None:
+    try:
         with store.read() as conn:
             return load_project(conn, actor, name, need="manager")
-    return project_service.create_project(store, actor, {**schema, "name": name})
+    except NotFound:
+        return project_service.create_project(store, actor, {**schema, "name": name})
 
 
 # --------------------------------------------------------------------------- running models

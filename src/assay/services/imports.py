@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
-from assay.domain.errors import AssayError, ValidationError
+from assay.domain.errors import AssayError, PermissionDenied, ValidationError
 from assay.domain.fields import check_json
 from assay.domain.gold import gold_score
 from assay.domain.numbers import check_duration
@@ -25,10 +25,10 @@ from assay.domain.records import AnswerValidator, RecordIn, RecordValidator, Sug
 from assay.domain.schema import ProjectSchema
 from assay.domain.trajectory_checks import PRECHECK_MODEL, as_step_review, run_checks
 from assay.formats import open_source
-from assay.services.actors import Actor
+from assay.services.actors import ROLE_RANK, Actor
 from assay.services.audit import audit
 from assay.services.dispatch import settle_record
-from assay.services.policies import load_project
+from assay.services.policies import author_role, load_project
 from assay.services.schemas import CompiledSchema, compiled
 from assay.store import accounts as acc
 from assay.store import dispatch as dstore
@@ -283,6 +283,20 @@ def import_rows(
     )
 
 
+def _author(conn: Connection, project: dict[str, Any], user_name: str) -> int:
+    """The id of the user an imported answer is attributed to: one who may work on the project,
+    with a role there not above the importer's (a manager never speaks for an admin)."""
+    user = acc.get_user_by_name(conn, user_name)
+    role = author_role(conn, project, user)
+    if user is None or role is None:
+        raise ValidationError(f"no user named {user_name!r} who may work on this project; add it first")
+    if ROLE_RANK[role] > ROLE_RANK.get(project["role"], -1):
+        raise PermissionDenied(
+            f"answers of {user_name!r} ({role} here) cannot be imported by a {project['role']}"
+        )
+    return int(user["id"])
+
+
 def _store_responses(
     conn: Connection,
     actor: Actor,
@@ -305,15 +319,10 @@ def _store_responses(
         for i, r in enumerate(given):
             uid = users.get(r["user"])
             if uid is None:
-                row = acc.get_user_by_name(conn, r["user"])
-                if row is None:
-                    raise ValidationError(
-                        f"no user named {r['user']!r}; add it first (assay users add)",
-                        field=f"responses[{i}].user",
-                        file=name,
-                        line=place,
-                    )
-                uid = users[r["user"]] = int(row["id"])
+                try:
+                    uid = users[r["user"]] = _author(conn, project, r["user"])
+                except AssayError as e:
+                    raise e.at(field=f"responses[{i}].user", file=name, line=place) from None
             if uid in have:
                 continue
             have.add(uid)

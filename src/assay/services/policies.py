@@ -1,8 +1,15 @@
-"""Who may do what to a project: one predicate per action, used by every service.
+"""Who may do what: to a project, in a workspace, to another user. Every service asks here.
 
 A project is open to every member of its workspace unless it names its own members; then
 only to them. The role that counts on a project is the one its member list gives, else the
-workspace membership's, else the user's own. An admin may do everything.
+workspace membership's. The role that counts in a workspace is the membership's. An admin
+(the instance's, ``role == "admin"``) may do everything, everywhere.
+
+Workspaces isolate: a manager manages the workspaces it is a manager of and nothing else. It
+adds users, projects and project members there only; it sees and names only the users of those
+workspaces (another workspace's user is "no user named …", as one that does not exist); it
+attributes answers only to users who may work on the project; and it never grants a role above
+its own (:func:`require_grant`).
 """
 
 from __future__ import annotations
@@ -11,13 +18,27 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from assay.domain.errors import NotFound, PermissionDenied
+from assay.domain.errors import NotFound, PermissionDenied, ValidationError
 from assay.domain.numbers import MAX_ID
-from assay.services.actors import ROLE_RANK, Actor
+from assay.services.actors import ROLE_RANK, Actor, actor_from_row
 from assay.store import accounts as acc
 from assay.store import projects as proj_store
 
-__all__ = ["authorize", "is_id", "load_project", "project_role", "require"]
+__all__ = [
+    "DEFAULT_WORKSPACE",
+    "authorize",
+    "default_workspace_id",
+    "author_role",
+    "is_id",
+    "load_project",
+    "load_workspace",
+    "managed_workspace_ids",
+    "manages_user",
+    "project_role",
+    "require",
+    "require_grant",
+    "workspace_role",
+]
 
 
 def project_role(conn: Connection, actor: Actor, project: dict[str, Any]) -> str | None:
@@ -49,10 +70,21 @@ def load_project(
     elif by_id:
         project = proj_store.get_project(conn, int(ref))
         role = project_role(conn, actor, project) if project else None
-    if project is None and isinstance(ref, str):
-        project = proj_store.get_project_by_name(conn, ref)
-        role = project_role(conn, actor, project) if project else None
+    if (project is None or role is None) and isinstance(ref, str):
+        project, role = _by_name(conn, actor, ref)
     return authorize(project, role, ref, need)
+
+
+def _by_name(conn: Connection, actor: Actor, name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The one project of this name the actor may see (names are unique within a workspace)."""
+    seen = [(p, r) for p in proj_store.projects_named(conn, name) if (r := project_role(conn, actor, p))]
+    if len(seen) > 1:
+        ids = ", ".join(str(p["id"]) for p, _ in seen)
+        raise ValidationError(
+            f"{len(seen)} projects are named {name!r} (ids {ids}, in different workspaces); name one by id",
+            field="project",
+        )
+    return seen[0] if seen else (None, None)
 
 
 def authorize(project: dict[str, Any] | None, role: str | None, ref: int | str, need: str) -> dict[str, Any]:
@@ -67,3 +99,93 @@ def authorize(project: dict[str, Any] | None, role: str | None, ref: int | str, 
 def require(role: str, need: str) -> None:
     if ROLE_RANK.get(role, -1) < ROLE_RANK[need]:
         raise PermissionDenied(f"this needs the {need} role on the project; you are {role}")
+
+
+def require_grant(own: str | None, role: str) -> None:
+    """Nobody grants a role above its own (a manager makes managers, never admins)."""
+    if role not in ROLE_RANK:
+        raise ValidationError(f"unknown role {role!r}; one of {', '.join(ROLE_RANK)}", field="role")
+    if own is None or ROLE_RANK[role] > ROLE_RANK.get(own, -1):
+        raise PermissionDenied(f"you cannot grant the {role} role: it is above yours ({own})", field="role")
+
+
+DEFAULT_WORKSPACE = "default"
+
+
+def default_workspace_id(conn: Connection) -> int:
+    """The default workspace (made when missing): where an admin's users and projects go unless
+    it names another."""
+    ws = acc.get_workspace_by_name(conn, DEFAULT_WORKSPACE)
+    return int(ws["id"]) if ws else acc.insert_workspace(conn, DEFAULT_WORKSPACE)
+
+
+def workspace_role(conn: Connection, actor: Actor, workspace_id: int) -> str | None:
+    """The actor's role in the workspace (its membership's), or None when it is not a member."""
+    if actor.is_admin:
+        return "admin"
+    if actor.id is None:
+        return None
+    return acc.user_workspace_role(conn, workspace_id, actor.id)
+
+
+def load_workspace(conn: Connection, actor: Actor, name: str | None, *, need: str) -> dict[str, Any]:
+    """The workspace named, if the actor has at least role ``need`` in it, with ``role`` set.
+
+    Unnamed: for an admin the default workspace, for anyone else the one workspace where it has
+    that role (naming one is needed when there are several). A workspace the actor is not a
+    member of is reported as not found, like one that does not exist.
+    """
+    if name is None:
+        if actor.is_admin:
+            found = acc.get_workspace(conn, default_workspace_id(conn))
+        else:
+            mine = [w for w in _memberships(conn, actor) if ROLE_RANK.get(w["role"], -1) >= ROLE_RANK[need]]
+            if not mine:
+                raise PermissionDenied(f"this needs the {need} role in a workspace; you have none")
+            if len(mine) > 1:
+                names = ", ".join(repr(w["name"]) for w in mine)
+                raise ValidationError(f"name the workspace: you are a {need} in {names}", field="workspace")
+            found = mine[0]
+    else:
+        found = acc.get_workspace_by_name(conn, name)
+    role = workspace_role(conn, actor, int(found["id"])) if found else None
+    if found is None or role is None:
+        raise NotFound(f"no workspace named {name!r}", field="workspace")
+    if ROLE_RANK.get(role, -1) < ROLE_RANK[need]:
+        raise PermissionDenied(f"this needs the {need} role in workspace {found['name']!r}; you are {role}")
+    return {**found, "role": role}
+
+
+def _memberships(conn: Connection, actor: Actor) -> list[dict[str, Any]]:
+    return acc.list_workspaces(conn, user_id=actor.id) if actor.id is not None else []
+
+
+def managed_workspace_ids(conn: Connection, actor: Actor) -> list[int] | None:
+    """The workspaces the actor manages (manager or above there); None: every one (an admin)."""
+    if actor.is_admin:
+        return None
+    rank = ROLE_RANK["manager"]
+    return [int(w["id"]) for w in _memberships(conn, actor) if ROLE_RANK.get(w["role"], -1) >= rank]
+
+
+def manages_user(conn: Connection, actor: Actor, user: dict[str, Any]) -> bool:
+    """Whether the actor may act on this user (set its password, act for it): an admin on anyone;
+    a manager on a user of a workspace it manages whose role there is not above its own."""
+    if actor.is_admin:
+        return True
+    if user.get("role") == "admin" or actor.id is None:
+        return False
+    for w in _memberships(conn, actor):
+        mine = ROLE_RANK.get(w["role"], -1)
+        theirs = acc.user_workspace_role(conn, int(w["id"]), int(user["id"]))
+        if mine >= ROLE_RANK["manager"] and theirs is not None and ROLE_RANK.get(theirs, 99) <= mine:
+            return True
+    return False
+
+
+def author_role(conn: Connection, project: dict[str, Any], user: dict[str, Any] | None) -> str | None:
+    """The role on the project of the user an answer is attributed to; None when it may not work
+    there (or does not exist): answers come only from people and models who may."""
+    if user is None or not user.get("active", True):
+        return None
+    return project_role(conn, actor_from_row(user), project)

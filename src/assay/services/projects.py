@@ -7,10 +7,9 @@ from typing import Any
 from assay.domain import events as ev
 from assay.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from assay.domain.schema import ProjectSchema
-from assay.services.accounts import default_workspace_id
 from assay.services.actors import Actor
 from assay.services.audit import audit
-from assay.services.policies import load_project
+from assay.services.policies import load_project, load_workspace, require_grant
 from assay.store import accounts as acc
 from assay.store import projects as proj_store
 from assay.store import records as rec_store
@@ -57,7 +56,9 @@ def create_project(
     name: str | None = None,
     workspace: str | None = None,
 ) -> dict[str, Any]:
-    """Create a project from a schema (``name`` overrides the schema's name)."""
+    """Create a project from a schema (``name`` overrides the schema's name) in a workspace the
+    actor manages (unnamed: the one it manages; an admin's: the default workspace). Project names
+    are unique within a workspace."""
     if not actor.at_least("manager"):
         raise PermissionDenied("only managers and admins create projects")
     if isinstance(schema, dict):
@@ -66,15 +67,9 @@ def create_project(
         schema = ProjectSchema.from_dict({**schema.to_dict(), "name": name})
     doc = schema.to_dict()
     with store.tx() as conn:
-        if proj_store.get_project_by_name(conn, schema.name):
-            raise Conflict(f"a project named {schema.name!r} exists already", field="name")
-        if workspace:
-            ws = acc.get_workspace_by_name(conn, workspace)
-            if ws is None:
-                raise NotFound(f"no workspace named {workspace!r}", field="workspace")
-            ws_id = int(ws["id"])
-        else:
-            ws_id = default_workspace_id(conn)
+        ws_id = int(load_workspace(conn, actor, workspace, need="manager")["id"])
+        if proj_store.get_project_by_name(conn, ws_id, schema.name):
+            raise Conflict(f"a project named {schema.name!r} exists already in its workspace", field="name")
         pid = proj_store.insert_project(conn, ws_id, schema.name, doc)
         audit(conn, actor, ev.PROJECT_CREATED, "project", pid, project_id=pid, after=doc)
         project = proj_store.get_project(conn, pid)
@@ -138,8 +133,10 @@ def update_project(
         if guidelines is not None:
             new = ProjectSchema.from_dict({**new.to_dict(), "guidelines": guidelines})
         old_doc, new_doc = old.to_dict(), new.to_dict()
-        if new.name != old.name and proj_store.get_project_by_name(conn, new.name):
-            raise Conflict(f"a project named {new.name!r} exists already", field="name")
+        if new.name != old.name and proj_store.get_project_by_name(
+            conn, int(project["workspace_id"]), new.name
+        ):
+            raise Conflict(f"a project named {new.name!r} exists already in its workspace", field="name")
         body_changed = {k: v for k, v in old_doc.items() if k != "guidelines"} != {
             k: v for k, v in new_doc.items() if k != "guidelines"
         }
@@ -173,14 +170,17 @@ def update_project(
 
 
 def add_member(store: Store, actor: Actor, ref: int | str, user_name: str, role: str) -> None:
-    """Name a project member (once a project names members, only they may see it)."""
+    """Name a project member (once a project names members, only they may see it): a user of the
+    project's workspace (an admin may name anyone), with a role not above the actor's own on the
+    project."""
     with store.tx() as conn:
         project = load_project(conn, actor, ref, need="manager")
+        require_grant(project["role"], role)
         user = acc.get_user_by_name(conn, user_name)
-        if user is None:
-            raise NotFound(f"no user named {user_name!r}", field="user")
-        if role not in ("annotator", "reviewer", "manager", "admin"):
-            raise ValidationError(f"unknown role {role!r}", field="role")
+        if user is None or not (
+            actor.is_admin or acc.user_workspace_role(conn, int(project["workspace_id"]), int(user["id"]))
+        ):
+            raise NotFound(f"no user named {user_name!r} in the project's workspace", field="user")
         acc.add_project_member(conn, int(project["id"]), int(user["id"]), role)
         audit(
             conn,

@@ -23,6 +23,7 @@ __all__ = [
     "add_project_member",
     "get_user",
     "get_user_by_name",
+    "get_workspace",
     "get_workspace_by_name",
     "insert_token",
     "insert_user",
@@ -42,16 +43,24 @@ def insert_workspace(conn: Connection, name: str) -> int:
     return _new_id(conn.execute(workspaces.insert().values(name=name, created_at=utcnow())))
 
 
+def get_workspace(conn: Connection, workspace_id: int) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(workspaces).where(workspaces.c.id == workspace_id)).first()
+    return dict(row._mapping) if row else None
+
+
 def get_workspace_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(workspaces).where(workspaces.c.name == name)).first()
     return dict(row._mapping) if row else None
 
 
 def list_workspaces(conn: Connection, *, user_id: int | None = None) -> list[dict[str, Any]]:
+    """Every workspace; with ``user_id``, those the user is a member of, with its ``role`` there."""
     q = sa.select(workspaces).order_by(workspaces.c.id)
     if user_id is not None:
-        q = q.join(memberships, memberships.c.workspace_id == workspaces.c.id).where(
-            memberships.c.user_id == user_id
+        q = (
+            q.add_columns(memberships.c.role)
+            .join(memberships, memberships.c.workspace_id == workspaces.c.id)
+            .where(memberships.c.user_id == user_id)
         )
     return [dict(r._mapping) for r in conn.execute(q)]
 
@@ -75,12 +84,12 @@ def get_user_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def list_users(conn: Connection, *, workspace_id: int | None = None) -> list[dict[str, Any]]:
+def list_users(conn: Connection, *, workspace_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Every user; with ``workspace_ids``, the members of those workspaces."""
     q = sa.select(users).order_by(users.c.id)
-    if workspace_id is not None:
-        q = q.join(memberships, memberships.c.user_id == users.c.id).where(
-            memberships.c.workspace_id == workspace_id
-        )
+    if workspace_ids is not None:
+        members = sa.select(memberships.c.user_id).where(memberships.c.workspace_id.in_(workspace_ids))
+        q = q.where(users.c.id.in_(members))
     return [dict(r._mapping) for r in conn.execute(q)]
 
 

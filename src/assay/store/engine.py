@@ -101,16 +101,30 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def migrate(self) -> None:
-        """Bring the database's tables to the newest Alembic revision."""
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the database's tables to the newest Alembic revision (or to ``revision``)."""
         from alembic import command
         from alembic.config import Config
 
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with self.engine.connect() as conn:
+            # SQLite rebuilds a table to change a constraint; with foreign keys enforced, dropping
+            # the old table would delete the rows that refer to it (ON DELETE CASCADE). So they
+            # are off while migrating (a pragma that works outside a transaction only), and the
+            # result is checked before the commit.
+            raw = conn.connection.driver_connection if self.is_sqlite else None
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, revision)
+                    if raw is not None and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                        raise RuntimeError("a migration left rows that refer to missing rows")
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA foreign_keys=ON")
 
     def dispose(self) -> None:
         self.engine.dispose()

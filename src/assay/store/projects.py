@@ -14,6 +14,7 @@ from assay.store.types import utcnow
 __all__ = [
     "get_project",
     "get_project_by_name",
+    "projects_named",
     "insert_project",
     "list_projects",
     "list_schema_versions",
@@ -52,9 +53,17 @@ def get_project(conn: Connection, project_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def get_project_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
-    row = conn.execute(sa.select(projects).where(projects.c.name == name)).first()
+def get_project_by_name(conn: Connection, workspace_id: int, name: str) -> dict[str, Any] | None:
+    """The workspace's project of this name (names are unique within a workspace)."""
+    q = sa.select(projects).where(projects.c.workspace_id == workspace_id, projects.c.name == name)
+    row = conn.execute(q).first()
     return dict(row._mapping) if row else None
+
+
+def projects_named(conn: Connection, name: str) -> list[dict[str, Any]]:
+    """Every project of this name, one per workspace at most, in id order."""
+    q = sa.select(projects).where(projects.c.name == name).order_by(projects.c.id)
+    return [dict(r._mapping) for r in conn.execute(q)]
 
 
 def list_projects(

@@ -108,12 +108,13 @@ projects = sa.Table(
     metadata,
     _id(),
     _fk("workspace_id", "workspaces.id", index=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
     sa.Column("schema", JSON, nullable=False),
     sa.Column("schema_version", sa.Integer, nullable=False, default=1),
     sa.Column("guidelines_version", sa.Integer, nullable=False, default=1),
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
+    sa.UniqueConstraint("workspace_id", "name"),  # names are unique within a workspace (0006)
 )
 
 schema_versions = sa.Table(
