@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from assay.domain.errors import PermissionDenied, Unauthenticated, ValidationError
-from assay.domain.numbers import MAX_ID
+from assay.domain.numbers import MAX_ID, parse_id
 from assay.services import accounts
 from assay.services.actors import Actor
 from assay.settings import Settings
@@ -118,7 +118,7 @@ class Page:
 
 
 # A path's id: one larger than a row can have (MAX_ID) is refused as invalid input, naming the field.
-Id = Annotated[int, Path(le=MAX_ID, description="an id (at most 2^63 - 1)")]
+Id = Annotated[int, Path(ge=1, le=MAX_ID, description="an id (1 to 2^63 - 1)")]
 
 
 async def page_params(
@@ -127,9 +127,10 @@ async def page_params(
 ) -> Page:
     after = 0
     if cursor:
-        if not cursor.isdigit() or int(cursor) > MAX_ID:
+        found = parse_id(cursor)
+        if found is None:
             raise ValidationError("not a cursor this API gave out", field="cursor")
-        after = int(cursor)
+        after = found
     return Page(after, limit)
 
 

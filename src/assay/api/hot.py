@@ -29,7 +29,7 @@ from assay.api.offload import offload_grouped
 from assay.api.routes import out
 from assay.api.schemas import SubmitIn
 from assay.domain.errors import AssayError
-from assay.domain.numbers import MAX_ID
+from assay.domain.numbers import parse_id
 from assay.services import dispatch
 from assay.services.actors import Actor
 from assay.store.engine import Store
@@ -38,8 +38,8 @@ __all__ = ["HotLane", "lease", "parse_submit", "submit"]
 
 log = logging.getLogger("assay.api")
 
-_NEXT = re.compile(r"/api/v1/projects/(\d+)/next")
-_SUBMIT = re.compile(r"/api/v1/assignments/(\d+)/responses")
+_NEXT = re.compile(r"/api/v1/projects/([0-9]+)/next")
+_SUBMIT = re.compile(r"/api/v1/assignments/([0-9]+)/responses")
 
 
 async def lease(store: Store, actor: Actor, project_id: int) -> Response:
@@ -89,7 +89,7 @@ class HotLane:
         path = scope["path"]
         route = _NEXT.fullmatch(path) or _SUBMIT.fullmatch(path)
         authorization = None
-        if route is not None and int(route[1]) > MAX_ID:  # (FastAPI refuses it, naming the field)
+        if route is not None and parse_id(route[1]) is None:  # (FastAPI refuses it, naming the field)
             route = None
         if route is not None:
             authorization = next(

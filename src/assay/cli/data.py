@@ -46,6 +46,13 @@ def export(
     lineage: Annotated[
         bool, typer.Option(help="Add lineage: who answered when, versions, suggestions kept.")
     ] = False,
+    csv_formulas: Annotated[
+        str,
+        typer.Option(
+            help="CSV: 'escape' puts a ' before cells a spreadsheet would run as formulas "
+            "(=, +, -, @ first); 'raw' writes them unchanged."
+        ),
+    ] = "escape",
     min_confidence: Annotated[
         float, typer.Option(help="Training formats: drop examples whose consensus confidence is lower.")
     ] = 0.0,
@@ -62,7 +69,7 @@ def export(
     """Export records with their responses (nested) and consensus, one row per record; or training data."""
     if url:
         with remote_client(url, token) as client:
-            client.export(project, out, format=format, lineage=lineage)
+            client.export(project, out, format=format, lineage=lineage, csv_formulas=csv_formulas)
         if as_json:
             print_json({"path": str(out), "format": format})
         else:
@@ -82,7 +89,14 @@ def export(
     with open_cli_store(home, db) as (store, actor):
         with progress_bar(f"exporting {project}") as update:
             report = exports.export_file(
-                store, actor, project, out, fmt=format, lineage=lineage, on_progress=update
+                store,
+                actor,
+                project,
+                out,
+                fmt=format,
+                lineage=lineage,
+                csv_formulas=csv_formulas,
+                on_progress=update,
             )
         if as_json:
             print_json(report.__dict__)

@@ -113,6 +113,8 @@ def _print_project(p: dict[str, Any], as_json: bool) -> None:
     schema = p["schema"]
     console.print(f"[bold]{p['name']}[/bold] (id {p['id']})")
     console.print(f"schema version {p['schema_version']}, guidelines version {p['guidelines_version']}")
-    console.print(f"records {p['records']} (gold {p['gold_records']}, done {p['done_records']})")
+    console.print(
+        f"records {p['records']} (gold {p.get('gold_records', '?')}, done {p.get('done_records', '?')})"
+    )
     console.print("fields: " + ", ".join(f"{f['name']} ({f['type']})" for f in schema["fields"]))
     console.print("questions: " + ", ".join(f"{q['name']} ({q['type']})" for q in schema["questions"]))

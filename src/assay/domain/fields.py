@@ -21,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import ValidationError
 from .numbers import json_int_fits
+from .text import check_text
 
 __all__ = [
+    "type_name",
     "AudioField",
     "BaseField",
     "ChatField",
@@ -65,7 +67,8 @@ def check_identifier(value: str) -> str:
     return value
 
 
-def _tname(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """How an error names a JSON value's type: ``null``, ``a boolean``, ``an integer`` …"""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -91,19 +94,19 @@ def _is_number(value: Any) -> bool:
 
 def _expect_str(value: Any, path: str, what: str = "a string") -> str:
     if not isinstance(value, str):
-        raise ValidationError(f"must be {what}, got {_tname(value)}", field=path or None)
+        raise ValidationError(f"must be {what}, got {type_name(value)}", field=path or None)
     return value
 
 
 def _expect_dict(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ValidationError(f"must be an object, got {_tname(value)}", field=path or None)
+        raise ValidationError(f"must be an object, got {type_name(value)}", field=path or None)
     return value
 
 
 def _expect_list(value: Any, path: str) -> list[Any]:
     if not isinstance(value, list):
-        raise ValidationError(f"must be a list, got {_tname(value)}", field=path or None)
+        raise ValidationError(f"must be a list, got {type_name(value)}", field=path or None)
     return value
 
 
@@ -161,7 +164,7 @@ class MarkdownField(BaseField):
 def _check_text(value: Any) -> str:
     if type(value) is str or isinstance(value, str):
         return value
-    raise ValidationError(f"must be a string, got {_tname(value)}")
+    raise ValidationError(f"must be a string, got {type_name(value)}")
 
 
 class _MediaField(BaseField):
@@ -197,7 +200,7 @@ def _check_media(value: Any) -> Any:
             raise ValidationError("must be a non-empty URL or path")
         return value
     if not isinstance(value, dict):
-        raise ValidationError(f"must be a URL/path string or an object with 'url', got {_tname(value)}")
+        raise ValidationError(f"must be a URL/path string or an object with 'url', got {type_name(value)}")
     url = value.get("url")
     if not isinstance(url, str) or not url.strip():
         raise ValidationError("must be a non-empty URL or path string", field="url")
@@ -260,7 +263,7 @@ def _check_chat(value: Any) -> list[Any]:
     for i, m in enumerate(msgs):
         p = f"[{i}]"
         if not isinstance(m, dict):
-            raise ValidationError(f"a message must be an object, got {_tname(m)}", field=p)
+            raise ValidationError(f"a message must be an object, got {type_name(m)}", field=p)
         role = m.get("role")
         if role not in CHAT_ROLES:
             raise ValidationError(
@@ -270,7 +273,7 @@ def _check_chat(value: Any) -> list[Any]:
             raise ValidationError("is missing", field=f"{p}.content")
         content = m["content"]
         if not isinstance(content, str) and not (content is None and m.get("tool_calls")):
-            raise ValidationError(f"must be a string, got {_tname(content)}", field=f"{p}.content")
+            raise ValidationError(f"must be a string, got {type_name(content)}", field=f"{p}.content")
     return msgs
 
 
@@ -310,17 +313,17 @@ def _check_comparison(value: Any) -> list[Any]:
     for i, c in enumerate(cands):
         p = f"[{i}]"
         if not isinstance(c, dict):
-            raise ValidationError(f"a candidate must be an object with 'text', got {_tname(c)}", field=p)
+            raise ValidationError(f"a candidate must be an object with 'text', got {type_name(c)}", field=p)
         for key in ("id", "model"):
             v = c.get(key)
             if v is not None and (not isinstance(v, str | int) or isinstance(v, bool)):
-                raise ValidationError(f"must be a string, got {_tname(v)}", field=f"{p}.{key}")
+                raise ValidationError(f"must be a string, got {type_name(v)}", field=f"{p}.{key}")
             if isinstance(v, int):
                 c = {**c, key: str(v)}
         if "text" not in c:
             raise ValidationError("is missing", field=f"{p}.text")
         if not isinstance(c["text"], str):
-            raise ValidationError(f"must be a string, got {_tname(c['text'])}", field=f"{p}.text")
+            raise ValidationError(f"must be a string, got {type_name(c['text'])}", field=f"{p}.text")
         cid = _candidate_id(c, i)
         if cid in seen:
             raise ValidationError(
@@ -361,7 +364,9 @@ class JsonField(BaseField):
 
 def check_json(value: Any, path: str = "") -> Any:
     """``value`` if it is JSON that can be stored; else the error, naming the place inside it."""
-    if value is None or isinstance(value, str | bool):
+    if isinstance(value, str):
+        return check_text(value, path or None)
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         if not json_int_fits(value):
@@ -378,7 +383,8 @@ def check_json(value: Any, path: str = "") -> Any:
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
-                raise ValidationError(f"object keys must be strings, got {_tname(k)}", field=path or None)
+                raise ValidationError(f"object keys must be strings, got {type_name(k)}", field=path or None)
+            check_text(k, path or None)
             check_json(v, _p(path, k))
         return value
     raise ValidationError(f"is not JSON-serialisable ({type(value).__name__})", field=path or None)
@@ -418,17 +424,17 @@ _TRAJ_KEYS = frozenset({"task", "steps", "outcome", "tools", "agents", "referenc
 
 def _opt_str(d: dict[str, Any], key: str, path: str) -> None:
     if key in d and d[key] is not None and not isinstance(d[key], str):
-        raise ValidationError(f"must be a string, got {_tname(d[key])}", field=_p(path, key))
+        raise ValidationError(f"must be a string, got {type_name(d[key])}", field=_p(path, key))
 
 
 def _normalize_step(step: Any, i: int, path: str, agents: set[str] | None) -> dict[str, Any]:
     if not isinstance(step, dict):
-        raise ValidationError(f"a step must be an object, got {_tname(step)}", field=path)
+        raise ValidationError(f"a step must be an object, got {type_name(step)}", field=path)
     s = dict(step)
     if "index" in s and s["index"] is not None:
         idx = s["index"]
         if not isinstance(idx, int) or isinstance(idx, bool):
-            raise ValidationError(f"must be an integer, got {_tname(idx)}", field=f"{path}.index")
+            raise ValidationError(f"must be an integer, got {type_name(idx)}", field=f"{path}.index")
         if idx != i:
             raise ValidationError(
                 f"is {idx} but this is step {i}; steps are numbered by position from 0 "
@@ -469,7 +475,7 @@ def _normalize_step(step: Any, i: int, path: str, agents: set[str] | None) -> di
                         "must be an object (or a string holding a JSON object)", field=f"{cp}.arguments"
                     ) from None
             if not isinstance(args, dict):
-                raise ValidationError(f"must be an object, got {_tname(args)}", field=f"{cp}.arguments")
+                raise ValidationError(f"must be an object, got {type_name(args)}", field=f"{cp}.arguments")
             c["arguments"] = args
             new_calls.append(c)
         s["tool_calls"] = new_calls
@@ -483,7 +489,7 @@ def _normalize_step(step: Any, i: int, path: str, agents: set[str] | None) -> di
                 raise ValidationError("is missing", field=f"{rp}.content")
             if "is_error" in r and r["is_error"] is not None and not isinstance(r["is_error"], bool):
                 raise ValidationError(
-                    f"must be true or false, got {_tname(r['is_error'])}", field=f"{rp}.is_error"
+                    f"must be true or false, got {type_name(r['is_error'])}", field=f"{rp}.is_error"
                 )
     if s.get("handoff") is not None:
         h = _expect_dict(s["handoff"], f"{path}.handoff")
@@ -492,7 +498,7 @@ def _normalize_step(step: Any, i: int, path: str, agents: set[str] | None) -> di
                 raise ValidationError("must be a string (an agent name)", field=f"{path}.handoff.{key}")
     ts = s.get("timestamp")
     if ts is not None and not (isinstance(ts, str) or _is_number(ts)):
-        raise ValidationError(f"must be a string or a number, got {_tname(ts)}", field=f"{path}.timestamp")
+        raise ValidationError(f"must be a string or a number, got {type_name(ts)}", field=f"{path}.timestamp")
     cost = s.get("cost")
     if cost is not None and (not _is_number(cost) or cost < 0):
         raise ValidationError("must be a number ≥ 0", field=f"{path}.cost")
@@ -512,7 +518,7 @@ def normalize_trajectory(value: Any) -> dict[str, Any]:
     if isinstance(value, list):
         value = {"steps": value}
     if not isinstance(value, dict):
-        raise ValidationError(f"must be an object with 'steps' (or a list of steps), got {_tname(value)}")
+        raise ValidationError(f"must be an object with 'steps' (or a list of steps), got {type_name(value)}")
     unknown = [k for k in value if k not in _TRAJ_KEYS]
     if unknown:
         raise ValidationError(

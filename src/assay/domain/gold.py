@@ -1,10 +1,39 @@
-"""Comparing answers: against gold, against a suggestion, and as categories for voting."""
+"""Comparing answers: against gold, against a suggestion, and as categories for voting; and what a
+contributor may learn of its own gold record.
+
+**Gold feedback comes in blocks.** Were a contributor's gold figures (gold answered, gold
+accuracy, agreement with consensus) to move with each answer, it could tell a gold record from
+the others by looking after each submit (the figures move after a gold one and not after an
+ordinary one), and then answer gold with care and the rest at random. So what a contributor is
+shown of them, and what pauses it below a project's quality bar, covers its answers in a project
+up to the last whole block of :data:`FEEDBACK_BLOCK`, in the order it gave them
+(:func:`released`): the figures move once every ``FEEDBACK_BLOCK`` answers, whatever those were,
+and then tell how many gold records were among the last block and how many were right, never
+which. (Qualification is different by design: its records are all gold.)
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CATEGORICAL_TYPES", "answers_equal", "categorical_key", "gold_score", "suggestions_kept"]
+__all__ = [
+    "CATEGORICAL_TYPES",
+    "FEEDBACK_BLOCK",
+    "answers_equal",
+    "categorical_key",
+    "gold_score",
+    "released",
+    "suggestions_kept",
+]
+
+# A contributor's gold figures cover its answers up to the last whole block of this many.
+FEEDBACK_BLOCK = 10
+
+
+def released(answered: int, block: int = FEEDBACK_BLOCK) -> int:
+    """How many of a contributor's first answers in a project its gold figures may cover."""
+    return answered - answered % block
+
 
 # Question types whose answers are one category each (voted on, aggregated by EM, agreement by kappa).
 CATEGORICAL_TYPES = ("label", "preference")

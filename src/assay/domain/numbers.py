@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .errors import ValidationError
 
-__all__ = ["MAX_ID", "MAX_INT", "MIN_INT", "check_duration", "json_int_fits"]
+__all__ = ["MAX_ID", "MAX_INT", "MIN_INT", "check_duration", "json_int_fits", "parse_id"]
 
 # The largest id a row can have (the databases' 64-bit integers): a larger number names no row.
 MAX_ID = 2**63 - 1
@@ -19,6 +19,15 @@ MAX_INT = 2**31 - 1
 # An integer in a JSON value (metadata, a json field, an answer) is kept in 64 bits, signed
 # (SQLite would keep a larger one as a rounded float).
 _JSON_MIN, _JSON_MAX = -(2**63), 2**63 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """The id ``text`` spells in ASCII digits (1 to MAX_ID), else None (``"³"`` and ``"١"`` are
+    digits to ``str.isdigit`` but no id; ``"-1"`` and ``"0"`` name no row)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
 
 
 def json_int_fits(value: int) -> bool:

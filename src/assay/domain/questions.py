@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import ValidationError
-from .fields import _tname, candidate_ids, check_identifier, media_info, step_count
+from .fields import candidate_ids, check_identifier, media_info, step_count, type_name
 from .numbers import MAX_INT, MIN_INT, json_int_fits
 
 __all__ = [
@@ -144,7 +144,7 @@ def _as_int(v: Any, path: str | None = None, what: str = "an integer") -> int:
         return int(v)
     if (isinstance(v, int) and not isinstance(v, bool)) or _is_num(v):  # (a number, but not this one)
         raise _err(f"must be {what}, got {v!r}", path)
-    raise _err(f"must be {what}, got {_tname(v)}", path)
+    raise _err(f"must be {what}, got {type_name(v)}", path)
 
 
 def _listing(values: Any, limit: int = 12) -> str:
@@ -163,7 +163,7 @@ def _field_value(fields: Mapping[str, Any], name: str) -> Any:
 
 def _check_label(value: Any, labels: frozenset[str], path: str, names: list[str]) -> str:
     if not isinstance(value, str):
-        raise _err(f"must be a string label, got {_tname(value)}", path)
+        raise _err(f"must be a string label, got {type_name(value)}", path)
     if value not in labels:
         raise _err(f"{value!r} is not one of the labels: {_listing(names)}", path)
     return value
@@ -180,10 +180,10 @@ def _check_keys(d: dict[str, Any], allowed: frozenset[str], path: str) -> None:
 
 def _check_list_of_dicts(value: Any, what: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
-        raise _err(f"must be a list of {what}, got {_tname(value)}")
+        raise _err(f"must be a list of {what}, got {type_name(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            raise _err(f"must be an object, got {_tname(item)}", f"[{i}]")
+            raise _err(f"must be an object, got {type_name(item)}", f"[{i}]")
     return value
 
 
@@ -253,7 +253,7 @@ class MultiLabelQuestion(_WithOptions):
 
         def check(value: Any, fields: Mapping[str, Any]) -> Any:
             if not isinstance(value, list):
-                raise _err(f"must be a list of options, got {_tname(value)}")
+                raise _err(f"must be a list of options, got {type_name(value)}")
             seen: set[str] = set()
             for i, v in enumerate(value):
                 _check_label(v, allowed, f"[{i}]", names)
@@ -343,7 +343,7 @@ class NumberQuestion(BaseQuestion):
             if integer:
                 value = _as_int(value)
             elif not _is_num(value):
-                raise _err(f"must be a finite number, got {_tname(value)}")
+                raise _err(f"must be a finite number, got {type_name(value)}")
             if lo is not None and value < lo:
                 raise _err(f"must be at least {lo:g}, got {value}")
             if hi is not None and value > hi:
@@ -365,7 +365,7 @@ class TextQuestion(BaseQuestion):
 
         def check(value: Any, fields: Mapping[str, Any]) -> Any:
             if not isinstance(value, str):
-                raise _err(f"must be a string, got {_tname(value)}")
+                raise _err(f"must be a string, got {type_name(value)}")
             if limit is not None and len(value) > limit:
                 raise _err(f"is {len(value)} characters long; the limit is {limit}")
             return value
@@ -493,7 +493,7 @@ class BBoxQuestion(_Geometry):
                     if k not in b:
                         raise _err("is missing", f"{p}.{k}")
                     if not _is_num(b[k]):
-                        raise _err(f"must be a number (pixels), got {_tname(b[k])}", f"{p}.{k}")
+                        raise _err(f"must be a number (pixels), got {type_name(b[k])}", f"{p}.{k}")
                 x, y, w, h = b["x"], b["y"], b["w"], b["h"]
                 if w <= 0:
                     raise _err(f"must be > 0, got {w}", f"{p}.w")
@@ -507,7 +507,7 @@ class BBoxQuestion(_Geometry):
                 if rot is None:
                     rot = 0
                 if not _is_num(rot):
-                    raise _err(f"must be a number (degrees), got {_tname(rot)}", f"{p}.rotation")
+                    raise _err(f"must be a number (degrees), got {type_name(rot)}", f"{p}.rotation")
                 if w_img is not None or h_img is not None:
                     a = math.radians(rot)
                     ca, sa = math.cos(a), math.sin(a)
@@ -625,7 +625,7 @@ class SegmentQuestion(_WithLabels):
                     if k not in s:
                         raise _err("is missing", f"{p}.{k}")
                     if not _is_num(s[k]):
-                        raise _err(f"must be a number (seconds), got {_tname(s[k])}", f"{p}.{k}")
+                        raise _err(f"must be a number (seconds), got {type_name(s[k])}", f"{p}.{k}")
                 start, end = s["start"], s["end"]
                 if start < 0:
                     raise _err(f"must be ≥ 0, got {start}", f"{p}.start")
@@ -637,7 +637,7 @@ class SegmentQuestion(_WithLabels):
                     raise _err("is missing", f"{p}.label")
                 _check_label(s["label"], allowed, f"{p}.label", names)
                 if "text" in s and s["text"] is not None and not isinstance(s["text"], str):
-                    raise _err(f"must be a string, got {_tname(s['text'])}", f"{p}.text")
+                    raise _err(f"must be a string, got {type_name(s['text'])}", f"{p}.text")
             return segs
 
         return check
@@ -660,7 +660,7 @@ class PreferenceQuestion(BaseQuestion):
 
         def check(value: Any, fields: Mapping[str, Any]) -> Any:
             if not isinstance(value, dict):
-                raise _err(f'must be an object {{"choice": ...}}, got {_tname(value)}')
+                raise _err(f'must be an object {{"choice": ...}}, got {type_name(value)}')
             _check_keys(value, keys, "")
             if "choice" not in value:
                 raise _err("is missing", "choice")
@@ -697,7 +697,7 @@ class RankingQuestion(BaseQuestion):
 
         def check(value: Any, fields: Mapping[str, Any]) -> Any:
             if not isinstance(value, list):
-                raise _err(f"must be a list of candidate ids, best first, got {_tname(value)}")
+                raise _err(f"must be a list of candidate ids, best first, got {type_name(value)}")
             ids = candidate_ids(_field_value(fields, target))
             known = set(ids)
             seen: set[str] = set()
@@ -749,7 +749,9 @@ class StepReviewQuestion(BaseQuestion):
 
         def check(value: Any, fields: Mapping[str, Any]) -> Any:
             if not isinstance(value, dict):
-                raise _err(f'must be an object {{"<step index>": {{"verdict": ...}}}}, got {_tname(value)}')
+                raise _err(
+                    f'must be an object {{"<step index>": {{"verdict": ...}}}}, got {type_name(value)}'
+                )
             n = step_count(_field_value(fields, target))
             out: dict[str, Any] = {}
             for k, v in value.items():
@@ -759,13 +761,13 @@ class StepReviewQuestion(BaseQuestion):
                 if key in out:
                     raise _err(f"step {idx} is reviewed twice", p)
                 if not isinstance(v, dict):
-                    raise _err(f'must be an object {{"verdict": ...}}, got {_tname(v)}', p)
+                    raise _err(f'must be an object {{"verdict": ...}}, got {type_name(v)}', p)
                 _check_keys(v, keys, p)
                 if "verdict" not in v:
                     raise _err("is missing", f"{p}.verdict")
                 _check_label(v["verdict"], allowed, f"{p}.verdict", names)
                 if "comment" in v and v["comment"] is not None and not isinstance(v["comment"], str):
-                    raise _err(f"must be a string, got {_tname(v['comment'])}", f"{p}.comment")
+                    raise _err(f"must be a string, got {type_name(v['comment'])}", f"{p}.comment")
                 out[key] = v
             return out
 
@@ -783,7 +785,7 @@ class StepSetQuestion(BaseQuestion):
 
         def check(value: Any, fields: Mapping[str, Any]) -> Any:
             if not isinstance(value, list):
-                raise _err(f"must be a list of step indices, got {_tname(value)}")
+                raise _err(f"must be a list of step indices, got {type_name(value)}")
             if not value:
                 return value
             n = step_count(_field_value(fields, target))

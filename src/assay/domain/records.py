@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ValidationError, join_path
-from .fields import ValueChecker, _tname
+from .fields import ValueChecker, type_name
 from .numbers import MAX_INT, MIN_INT
 from .questions import AnswerChecker
 from .schema import RESERVED_NAMES, ProjectSchema
+from .text import check_text
 
-__all__ = ["AnswerValidator", "RecordIn", "RecordValidator", "SuggestionIn"]
+__all__ = ["MAX_EXTERNAL_ID", "AnswerValidator", "RecordIn", "RecordValidator", "SuggestionIn"]
+
+# The longest external id and suggestion model name (what their columns hold).
+MAX_EXTERNAL_ID = 500
+MAX_MODEL = 200
 
 _MISSING: Any = object()
 
@@ -86,7 +91,7 @@ class AnswerValidator:
         """
         if not isinstance(values, dict):
             raise ValidationError(
-                f"must be an object of question → value, got {_tname(values)}", field=where or None
+                f"must be an object of question → value, got {type_name(values)}", field=where or None
             )
         out: dict[str, Any] = {}
         for name, value in values.items():
@@ -159,7 +164,7 @@ class RecordValidator:
     def validate(self, row: Any) -> RecordIn:
         if row.__class__ is not dict:
             if not isinstance(row, Mapping):
-                raise ValidationError(f"a record must be an object, got {_tname(row)}")
+                raise ValidationError(f"a record must be an object, got {type_name(row)}")
             row = dict(row)
         if not self._allowed.issuperset(row):
             raise self._unknown(row)
@@ -181,10 +186,13 @@ class RecordValidator:
                 ext = str(ext)
             else:
                 raise ValidationError(
-                    f"must be a string or an integer, got {_tname(ext)}", field="external_id"
+                    f"must be a string or an integer, got {type_name(ext)}", field="external_id"
                 )
         if not ext:
             raise ValidationError("must not be empty", field="external_id")
+        if "\x00" in ext or len(ext) > MAX_EXTERNAL_ID:
+            check_text(ext, "external_id")
+            raise ValidationError(f"is longer than {MAX_EXTERNAL_ID} characters", field="external_id")
 
         # ---- fields
         src = row.get("fields")
@@ -197,7 +205,7 @@ class RecordValidator:
                     src = _parse_json_cell(src)
                 if not isinstance(src, dict):
                     raise ValidationError(
-                        f"must be an object of field → value, got {_tname(src)}", field="fields"
+                        f"must be an object of field → value, got {type_name(src)}", field="fields"
                     )
             nested = True
             if not self._field_set.issuperset(src):
@@ -225,7 +233,7 @@ class RecordValidator:
                     values[name] = str(v)
                 else:
                     raise ValidationError(
-                        f"must be a string, got {_tname(v)}", field=f"fields.{name}" if nested else name
+                        f"must be a string, got {type_name(v)}", field=f"fields.{name}" if nested else name
                     )
         else:
             for name, required, check, parser in self._plan:
@@ -239,7 +247,8 @@ class RecordValidator:
                 if check is None:
                     if not isinstance(v, str):
                         raise ValidationError(
-                            f"must be a string, got {_tname(v)}", field=f"fields.{name}" if nested else name
+                            f"must be a string, got {type_name(v)}",
+                            field=f"fields.{name}" if nested else name,
                         )
                     values[name] = v
                     continue
@@ -256,7 +265,7 @@ class RecordValidator:
             if from_strings and isinstance(metadata, str):
                 metadata = {} if not metadata.strip() else _parse_json_cell(metadata)
             if not isinstance(metadata, dict):
-                raise ValidationError(f"must be an object, got {_tname(metadata)}", field="metadata")
+                raise ValidationError(f"must be an object, got {type_name(metadata)}", field="metadata")
         priority = row.get("priority", 0)
         if priority.__class__ is not int or not MIN_INT <= priority <= MAX_INT:
             priority = self._priority(priority)
@@ -274,7 +283,9 @@ class RecordValidator:
     def validate_fields(self, values: Any) -> dict[str, Any]:
         """Validate and normalise a record's field values alone (e.g. for an update)."""
         if not isinstance(values, dict):
-            raise ValidationError(f"must be an object of field → value, got {_tname(values)}", field="fields")
+            raise ValidationError(
+                f"must be an object of field → value, got {type_name(values)}", field="fields"
+            )
         return self.validate({"external_id": "-", "fields": values}).fields
 
     def _priority(self, v: Any) -> int:
@@ -312,7 +323,9 @@ class RecordValidator:
                 return None
             gold = _parse_json_cell(gold)
         if not isinstance(gold, dict):
-            raise ValidationError(f"must be an object of question → value, got {_tname(gold)}", field="gold")
+            raise ValidationError(
+                f"must be an object of question → value, got {type_name(gold)}", field="gold"
+            )
         out = self.answers.validate(gold, values, partial=True, where="gold")
         return out or None
 
@@ -325,13 +338,13 @@ class RecordValidator:
             # shorthand: {"question": value, ...}
             raw = [{"question": k, "value": v} for k, v in raw.items()]
         if not isinstance(raw, list):
-            raise ValidationError(f"must be a list of suggestions, got {_tname(raw)}", field="suggestions")
+            raise ValidationError(f"must be a list of suggestions, got {type_name(raw)}", field="suggestions")
         out: list[SuggestionIn] = []
         allowed = {"question", "value", "score", "model"}
         for i, s in enumerate(raw):
             p = f"suggestions[{i}]"
             if not isinstance(s, dict):
-                raise ValidationError(f"must be an object, got {_tname(s)}", field=p)
+                raise ValidationError(f"must be an object, got {type_name(s)}", field=p)
             for k in s:
                 if k not in allowed:
                     raise ValidationError(
@@ -355,10 +368,13 @@ class RecordValidator:
             score = s.get("score")
             if score is not None:
                 if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
-                    raise ValidationError(f"must be a number, got {_tname(score)}", field=f"{p}.score")
+                    raise ValidationError(f"must be a number, got {type_name(score)}", field=f"{p}.score")
                 score = float(score)
             model = s.get("model")
             if model is not None and not isinstance(model, str):
-                raise ValidationError(f"must be a string, got {_tname(model)}", field=f"{p}.model")
+                raise ValidationError(f"must be a string, got {type_name(model)}", field=f"{p}.model")
+            if model is not None and ("\x00" in model or len(model) > MAX_MODEL):
+                check_text(model, f"{p}.model")
+                raise ValidationError(f"is longer than {MAX_MODEL} characters", field=f"{p}.model")
             out.append(SuggestionIn(q, value, score, model))
         return out

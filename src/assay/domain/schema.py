@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .errors import ValidationError
 from .fields import FIELD_TYPES, FieldSpec
 from .questions import QUESTION_FIELD_TYPES, QUESTION_TYPES, QuestionSpec
+from .text import clean_name
 from .workflow import Routing, Workflow
 
 __all__ = ["RESERVED_NAMES", "ProjectSchema", "from_pydantic_error"]
@@ -108,12 +109,10 @@ class ProjectSchema(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("must not be empty")
-        if len(v) > 200:
-            raise ValueError("must be at most 200 characters")
-        return v
+        try:
+            return clean_name(v, what="project name")
+        except ValidationError as e:
+            raise ValueError(e.message) from None
 
     @field_validator("workflow", "routing", mode="before")
     @classmethod
@@ -235,10 +234,12 @@ class ProjectSchema(BaseModel):
         raise KeyError(name)
 
     def question(self, name: str) -> QuestionSpec:
+        """The question ``name``; an unknown name is invalid input (field ``question``)."""
         for q in self.questions:
             if q.name == name:
                 return q
-        raise KeyError(name)
+        known = ", ".join(q.name for q in self.questions)
+        raise ValidationError(f"no question named {name!r}; questions are: {known}", field="question")
 
     @property
     def field_names(self) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from assay.domain.errors import ValidationError
 from assay.formats.base import RowWriter, Source
-from assay.formats.csv_ import CsvWriter, read_csv
+from assay.formats.csv_ import CSV_FORMULAS, CsvWriter, read_csv
 from assay.formats.json_array import JsonArrayWriter, read_json_array
 from assay.formats.jsonl import JsonlWriter, read_jsonl
 from assay.formats.parquet import ParquetWriter, read_parquet
@@ -64,8 +64,16 @@ def open_source(path: Path, fmt: str = "auto") -> Source:
     return _READERS[detect_format(path, fmt)](path, str(path))
 
 
-def open_writer(path: Path, fmt: str) -> RowWriter:
+def open_writer(path: Path, fmt: str, *, csv_formulas: str = "escape") -> RowWriter:
+    """A writer of ``fmt`` to ``path``; ``csv_formulas`` (CSV only): ``escape`` or ``raw``
+    (:mod:`assay.formats.csv_`)."""
     if fmt not in _WRITERS:
         raise ValidationError(f"unknown export format {fmt!r}; known: {', '.join(_WRITERS)}", field="format")
+    if csv_formulas not in CSV_FORMULAS:
+        raise ValidationError(
+            f"csv_formulas is one of {', '.join(CSV_FORMULAS)}, got {csv_formulas!r}", field="csv_formulas"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        return CsvWriter(path, formulas=csv_formulas)
     return _WRITERS[fmt](path)

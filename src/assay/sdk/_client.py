@@ -204,7 +204,7 @@ class Client:
         return Project.from_json(self._json("GET", f"/projects/{self.project_id(project)}"))
 
     def project_id(self, project: int | str) -> int:
-        if isinstance(project, int) or str(project).isdigit():
+        if isinstance(project, int) or (str(project).isascii() and str(project).isdigit()):
             return int(project)
         for p in self.projects():
             if p.name == project:
@@ -371,11 +371,18 @@ class Client:
     # ---- export, figures, audit ---------------------------------------------------------------
 
     def export(
-        self, project: int | str, path: str | Path, *, format: str = "jsonl", lineage: bool = False
+        self,
+        project: int | str,
+        path: str | Path,
+        *,
+        format: str = "jsonl",
+        lineage: bool = False,
+        csv_formulas: str = "escape",
     ) -> Path:
-        """Download the project's export (jsonl, csv or parquet) to ``path``, streamed."""
+        """Download the project's export (jsonl, csv or parquet) to ``path``, streamed. CSV cells a
+        spreadsheet would run as formulas get a ``'`` before them unless ``csv_formulas="raw"``."""
         path = Path(path)
-        params = {"format": format, "lineage": str(lineage).lower()}
+        params = {"format": format, "lineage": str(lineage).lower(), "csv_formulas": csv_formulas}
         url = f"/projects/{self.project_id(project)}/export"
         with self._http.stream("GET", url, params=params) as response:
             if response.status_code >= 400:

@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from assay.domain import events as ev
 from assay.domain.errors import Conflict, NotFound, PermissionDenied, Unauthenticated, ValidationError
+from assay.domain.text import clean_name
 from assay.services.actors import ROLE_RANK, SYSTEM, Actor, actor_from_row
 from assay.services.audit import audit
 from assay.services.policies import (
@@ -119,9 +120,7 @@ def add_user(
         raise PermissionDenied("only admins make admins", field="role")
     if kind not in KINDS:
         raise ValidationError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}", field="kind")
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise ValidationError("a user name is 1 to 200 characters", field="name")
+    name = clean_name(name, what="user name")
     if password is not None and len(password) < 8:
         raise ValidationError("a password has at least 8 characters", field="password")
     for field, cost in (("cost_per_hour", cost_per_hour), ("cost_per_item", cost_per_item)):
@@ -237,6 +236,7 @@ def create_token(
     store: Store, actor: Actor, *, name: str = "default", user_name: str | None = None
 ) -> tuple[int, str]:
     """A new API token for the actor (or, for an admin, another user); returned once."""
+    name = clean_name(name, what="token name")
     token = _new_token()
     with store.tx() as conn:
         uid = actor.id
@@ -320,9 +320,7 @@ def list_workspaces(store: Store, actor: Actor) -> list[dict[str, Any]]:
 def create_workspace(store: Store, actor: Actor, name: str) -> dict[str, Any]:
     if not actor.is_admin:
         raise PermissionDenied("only admins create workspaces")
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise ValidationError("a workspace name is 1 to 200 characters", field="name")
+    name = clean_name(name, what="workspace name")
     with store.tx() as conn:
         if acc.get_workspace_by_name(conn, name):
             raise Conflict(f"a workspace named {name!r} exists already", field="name")

@@ -34,8 +34,9 @@ from sqlalchemy.engine import Connection
 from assay.domain import events as ev
 from assay.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from assay.domain.fields import candidate_ids
-from assay.domain.gold import gold_score, suggestions_kept
+from assay.domain.gold import FEEDBACK_BLOCK, gold_score, suggestions_kept
 from assay.domain.numbers import check_duration
+from assay.domain.text import check_text
 from assay.domain.trajectory_diff import diff_trajectory
 from assay.quality import GoldScores, decide, quality_gate
 from assay.services import consensus
@@ -46,6 +47,7 @@ from assay.services.schemas import CompiledSchema, compiled
 from assay.store import dispatch as dstore
 from assay.store import events as event_store
 from assay.store import projects as proj_store
+from assay.store import stats as stats_store
 from assay.store.accounts import role_of
 from assay.store.engine import Store
 from assay.store.types import utcnow
@@ -124,15 +126,21 @@ def _check_standing(conn: Connection, cs: CompiledSchema, project_id: int, actor
     qual = wf.qualification
     if qual is None and wf.quality_bar is None:
         return False
-    n, right = dstore.gold_stats(conn, project_id, actor.id or 0)
     if qual is not None:
+        # (judged on the qualification set alone, its first `count` gold answers: gold met later
+        # is judged in blocks below, as any other contributor's)
+        n, right = stats_store.first_gold_stats(conn, project_id, actor.id or 0, qual.count)
         if n < qual.count:
             return True
         if right / n < qual.min_accuracy:
             raise PermissionDenied(
                 f"not qualified: {right / n:.0%} right on the qualification set; {qual.min_accuracy:.0%} needed"
             )
-    if wf.quality_bar is not None and n:
+    if wf.quality_bar is None:
+        return False
+    # (the gold record it may learn of: up to its last whole block of answers, domain.gold)
+    n, right = stats_store.released_gold_stats(conn, project_id, actor.id or 0, FEEDBACK_BLOCK)
+    if n:
         from scipy import stats
 
         a, b = 1 + right, 1 + n - right
@@ -360,8 +368,10 @@ def submit_response(
     """
     if not isinstance(values, dict):
         raise ValidationError("values must be an object of question names to answers", field="values")
-    if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
-        raise ValidationError("an idempotency key has 1 to 200 characters", field="idempotency_key")
+    if idempotency_key is not None:
+        if not (0 < len(idempotency_key) <= 200):
+            raise ValidationError("an idempotency key has 1 to 200 characters", field="idempotency_key")
+        check_text(idempotency_key, "idempotency_key")
     check_duration(duration_ms)
     with store.tx() as conn:
         ctx = dstore.submit_context(conn, assignment_id, actor.id or 0, idempotency_key)
@@ -620,6 +630,8 @@ def skip_assignment(
     """Give the record up (it is not offered to this contributor again); ``flag`` marks it for a manager."""
     if flag and not (reason and reason.strip()):
         raise ValidationError("a flag needs a reason", field="reason")
+    if reason is not None:
+        check_text(reason, "reason")
     with store.tx() as conn:
         a = _own_assignment(conn, actor, assignment_id)
         if a["status"] != "leased":

@@ -131,10 +131,13 @@ def export_file(
     *,
     fmt: str = "jsonl",
     lineage: bool = False,
+    csv_formulas: str = "escape",
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> ExportReport:
-    """Write a project's records with responses and consensus to ``path`` as JSONL, JSON, CSV or Parquet."""
-    writer = open_writer(path, fmt)
+    """Write a project's records with responses and consensus to ``path`` as JSONL, JSON, CSV or
+    Parquet. CSV cells that a spreadsheet would run as formulas are made text unless
+    ``csv_formulas="raw"`` (:mod:`assay.formats.csv_`)."""
+    writer = open_writer(path, fmt, csv_formulas=csv_formulas)
     n = 0
     try:
         with store.read() as conn:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
 from assay.domain.errors import AssayError, PermissionDenied, ValidationError
-from assay.domain.fields import check_json
+from assay.domain.fields import check_json, type_name
 from assay.domain.gold import gold_score
 from assay.domain.numbers import check_duration
 from assay.domain.records import AnswerValidator, RecordIn, RecordValidator, SuggestionIn
@@ -144,6 +144,8 @@ def _batches(
 ) -> Iterator[Batch]:
     batch: Batch = []
     for place, row in rows:
+        if row.__class__ is not dict:
+            raise ValidationError(f"a record must be an object, got {type_name(row)}", file=name, line=place)
         for key in EXPORT_ONLY_KEYS:
             row.pop(key, None)
         skills = row.pop("skills", None)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from assay.domain.errors import NotFound, PermissionDenied, ValidationError
-from assay.domain.numbers import MAX_ID
+from assay.domain.numbers import parse_id
 from assay.services.actors import ROLE_RANK, Actor, actor_from_row
 from assay.store import accounts as acc
 from assay.store import projects as proj_store
@@ -52,7 +52,7 @@ def project_role(conn: Connection, actor: Actor, project: dict[str, Any]) -> str
 
 def is_id(ref: int | str) -> bool:
     """Whether a project reference is an id (a number a row can have), else a name."""
-    return (isinstance(ref, int) or ref.isdigit()) and int(ref) <= MAX_ID
+    return isinstance(ref, int) or parse_id(ref) is not None
 
 
 def load_project(

@@ -7,7 +7,7 @@ from typing import Any
 from assay.domain import events as ev
 from assay.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from assay.domain.schema import ProjectSchema
-from assay.services.actors import Actor
+from assay.services.actors import ROLE_RANK, Actor
 from assay.services.audit import audit
 from assay.services.policies import load_project, load_workspace, require_grant
 from assay.store import accounts as acc
@@ -78,16 +78,18 @@ def create_project(
 
 
 def get_project(store: Store, actor: Actor, ref: int | str, *, counts: bool = True) -> dict[str, Any]:
+    """The project with its counts of records; of gold and done records, for reviewers and up
+    (an annotator who saw ``done_records`` move after an answer, and not after another, would
+    know which record was gold: gold records are never done)."""
     with store.read() as conn:
         project = load_project(conn, actor, ref)
         extra = None
         if counts:
             pid = int(project["id"])
-            extra = {
-                "records": rec_store.count_records(conn, pid),
-                "gold_records": rec_store.count_records(conn, pid, is_gold=True),
-                "done_records": rec_store.count_records(conn, pid, status="done"),
-            }
+            extra = {"records": rec_store.count_records(conn, pid)}
+            if ROLE_RANK[project["role"]] >= ROLE_RANK["reviewer"]:
+                extra["gold_records"] = rec_store.count_records(conn, pid, is_gold=True)
+                extra["done_records"] = rec_store.count_records(conn, pid, status="done")
     return _summary(project, extra)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from assay.domain import events as ev
 from assay.domain.errors import Conflict, NotFound, ValidationError
+from assay.domain.text import check_text
 from assay.services import consensus
 from assay.services.actors import Actor
 from assay.services.audit import audit
@@ -132,6 +133,8 @@ def _apply(
 ) -> dict[str, Any]:
     if review["author_id"] == actor.id:
         raise Conflict("you cannot review your own answer")
+    if comment is not None:
+        check_text(comment, "comment")
     # (touched: a submit that read the record's answers before this verdict reads them again)
     record = dstore.record_for_update(conn, int(review["record_id"]), touch=True)
     assert record is not None

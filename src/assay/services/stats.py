@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.domain.gold import CATEGORICAL_TYPES, answers_equal, categorical_key
+from assay.domain.gold import CATEGORICAL_TYPES, answers_equal, categorical_key, released
 from assay.quality import krippendorff_alpha
 from assay.services.actors import Actor
 from assay.services.policies import load_project
@@ -183,23 +183,39 @@ def project_stats(store: Store, actor: Actor, project_ref: int | str) -> dict[st
 
 
 def my_stats(store: Store, actor: Actor) -> dict[str, Any]:
-    """The caller's own figures, per project it answered in, and in total."""
+    """The caller's own figures, per project it answered in, and in total.
+
+    Its gold figures and its agreement with consensus cover its answers up to the last whole
+    block of ``FEEDBACK_BLOCK`` (``feedback_through``: how many), so that no figure tells which
+    record was gold (:mod:`assay.domain.gold`); counts, time and cost cover every answer.
+    """
     if actor.id is None:
         return {"projects": [], "total": {"answered": 0, "time_ms": 0, "cost": None}}
     rows = []
     with store.read() as conn:
+        given: dict[int, list[dict[str, Any]]] = {}
+        for a in stats_store.user_answers(conn, actor.id):
+            given.setdefault(int(a["project_id"]), []).append(a)
         for r in stats_store.user_project_sums(conn, actor.id):
             project = proj_store.get_project(conn, int(r["project_id"]))
             if project is None:
                 continue
-            answers = stats_store.answer_rows(conn, int(project["id"]), user_id=actor.id)
+            mine = given.get(int(project["id"]), [])
+            shown = mine[: released(len(mine))]
+            gold = [a["gold_score"] for a in shown if a["gold_score"] is not None]
+            ordinary = [a | {"user_id": actor.id} for a in shown if not a["is_gold"]]
             cons = stats_store.consensus_values(conn, int(project["id"]))
-            agree = _agreement_by_user(compiled(project), answers, cons).get(actor.id)
-            row = r | {"cost_per_hour": actor.cost_per_hour, "cost_per_item": actor.cost_per_item}
+            agree = _agreement_by_user(compiled(project), ordinary, cons).get(actor.id)
+            row = r | {
+                "cost_per_hour": actor.cost_per_hour,
+                "cost_per_item": actor.cost_per_item,
+                "gold_answered": len(gold),
+                "gold_right": sum(gold),
+            }
             rows.append(
                 {"project_id": project["id"], "project": project["name"]}
                 | _figures(row, agree)
-                | {"cost": _cost(row)}
+                | {"feedback_through": len(shown), "cost": _cost(row)}
             )
     costs = [c for r in rows if (c := r["cost"]) is not None]
     return {

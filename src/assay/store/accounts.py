@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.domain.text import name_key
 from assay.store.statements import run
 from assay.store.tables import memberships, project_members, projects, tokens, users, workspaces
 from assay.store.types import new_id as _new_id
@@ -49,6 +50,9 @@ def get_workspace(conn: Connection, workspace_id: int) -> dict[str, Any] | None:
 
 
 def get_workspace_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
+    name = name_key(name)
+    if "\x00" in name:  # (no name holds one; PostgreSQL refuses it in a query)
+        return None
     row = conn.execute(sa.select(workspaces).where(workspaces.c.name == name)).first()
     return dict(row._mapping) if row else None
 
@@ -80,6 +84,10 @@ def get_user(conn: Connection, user_id: int) -> dict[str, Any] | None:
 
 
 def get_user_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
+    """The user of this name, compared as names are stored (NFKC: :func:`name_key`)."""
+    name = name_key(name)
+    if "\x00" in name:  # (no name holds one; PostgreSQL refuses it in a query)
+        return None
     row = conn.execute(sa.select(users).where(users.c.name == name)).first()
     return dict(row._mapping) if row else None
 

@@ -48,7 +48,6 @@ __all__ = [
     "expire_leases",
     "free_slot",
     "get_assignment",
-    "gold_stats",
     "held_lease",
     "insert_assignment",
     "insert_response",
@@ -1110,25 +1109,6 @@ def record_responses(conn: Connection, record_id: int) -> list[dict[str, Any]]:
         )
 
     return run(conn, "record_responses", build, {"rec": record_id}).all()
-
-
-def gold_stats(conn: Connection, project_id: int, user_id: int) -> tuple[int, float]:
-    """How many gold records the contributor answered in the project, and the sum of its scores."""
-    row = run(
-        conn,
-        "gold_stats",
-        lambda pg: sa.select(
-            sa.func.count(responses.c.gold_score).label("n"),
-            sa.func.coalesce(sa.func.sum(responses.c.gold_score), 0.0).label("total"),
-        ).where(
-            responses.c.project_id == sa.bindparam("pid"),
-            responses.c.user_id == sa.bindparam("uid"),
-            responses.c.status == "submitted",
-            responses.c.gold_score.is_not(None),
-        ),
-        {"pid": project_id, "uid": user_id},
-    ).one()
-    return int(row["n"]), float(row["total"])
 
 
 def insert_review(conn: Connection, response_id: int, reason: str, *, defer: bool = False) -> int | None:

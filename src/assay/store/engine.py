@@ -20,9 +20,10 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from assay.domain.errors import ValidationError
 from assay.store.events import PENDING, flush_events
 from assay.store.statements import DEFERRED, READ_AHEAD, SHARED, WRITES, count_write, flush_deferred
-from assay.store.types import dumps, loads
+from assay.store.types import Unstorable, dumps, loads
 
 __all__ = ["Store", "open_store"]
 
@@ -76,10 +77,10 @@ class Store:
         """
         shared: SharedTx | None = getattr(self._shared, "tx", None)
         if shared is not None:
-            with shared.part() as conn:
+            with refused_as_invalid(), shared.part() as conn:
                 yield conn
             return
-        with self.engine.connect() as conn:
+        with refused_as_invalid(), self.engine.connect() as conn:
             if self.is_sqlite:
                 conn.info["immediate"] = True
             conn.info[PENDING] = []
@@ -98,7 +99,7 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (a consistent snapshot on both databases)."""
-        with self.engine.connect() as conn, conn.begin():
+        with refused_as_invalid(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     def migrate(self, revision: str = "head") -> None:
@@ -128,6 +129,39 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# Data exceptions (SQLSTATE class 22) that a value of the input causes: a text too long for its
+# column, a number beyond it, a character the database cannot hold.
+_INPUT_REFUSED = frozenset({"22001", "22003", "22021", "22P05"})
+
+
+@contextmanager
+def refused_as_invalid() -> Iterator[None]:
+    """A value the database refuses (a NUL character in text, a number beyond its column) is
+    invalid input, not a server error; the services check what they can name the field of first,
+    this is the net under them. The database's own message is not passed on. Other data errors
+    (a division by zero) stay what they are: a bug."""
+    try:
+        yield
+    except Unstorable as e:
+        raise ValidationError(str(e)) from e
+    except sa.exc.StatementError as e:
+        if isinstance(e.orig, Unstorable):
+            raise ValidationError(str(e.orig)) from e
+        if isinstance(e, sa.exc.DataError) and _refused_input(e.orig):
+            raise ValidationError(
+                "the database cannot store a value of this request (text with a NUL character, a "
+                "text too long, or a number beyond its column)"
+            ) from e
+        raise
+
+
+def _refused_input(error: BaseException | None) -> bool:
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate is None:  # psycopg refuses NUL in a text parameter before sending it
+        return "NUL" in str(error)
+    return sqlstate in _INPUT_REFUSED
 
 
 # How long a statement of a shared transaction may wait for a lock (PostgreSQL) before it fails.

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.domain.text import name_key
 from assay.store.tables import project_members, projects, schema_versions
 from assay.store.types import new_id as _new_id
 from assay.store.types import utcnow
@@ -55,13 +56,16 @@ def get_project(conn: Connection, project_id: int) -> dict[str, Any] | None:
 
 def get_project_by_name(conn: Connection, workspace_id: int, name: str) -> dict[str, Any] | None:
     """The workspace's project of this name (names are unique within a workspace)."""
-    q = sa.select(projects).where(projects.c.workspace_id == workspace_id, projects.c.name == name)
+    q = sa.select(projects).where(projects.c.workspace_id == workspace_id, projects.c.name == name_key(name))
     row = conn.execute(q).first()
     return dict(row._mapping) if row else None
 
 
 def projects_named(conn: Connection, name: str) -> list[dict[str, Any]]:
-    """Every project of this name, one per workspace at most, in id order."""
+    """Every project of this name (compared as names are stored), one per workspace at most, in id order."""
+    name = name_key(name)
+    if "\x00" in name:  # (no name holds one; PostgreSQL refuses it in a query)
+        return []
     q = sa.select(projects).where(projects.c.name == name).order_by(projects.c.id)
     return [dict(r._mapping) for r in conn.execute(q)]
 

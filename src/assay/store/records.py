@@ -173,7 +173,9 @@ def count_records(conn: Connection, project_id: int, **where: Any) -> int:
 
 
 def count_open_for(conn: Connection, project_id: int, user_id: int) -> int:
-    """Records of the project that still want answers and that this contributor has not had."""
+    """Records of the project that still want answers and that this contributor has not had,
+    gold ones included (gold records stay open): so the count falls by one with each record it
+    is given, gold or not, and does not tell which was gold."""
     seen = sa.exists().where(assignments.c.record_id == records.c.id, assignments.c.user_id == user_id)
     q = (
         sa.select(sa.func.count())
@@ -181,7 +183,6 @@ def count_open_for(conn: Connection, project_id: int, user_id: int) -> int:
         .where(
             records.c.project_id == project_id,
             records.c.status.in_(("open", "full")),
-            records.c.is_gold.is_(False),
             ~seen,
         )
     )

@@ -7,11 +7,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.store.statements import run
 from assay.store.tables import consensus, records, responses, reviews, users
 from assay.store.types import UTCDateTime, utcnow
 
 __all__ = [
     "answer_rows",
+    "first_gold_stats",
+    "released_gold_stats",
+    "user_answers",
     "consensus_values",
     "contributor_sums",
     "hourly_submits",
@@ -64,6 +68,83 @@ def user_project_sums(conn: Connection, user_id: int) -> list[dict[str, Any]]:
         .order_by(responses.c.project_id)
     )
     return [dict(r._mapping) for r in conn.execute(q)]
+
+
+# The order a contributor gave its answers in: blocks of gold feedback follow it (domain.gold).
+_GIVEN = (responses.c.updated_at, responses.c.id)
+
+
+def user_answers(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    """One contributor's submitted answers, per project in the order it gave them: the record,
+    whether it is gold, the gold score and the values."""
+    q = (
+        sa.select(
+            responses.c.project_id,
+            responses.c.record_id,
+            records.c.is_gold,
+            responses.c.gold_score,
+            responses.c["values"],
+        )
+        .join(records, records.c.id == responses.c.record_id)
+        .where(responses.c.user_id == user_id, responses.c.status == "submitted")
+        .order_by(responses.c.project_id, *_GIVEN)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def first_gold_stats(conn: Connection, project_id: int, user_id: int, count: int) -> tuple[int, float]:
+    """Gold answered and the sum of gold scores among the contributor's first ``count`` gold
+    answers in the project (a qualification set), in the order it gave them."""
+    params = {"pid": project_id, "uid": user_id, "count": count}
+    row = run(conn, "first_gold_stats", _first_gold, params).one()
+    return int(row["n"]), float(row["total"])
+
+
+def _first_gold(_pg: bool) -> Any:
+    first = (
+        sa.select(responses.c.gold_score)
+        .where(
+            responses.c.project_id == sa.bindparam("pid"),
+            responses.c.user_id == sa.bindparam("uid"),
+            responses.c.status == "submitted",
+            responses.c.gold_score.is_not(None),
+        )
+        .order_by(*_GIVEN)
+        .limit(sa.bindparam("count", type_=sa.Integer))
+        .subquery()
+    )
+    return sa.select(
+        sa.func.count(first.c.gold_score).label("n"),
+        sa.func.coalesce(sa.func.sum(first.c.gold_score), 0.0).label("total"),
+    )
+
+
+def released_gold_stats(conn: Connection, project_id: int, user_id: int, block: int) -> tuple[int, float]:
+    """Gold answered and the sum of gold scores among the contributor's answers in the project up
+    to its last whole ``block`` of answers, in the order it gave them (domain.gold.released)."""
+    params = {"pid": project_id, "uid": user_id, "block": block}
+    row = run(conn, "released_gold_stats", _released_gold, params).one()
+    return int(row["n"]), float(row["total"])
+
+
+def _released_gold(_pg: bool) -> Any:
+    mine = (
+        sa.select(
+            responses.c.gold_score,
+            sa.func.row_number().over(order_by=_GIVEN).label("k"),
+            sa.func.count().over().label("m"),
+        )
+        .where(
+            responses.c.project_id == sa.bindparam("pid"),
+            responses.c.user_id == sa.bindparam("uid"),
+            responses.c.status == "submitted",
+        )
+        .subquery()
+    )
+    return sa.select(
+        sa.func.count(mine.c.gold_score).label("n"),
+        sa.func.coalesce(sa.func.sum(mine.c.gold_score), 0.0).label("total"),
+    ).where(mine.c.k <= mine.c.m - mine.c.m.op("%")(sa.bindparam("block", type_=sa.Integer)))
 
 
 def hourly_submits(conn: Connection, project_id: int) -> list[tuple[str, int]]:

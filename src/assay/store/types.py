@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["IN_CHUNK", "JSON", "UTCDateTime", "dumps", "loads", "new_id", "utcnow"]
+__all__ = ["IN_CHUNK", "JSON", "Unstorable", "UTCDateTime", "dumps", "loads", "new_id", "utcnow"]
 
 # Values per ``IN (...)`` list: SQLite before 3.32 takes at most 999 parameters in a statement.
 IN_CHUNK = 900
@@ -19,9 +20,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class Unstorable(orjson.JSONEncodeError):
+    """A value no database column may hold (it holds a NUL character): refused on both databases,
+    as PostgreSQL cannot read such text back out of a JSON value."""
+
+
+# A NUL character in a JSON string: ``\u0000`` after an even number of backslashes (an odd one
+# would make it the text ``\u0000`` itself).
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def dumps(value: Any) -> str:
     """JSON text for the database (orjson: the import/export hot paths serialise millions of values)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    out = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    if b"\\u0000" in out and _NUL.search(out):
+        raise Unstorable("a text holds a NUL character (U+0000), which cannot be stored")
+    return out.decode()
 
 
 _NUMBER = (int, float)  # a tuple made once: `int | float` would build a union on every call

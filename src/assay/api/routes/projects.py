@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -111,6 +111,13 @@ async def add_records(project_id: Id, request: Request, actor: CurrentActor, sto
     return out(report.__dict__, 201)
 
 
+def upload_path_name(client_name: str) -> str:
+    """The name an upload is saved under: never the client's (it may be ``..`` or a path), only
+    its suffix, which tells the format (``.jsonl``, ``.csv`` …) when that is plain."""
+    suffix = Path(client_name.replace("\\", "/")).suffix.lower()
+    return "upload" + (suffix if suffix[1:].isascii() and suffix[1:].isalnum() else "")
+
+
 @router.post("/projects/{project_id}/imports", status_code=201)
 def import_file(
     project_id: Id,
@@ -119,9 +126,9 @@ def import_file(
     store: StoreDep,
     format: Annotated[str, Form()] = "auto",
 ) -> Response:
-    name = Path(file.filename or "upload").name or "upload"
+    name = file.filename or "upload"
     with tempfile.TemporaryDirectory(prefix="assay-import-") as tmp:
-        path = Path(tmp) / name
+        path = Path(tmp) / upload_path_name(name)
         with path.open("wb") as fh:
             shutil.copyfileobj(file.file, fh, 1 << 20)
         try:
@@ -140,11 +147,19 @@ def export(
     store: StoreDep,
     format: Annotated[str, Query(pattern="^(jsonl|csv|parquet)$")] = "jsonl",
     lineage: bool = False,
+    csv_formulas: Annotated[
+        Literal["escape", "raw"],
+        Query(
+            description="CSV: put a ' before cells a spreadsheet would run as formulas (escape), or not (raw)"
+        ),
+    ] = "escape",
 ) -> FileResponse:
     tmp = tempfile.mkdtemp(prefix="assay-export-")
     path = Path(tmp) / f"project-{project_id}.{format}"
     try:
-        exports.export_file(store, actor, project_id, path, fmt=format, lineage=lineage)
+        exports.export_file(
+            store, actor, project_id, path, fmt=format, lineage=lineage, csv_formulas=csv_formulas
+        )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

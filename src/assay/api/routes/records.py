@@ -16,7 +16,9 @@ from assay.services import consensus, leaderboard, records, stats, trajectory_st
 router = APIRouter(tags=["records"])
 
 FilterQ = Annotated[str | None, Query(description=" | ".join(records.FILTERS))]
-UserQ = Annotated[int | None, Query(le=MAX_ID, description="only this contributor's answers (a user id)")]
+UserQ = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="only this contributor's answers (a user id)")
+]
 
 
 @router.get("/projects/{project_id}/records")

@@ -157,12 +157,12 @@ def _flat_messages(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
         if not k.startswith(prefix + "."):
             continue
         parts = k[len(prefix) + 1 :].split(".")
-        if not parts[0].isdigit():
+        if not (parts[0].isascii() and parts[0].isdigit()):
             continue
         m = rows.setdefault(int(parts[0]), {"role": "assistant", "content": None, "calls": {}})
         if len(parts) == 2 and parts[1] in ("role", "content"):
             m[parts[1]] = v
-        elif len(parts) == 4 and parts[1] == "tool_calls" and parts[2].isdigit():
+        elif len(parts) == 4 and parts[1] == "tool_calls" and parts[2].isascii() and parts[2].isdigit():
             m["calls"].setdefault(int(parts[2]), {})[parts[3]] = v
     out = []
     for i in sorted(rows):
