@@ -25,8 +25,9 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _established(pid: int, port: int) -> int:
-    """Established TCP connections on ``port`` that process ``pid`` holds (Linux /proc)."""
+def _established(pid: int, port: int, peers: set[int]) -> int:
+    """Established TCP connections on ``port`` that process ``pid`` holds to one of the client
+    ports ``peers`` (Linux /proc): another connection (the start-up check's, closing) is not ours."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -39,7 +40,8 @@ def _established(pid: int, port: int) -> int:
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         cols = line.split()
         local_port = int(cols[1].split(":")[1], 16)
-        if local_port == port and cols[3] == "01" and cols[9] in inodes:  # 01: ESTABLISHED
+        remote_port = int(cols[2].split(":")[1], 16)
+        if local_port == port and remote_port in peers and cols[3] == "01" and cols[9] in inodes:
             count += 1
     return count
 
@@ -63,7 +65,8 @@ def test_connections_spread_over_the_workers_and_all_stop(db_url: str, tmp_path:
             c.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
         for c in clients:
             assert c.recv(4096).startswith(b"HTTP/1.1 200")
-        held = [_established(w, port) for w in workers]
+        peers = {c.getsockname()[1] for c in clients}
+        held = [_established(w, port, peers) for w in workers]  # (01 in /proc: ESTABLISHED)
         assert sum(held) == 40
         assert min(held) >= 8, held  # one socket per worker: the kernel hashes connections over them
         os.kill(workers[0], signal.SIGKILL)  # a worker that dies is started again
