@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse
 
 import assay
 from assay.api import offload
+from assay.api.access import access
 from assay.api.errors import install_error_handlers, problem
 from assay.api.hot import HotLane
 from assay.api.limits import BodySizeLimit, LoginLimiter
@@ -88,7 +89,7 @@ def create_app(
 
     api = APIRouter(prefix=API_PREFIX)
 
-    @api.get("/health", tags=["health"])
+    @api.get("/health", tags=["health"], **access("public"))
     def health() -> Response:
         return out({"status": "ok", "version": _version(), "database": the_store.dialect})
 

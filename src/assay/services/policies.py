@@ -135,17 +135,16 @@ def load_workspace(conn: Connection, actor: Actor, name: str | None, *, need: st
     that role (naming one is needed when there are several). A workspace the actor is not a
     member of is reported as not found, like one that does not exist.
     """
-    if name is None:
-        if actor.is_admin:
-            found = acc.get_workspace(conn, default_workspace_id(conn))
-        else:
-            mine = [w for w in _memberships(conn, actor) if ROLE_RANK.get(w["role"], -1) >= ROLE_RANK[need]]
-            if not mine:
-                raise PermissionDenied(f"this needs the {need} role in a workspace; you have none")
-            if len(mine) > 1:
-                names = ", ".join(repr(w["name"]) for w in mine)
-                raise ValidationError(f"name the workspace: you are a {need} in {names}", field="workspace")
-            found = mine[0]
+    if actor.is_admin and name in (None, DEFAULT_WORKSPACE):  # (made on first use)
+        found = acc.get_workspace(conn, default_workspace_id(conn))
+    elif name is None:
+        mine = [w for w in _memberships(conn, actor) if ROLE_RANK.get(w["role"], -1) >= ROLE_RANK[need]]
+        if not mine:
+            raise PermissionDenied(f"this needs the {need} role in a workspace; you have none")
+        if len(mine) > 1:
+            names = ", ".join(repr(w["name"]) for w in mine)
+            raise ValidationError(f"name the workspace: you are a {need} in {names}", field="workspace")
+        found = mine[0]
     else:
         found = acc.get_workspace_by_name(conn, name)
     role = workspace_role(conn, actor, int(found["id"])) if found else None

@@ -6,6 +6,7 @@ import secrets
 
 from fastapi import APIRouter, Request, Response
 
+from assay.api.access import access
 from assay.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentActor, Id, SettingsDep, StoreDep
 from assay.api.routes import out
 from assay.api.schemas import LoginIn, TokenIn
@@ -29,7 +30,7 @@ def _user(actor: Actor) -> dict[str, object]:
     }
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", **access("public"))
 def login(body: LoginIn, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     limiter = request.app.state.login_limiter
     client = request.client.host if request.client else "?"
@@ -65,7 +66,7 @@ def login(body: LoginIn, request: Request, store: StoreDep, settings: SettingsDe
     return response
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, **access("signed-in"))
 def logout(request: Request, actor: CurrentActor, store: StoreDep) -> Response:
     session = request.cookies.get(SESSION_COOKIE)
     if session and actor.token_kind == "session":
@@ -76,28 +77,28 @@ def logout(request: Request, actor: CurrentActor, store: StoreDep) -> Response:
     return response
 
 
-@router.get("/me")
+@router.get("/me", **access("signed-in"))
 def me(actor: CurrentActor) -> Response:
     return out(_user(actor))
 
 
-@router.get("/me/stats")
+@router.get("/me/stats", **access("signed-in"))
 def my_stats(actor: CurrentActor, store: StoreDep) -> Response:
     return out(stats.my_stats(store, actor))
 
 
-@router.get("/tokens")
+@router.get("/tokens", **access("signed-in"))
 def list_tokens(actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": accounts.list_tokens(store, actor)})
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", status_code=201, **access("signed-in"))
 def create_token(body: TokenIn, actor: CurrentActor, store: StoreDep) -> Response:
     tid, token = accounts.create_token(store, actor, name=body.name, user_name=body.user)
     return out({"id": tid, "name": body.name, "token": token}, 201)
 
 
-@router.delete("/tokens/{token_id}", status_code=204)
+@router.delete("/tokens/{token_id}", status_code=204, **access("owner"))
 def revoke_token(token_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     accounts.revoke_token(store, actor, token_id)
     return Response(status_code=204)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from assay.api import hot
+from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, body_schema, paged, request_actor
 from assay.api.routes import out
 from assay.api.schemas import DraftIn, ReviewIn, SkipIn, SubmitIn
@@ -18,18 +19,26 @@ router = APIRouter(tags=["dispatch"])
 # OpenAPI. They read the caller and the body themselves, without dependency injection.
 
 
-@router.post("/projects/{project_id}/next", responses={204: {"description": "nothing left for the caller"}})
+@router.post(
+    "/projects/{project_id}/next",
+    responses={204: {"description": "nothing left for the caller"}},
+    **access("project:annotator"),
+)
 async def next_assignment(project_id: Id, request: Request) -> Response:
     store, actor = await request_actor(request)
     return await hot.lease(store, actor, project_id)
 
 
-@router.get("/assignments/{assignment_id}")
+@router.get("/assignments/{assignment_id}", **access("holder"))
 def get_assignment(assignment_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(dispatch.get_assignment(store, actor, assignment_id))
 
 
-@router.post("/assignments/{assignment_id}/responses", status_code=201, openapi_extra=body_schema(SubmitIn))
+@router.post(
+    "/assignments/{assignment_id}/responses",
+    status_code=201,
+    **access("holder", openapi_extra=body_schema(SubmitIn)),
+)
 async def submit_response(assignment_id: Id, request: Request) -> Response:
     """Store the answer; with ``"next": true`` the answer also carries the caller's next lease
     (``next``: a lease as ``POST /projects/{id}/next`` gives it, or null), saving a round trip."""
@@ -37,31 +46,31 @@ async def submit_response(assignment_id: Id, request: Request) -> Response:
     return await hot.submit(store, actor, assignment_id, hot.parse_submit(await request.body()))
 
 
-@router.put("/assignments/{assignment_id}/draft")
+@router.put("/assignments/{assignment_id}/draft", **access("holder"))
 def save_draft(assignment_id: Id, body: DraftIn, actor: CurrentActor, store: StoreDep) -> Response:
     return out(dispatch.save_draft(store, actor, assignment_id, body.values))
 
 
-@router.post("/assignments/{assignment_id}/skip", status_code=204)
+@router.post("/assignments/{assignment_id}/skip", status_code=204, **access("holder"))
 def skip(assignment_id: Id, actor: CurrentActor, store: StoreDep, body: SkipIn | None = None) -> Response:
     body = body or SkipIn()
     dispatch.skip_assignment(store, actor, assignment_id, reason=body.reason, flag=body.flag)
     return Response(status_code=204)
 
 
-@router.post("/assignments/{assignment_id}/release", status_code=204)
+@router.post("/assignments/{assignment_id}/release", status_code=204, **access("holder"))
 def release(assignment_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     dispatch.release_assignment(store, actor, assignment_id)
     return Response(status_code=204)
 
 
-@router.get("/projects/{project_id}/reviews")
+@router.get("/projects/{project_id}/reviews", **access("project:reviewer"))
 def review_queue(project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
     rows = review.review_queue(store, actor, project_id, after_id=page.after_id, limit=page.limit + 1)
     return out(paged(rows, page.limit, key="review_id"))
 
 
-@router.post("/reviews/{review_id}")
+@router.post("/reviews/{review_id}", **access("project:reviewer"))
 def decide_review(review_id: Id, body: ReviewIn, actor: CurrentActor, store: StoreDep) -> Response:
     decision = review.decide_review(
         store, actor, review_id, body.verdict, corrected_values=body.corrected_values, comment=body.comment
@@ -69,7 +78,7 @@ def decide_review(review_id: Id, body: ReviewIn, actor: CurrentActor, store: Sto
     return out(decision)
 
 
-@router.post("/responses/{response_id}/review")
+@router.post("/responses/{response_id}/review", **access("project:reviewer"))
 def review_response(response_id: Id, body: ReviewIn, actor: CurrentActor, store: StoreDep) -> Response:
     decision = review.review_response(
         store, actor, response_id, body.verdict, corrected_values=body.corrected_values, comment=body.comment

@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, paged
 from assay.api.errors import BadRequest
 from assay.api.routes import out
@@ -31,37 +32,37 @@ EXPORT_TYPES = {
 }
 
 
-@router.get("/projects")
+@router.get("/projects", **access("signed-in"))
 def list_projects(actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
     rows = projects.list_projects(store, actor, after_id=page.after_id, limit=page.limit + 1)
     return out(paged(rows, page.limit))
 
 
-@router.post("/projects", status_code=201)
+@router.post("/projects", status_code=201, **access("workspace:manager"))
 def create_project(body: ProjectIn, actor: CurrentActor, store: StoreDep) -> Response:
     return out(
         projects.create_project(store, actor, body.schema_, name=body.name, workspace=body.workspace), 201
     )
 
 
-@router.get("/projects/{project_id}")
+@router.get("/projects/{project_id}", **access("project:annotator"))
 def get_project(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(projects.get_project(store, actor, project_id))
 
 
-@router.patch("/projects/{project_id}")
+@router.patch("/projects/{project_id}", **access("project:manager"))
 def update_project(project_id: Id, body: ProjectPatch, actor: CurrentActor, store: StoreDep) -> Response:
     return out(
         projects.update_project(store, actor, project_id, schema=body.schema_, guidelines=body.guidelines)
     )
 
 
-@router.get("/projects/{project_id}/members")
+@router.get("/projects/{project_id}/members", **access("project:manager"))
 def list_members(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": projects.list_members(store, actor, project_id)})
 
 
-@router.post("/projects/{project_id}/members", status_code=201)
+@router.post("/projects/{project_id}/members", status_code=201, **access("project:manager"))
 def add_member(project_id: Id, body: MemberIn, actor: CurrentActor, store: StoreDep) -> Response:
     projects.add_member(store, actor, project_id, body.user, body.role)
     return out({"user": body.user, "role": body.role}, 201)
@@ -92,15 +93,18 @@ def _json_array(body: bytes) -> Iterator[tuple[int, Any]]:
 @router.post(
     "/projects/{project_id}/records",
     status_code=201,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                "application/x-ndjson": {"schema": {"type": "string"}},
-            },
-        }
-    },
+    **access(
+        "project:manager",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    ),
 )
 async def add_records(project_id: Id, request: Request, actor: CurrentActor, store: StoreDep) -> Response:
     """Add or update records in bulk, all or nothing; an error names the line (item) and field."""
@@ -118,7 +122,7 @@ def upload_path_name(client_name: str) -> str:
     return "upload" + (suffix if suffix[1:].isascii() and suffix[1:].isalnum() else "")
 
 
-@router.post("/projects/{project_id}/imports", status_code=201)
+@router.post("/projects/{project_id}/imports", status_code=201, **access("project:manager"))
 def import_file(
     project_id: Id,
     file: Annotated[UploadFile, File(description="JSONL, JSON, CSV or Parquet")],
@@ -140,7 +144,7 @@ def import_file(
     return out(report.__dict__ | {"source": name}, 201)
 
 
-@router.get("/projects/{project_id}/export")
+@router.get("/projects/{project_id}/export", **access("project:manager"))
 def export(
     project_id: Id,
     actor: CurrentActor,

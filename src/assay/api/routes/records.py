@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, paged
 from assay.api.routes import out
 from assay.api.schemas import ConsensusIn, SuggestionsIn
@@ -21,7 +22,7 @@ UserQ = Annotated[
 ]
 
 
-@router.get("/projects/{project_id}/records")
+@router.get("/projects/{project_id}/records", **access("project:reviewer"))
 def list_records(
     project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep, filter: FilterQ = None
 ) -> Response:
@@ -31,23 +32,23 @@ def list_records(
     return out(paged(rows, page.limit))
 
 
-@router.get("/records/{record_id}")
+@router.get("/records/{record_id}", **access("record:reviewer"))
 def get_record(record_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(records.get_record(store, actor, record_id))
 
 
-@router.get("/records/{record_id}/history")
+@router.get("/records/{record_id}/history", **access("project:reviewer"))
 def record_history(record_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": records.record_history(store, actor, record_id)})
 
 
-@router.post("/records/{record_id}/suggestions", status_code=201)
+@router.post("/records/{record_id}/suggestions", status_code=201, **access("project:manager"))
 def add_suggestions(record_id: Id, body: SuggestionsIn, actor: CurrentActor, store: StoreDep) -> Response:
     rows = [s.model_dump(exclude_none=True) | {"value": s.value} for s in body.suggestions]
     return out(records.add_suggestions(store, actor, record_id, rows, replace=body.replace), 201)
 
 
-@router.get("/projects/{project_id}/responses")
+@router.get("/projects/{project_id}/responses", **access("project:annotator"))
 def list_responses(
     project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep, user: UserQ = None
 ) -> Response:
@@ -57,25 +58,25 @@ def list_responses(
     return out(paged(rows, page.limit))
 
 
-@router.post("/projects/{project_id}/consensus")
+@router.post("/projects/{project_id}/consensus", **access("project:manager"))
 def recompute_consensus(
     project_id: Id, actor: CurrentActor, store: StoreDep, body: ConsensusIn | None = None
 ) -> Response:
     return out(consensus.recompute_project(store, actor, project_id, (body or ConsensusIn()).method))
 
 
-@router.get("/projects/{project_id}/consensus")
+@router.get("/projects/{project_id}/consensus", **access("project:reviewer"))
 def list_consensus(project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
     rows = records.list_consensus(store, actor, project_id, after_id=page.after_id, limit=page.limit + 1)
     return out(paged(rows, page.limit, key="record_id"))
 
 
-@router.get("/projects/{project_id}/stats")
+@router.get("/projects/{project_id}/stats", **access("project:reviewer"))
 def project_stats(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(stats.project_stats(store, actor, project_id))
 
 
-@router.get("/projects/{project_id}/contributors")
+@router.get("/projects/{project_id}/contributors", **access("project:reviewer"))
 def contributors(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": stats.contributor_stats(store, actor, project_id)})
 
@@ -88,7 +89,7 @@ def _no_question(e: ValidationError, question: str | None) -> Exception:
     return e
 
 
-@router.get("/projects/{project_id}/leaderboard")
+@router.get("/projects/{project_id}/leaderboard", **access("project:manager"))
 def project_leaderboard(
     project_id: Id,
     actor: CurrentActor,
@@ -103,7 +104,7 @@ def project_leaderboard(
     return out(board)
 
 
-@router.get("/projects/{project_id}/agent-stats")
+@router.get("/projects/{project_id}/agent-stats", **access("project:manager"))
 def agent_stats(
     project_id: Id,
     actor: CurrentActor,
@@ -120,7 +121,7 @@ def agent_stats(
     return out(figures.to_dict())
 
 
-@router.get("/projects/{project_id}/events")
+@router.get("/projects/{project_id}/events", **access("project:manager"))
 def list_events(project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
     rows = records.list_events(store, actor, project_id, after_id=page.after_id, limit=page.limit + 1)
     return out(paged(rows, page.limit))

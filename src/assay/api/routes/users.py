@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from assay.api.access import access
 from assay.api.deps import CurrentActor, StoreDep
 from assay.api.routes import out
 from assay.api.schemas import UserIn, WorkspaceIn
@@ -12,12 +13,12 @@ from assay.services import accounts
 router = APIRouter(tags=["users"])
 
 
-@router.get("/users")
+@router.get("/users", **access("role:manager"))
 def list_users(actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": accounts.list_users(store, actor)})
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, **access("workspace:manager"))
 def add_user(body: UserIn, actor: CurrentActor, store: StoreDep) -> Response:
     new = accounts.add_user(
         store,
@@ -34,11 +35,11 @@ def add_user(body: UserIn, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"id": new.id, "name": new.name, "role": new.role, "kind": new.kind, "token": new.token}, 201)
 
 
-@router.get("/workspaces")
+@router.get("/workspaces", **access("signed-in"))
 def list_workspaces(actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": accounts.list_workspaces(store, actor)})
 
 
-@router.post("/workspaces", status_code=201)
+@router.post("/workspaces", status_code=201, **access("admin"))
 def create_workspace(body: WorkspaceIn, actor: CurrentActor, store: StoreDep) -> Response:
     return out(accounts.create_workspace(store, actor, body.name), 201)
