@@ -267,3 +267,29 @@ def test_answer_needs_the_field_value() -> None:
     with pytest.raises(ValidationError) as info:
         AV.check_one("pref", {"choice": "a"}, {})
     assert info.value.field == "values.pref"
+
+
+def test_required_span_and_segment_refuse_an_empty_answer() -> None:
+    schema = ProjectSchema.from_dict(
+        {
+            "name": "p",
+            "fields": [{"name": "text", "type": "text"}, {"name": "audio", "type": "audio"}],
+            "questions": [
+                {"name": "ents", "type": "span", "field": "text", "labels": ["PER"]},
+                {"name": "turns", "type": "segment", "field": "audio", "labels": ["speech"]},
+                {"name": "maybe", "type": "span", "field": "text", "labels": ["PER"], "required": False},
+                {"name": "tags", "type": "multi_label", "options": ["a", "b"]},
+            ],
+        }
+    )
+    av = AnswerValidator(schema)
+    fields = {"text": "Ada", "audio": {"url": "a.wav", "duration": 2.0}}
+    span = [{"start": 0, "end": 3, "label": "PER"}]
+    seg = [{"start": 0, "end": 1, "label": "speech"}]
+    ok = {"ents": span, "turns": seg, "maybe": [], "tags": []}
+    assert av.validate(ok, fields) == ok  # an optional span and a multi-label may stay empty
+    for name in ("ents", "turns"):
+        with pytest.raises(ValidationError) as info:
+            av.validate(ok | {name: []}, fields)
+        assert info.value.field == f"values.{name}" and "at least one" in info.value.message
+    assert av.validate(ok | {"ents": []}, fields, partial=True)["ents"] == []  # a draft may

@@ -4,6 +4,8 @@ import type { QuestionSpec, Suggestion } from './types';
 import { isEmpty, opts } from './util';
 
 export const LIST_TYPES = new Set(['multi_label', 'span', 'bbox', 'polygon', 'keypoints', 'segment', 'step_set']);
+// List questions where an empty list answers nothing: a required one needs at least one item.
+export const NEED_SOME = new Set(['span', 'segment']);
 export const SPATIAL = new Set(['bbox', 'polygon', 'keypoints']);
 
 export class Answers {
@@ -59,6 +61,7 @@ export class Answers {
     if (v === null) return q.type === 'step_pick';
     if (q.type === 'text') return typeof v === 'string' && v.trim() !== '';
     if (q.type === 'step_review') return !isEmpty(v);
+    if (NEED_SOME.has(q.type)) return Array.isArray(v) && v.length > 0;
     return true;
   }
 
@@ -79,6 +82,8 @@ export class Answers {
   }
 
   missing(): QuestionSpec[] {
-    return this.questions.filter((q) => q.required !== false && !LIST_TYPES.has(q.type) && !this.answered(q));
+    return this.questions.filter(
+      (q) => q.required !== false && (!LIST_TYPES.has(q.type) || NEED_SOME.has(q.type)) && !this.answered(q),
+    );
   }
 }

@@ -98,3 +98,8 @@ export function inEditable(t: EventTarget | null): boolean {
   }
   return el.isContentEditable;
 }
+
+/** Characters ``start`` to ``end`` of ``text`` counted in Unicode code points (as span offsets are). */
+export function cpSlice(text: string, start: number, end: number): string {
+  return Array.from(text).slice(start, end).join('');
+}

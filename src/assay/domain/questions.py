@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -104,6 +104,9 @@ class BaseQuestion(BaseModel):
     title: str | None = None
     description: str | None = None
     required: bool = True
+
+    empty_is_unanswered: ClassVar[bool] = False
+    """An empty list answers nothing: a required question of this type refuses ``[]``."""
 
     @field_validator("name")
     @classmethod
@@ -399,6 +402,7 @@ class SpanQuestion(_WithLabels):
     """Labelled character ranges of a text field. Value: ``[{"start", "end", "label"}]``."""
 
     type: Literal["span"] = "span"
+    empty_is_unanswered: ClassVar[bool] = True
 
     def checker(self) -> AnswerChecker:
         names = self.label_values
@@ -605,6 +609,7 @@ class SegmentQuestion(_WithLabels):
     """
 
     type: Literal["segment"] = "segment"
+    empty_is_unanswered: ClassVar[bool] = True
     transcript: bool = False
 
     def checker(self) -> AnswerChecker:

@@ -62,6 +62,7 @@ class AnswerValidator:
         self.schema = schema
         self._checks: dict[str, AnswerChecker] = {q.name: q.checker() for q in schema.questions}
         self._required: tuple[str, ...] = tuple(q.name for q in schema.questions if q.required)
+        self._need_some = frozenset(q.name for q in schema.questions if q.required and q.empty_is_unanswered)
         self._names = ", ".join(q.name for q in schema.questions)
         # ``None`` means "not answered", except for step_pick where it means "no step"
         self._skip_none = frozenset(q.name for q in schema.questions if q.type != "step_pick")
@@ -102,6 +103,12 @@ class AnswerValidator:
             for name in self._required:
                 if name not in out:
                     raise ValidationError("is required", field=f"{where}.{name}" if where else name)
+            for name in self._need_some:
+                if out[name] == []:
+                    raise ValidationError(
+                        "is required: mark at least one (or make the question optional, required: false)",
+                        field=f"{where}.{name}" if where else name,
+                    )
         return out
 
 
