@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
-from assay.domain.errors import AssayError
+from assay.domain.errors import AssayError, NotFound
 from assay.services.actors import SYSTEM, Actor
 from assay.settings import Settings
 from assay.store.engine import Store, open_store
@@ -31,6 +31,7 @@ __all__ = [
     "open_cli_store",
     "print_json",
     "progress_bar",
+    "sqlite_file",
 ]
 
 console = Console()
@@ -53,10 +54,39 @@ def settings_for(home: Path | None, db: str | None) -> Settings:
     return Settings().with_overrides(home=home, db=db)
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and for SQLite in memory)."""
+    if not url.startswith("sqlite"):
+        return None
+    _, sep, rest = url.partition(":///")
+    path = rest.split("?", 1)[0]
+    if not sep or path in ("", ":memory:"):
+        return None
+    return Path(path)
+
+
+def _require_database(url: str) -> None:
+    """Refuse to work on a SQLite database nobody made: a command run in the wrong folder, or
+    without ``ASSAY_HOME``, would otherwise make an empty one and then report that nothing exists."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise NotFound(
+            f"no assay database at {path}: run `assay init` first, or point --home (ASSAY_HOME) "
+            "or --db (ASSAY_DATABASE_URL) at the instance you initialised"
+        )
+
+
 @contextmanager
-def open_cli_store(home: Path | None, db: str | None) -> Iterator[tuple[Store, Actor]]:
-    """The database the options name, migrated, and the local actor (the CLI acts as admin)."""
+def open_cli_store(
+    home: Path | None, db: str | None, *, create: bool = False
+) -> Iterator[tuple[Store, Actor]]:
+    """The database the options name, migrated, and the local actor (the CLI acts as admin).
+
+    A SQLite database that does not exist yet is an error unless ``create`` (``assay init``,
+    ``assay demo``)."""
     settings = settings_for(home, db)
+    if not create:
+        _require_database(settings.db_url)
     store = open_store(settings.db_url)
     try:
         yield store, SYSTEM

@@ -26,7 +26,7 @@ def demo(
     home = home or Path(tempfile.mkdtemp(prefix="assay-demo-"))
     home.mkdir(parents=True, exist_ok=True)
     db = f"sqlite:///{(home / 'assay.db').resolve()}"
-    with open_cli_store(home, db) as (store, _):
+    with open_cli_store(home, db, create=True) as (store, _):
         made = build_demo(store)
     console.print(f"Demo data in [bold]{home}[/bold]")
     for name, pid in made.projects.items():

@@ -45,19 +45,25 @@ def init(
     password: Annotated[str | None, typer.Option(help="Password for the admin's web sign-in.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create the data directory and its database, and an admin; print the admin's API token once."""
+    """Create the data directory and its database, and an admin; print the admin's API token once.
+
+    On an instance already initialised, ``--password`` sets the admin's password."""
     settings = settings_for(home, db)
     settings.home.mkdir(parents=True, exist_ok=True)
-    with open_cli_store(home, db) as (store, _):
+    with open_cli_store(home, db, create=True) as (store, actor):
         new = accounts.init_instance(store, admin_name=admin, password=password)
         info: dict[str, str | None] = {"home": str(settings.home.resolve()), "database": settings.db_url}
         if new is None:
+            if password is not None:
+                accounts.set_password(store, actor, admin, password)
             info["admin"] = admin
             info["token"] = None
             if as_json:
-                print_json(info)
+                print_json(info | {"password_set": password is not None})
             else:
                 console.print(f"assay is already initialised at {info['database']} (admin {admin!r} exists).")
+                if password is not None:
+                    console.print(f"Set the password of {admin!r}.", markup=False)
             return
         info.update({"admin": new.name, "token": new.token})
         if as_json:
@@ -66,6 +72,13 @@ def init(
             console.print(f"Initialised assay at [bold]{info['database']}[/bold]")
             console.print(f"Admin [bold]{new.name}[/bold]; API token (shown once, keep it):")
             console.print(new.token, soft_wrap=True, markup=False, highlight=False)
+            if password is None:
+                console.print(
+                    f"To sign in to the web UI, give {new.name!r} a password: "
+                    f"assay users password {new.name}",
+                    markup=False,
+                    highlight=False,
+                )
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from assay.cli.common import (
     HomeOpt,
     JsonOpt,
     console,
+    err_console,
     new_app,
     open_cli_store,
     print_json,
@@ -140,6 +141,27 @@ def _cache(home: Path | None, db: str | None, path: Path | None, off: bool) -> R
     return ResponseCache(path or settings_for(home, db).home / "cache" / "responses.sqlite")
 
 
+def _fail_when_nothing_came_back(
+    done: int, reasons: dict[str, str], headline: str = "every model call failed"
+) -> None:
+    """A run whose model calls all failed says why on stderr and exits 1 (its report, if asked
+    for with ``--json``, is already on stdout)."""
+    if done or not reasons:
+        return
+    err_console.print(f"error: {headline}", markup=False, highlight=False)
+    for who, reason in reasons.items():
+        err_console.print(f"  {who}: {reason}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _first_reasons(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The first failure reason per model (or record), in order."""
+    out: dict[str, str] = {}
+    for who, reason in pairs:
+        out.setdefault(who, reason)
+    return out
+
+
 def _close(specs: list[generation.ModelSpec]) -> None:
     for s in specs:
         close = getattr(s.connector, "close", None)
@@ -195,16 +217,24 @@ def generate(
         _close(specs)
         if rc is not None:
             rc.close()
+    reasons = _first_reasons([(m, e) for f in report.failed for m, e in f.get("errors", {}).items()])
+    answers = sum(int(m["answers"]) for m in report.by_model.values())
+    headline = "no prompt got two answers" if answers else "every model call failed"
     if as_json:
         print_json(report.to_dict())
+        _fail_when_nothing_came_back(report.records, reasons, headline)
         return
+    _fail_when_nothing_came_back(report.records, reasons, headline)
     console.print(
         f"Generated {report.candidates} candidates into {report.records} records of {report.project} "
         f"({report.cached} from the cache); cost {report.cost:.6f}; "
         f"tokens {report.prompt_tokens} in, {report.completion_tokens} out."
     )
     for f in report.failed:
-        console.print(f"  skipped prompt {f['id']}: {f['reason']}", markup=False)
+        why = "; ".join(f"{m}: {e}" for m, e in f.get("errors", {}).items())
+        console.print(
+            f"  skipped prompt {f['id']}: {f['reason']}" + (f" ({why})" if why else ""), markup=False
+        )
 
 
 def _fmt(x: Any) -> str:
@@ -349,9 +379,12 @@ def eval_run(
         _close(specs)
         if rc is not None:
             rc.close()
+    reasons = _first_reasons([(f["model"], f["reason"]) for f in out["failed"]])
     if as_json:
         print_json(out)
+        _fail_when_nothing_came_back(out["records"], reasons)
         return
+    _fail_when_nothing_came_back(out["records"], reasons)
     console.print(
         f"Benchmark {out['benchmark']} {out['version']['name']}: {out['records']} answers sent to "
         f"{out['grading_project']} for grading; cost {out['cost']:.6f}."
@@ -416,9 +449,12 @@ def judge_run(
         _close([spec])
         if rc is not None:
             rc.close()
+    reasons = _first_reasons([(f"record {s['record_id']}", s["reason"]) for s in report.skipped[:5]])
     if as_json:
         print_json(report.to_dict())
+        _fail_when_nothing_came_back(report.answered, reasons, "the judge answered no record")
         return
+    _fail_when_nothing_came_back(report.answered, reasons, "the judge answered no record")
     console.print(
         f"{user} answered {report.answered} records of {project} ({len(report.skipped)} skipped, "
         f"{report.cached} from the cache); cost {report.cost:.6f}."

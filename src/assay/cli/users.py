@@ -83,3 +83,21 @@ def list_(home: HomeOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> N
         for u in rows:
             table.add_row(str(u["id"]), u["name"], u["role"], u["kind"], ",".join(u["skills"] or []))
         console.print(table)
+
+
+@app.command("password")
+def password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    new_password: Annotated[
+        str | None,
+        typer.Option("--password", help="The new password (asked for, hidden, when left out)."),
+    ] = None,
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Set a user's password for the web sign-in (at least 8 characters)."""
+    if new_password is None:
+        new_password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with open_cli_store(home, db) as (store, actor):
+        accounts.set_password(store, actor, name, new_password)
+    console.print(f"Set the password of {name!r}.", markup=False, highlight=False)

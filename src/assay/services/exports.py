@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
 from assay.formats import open_writer
+from assay.formats.atomic import atomic_output
 from assay.services.actors import Actor
 from assay.services.audit import audit
 from assay.services.policies import load_project
@@ -136,21 +137,24 @@ def export_file(
 ) -> ExportReport:
     """Write a project's records with responses and consensus to ``path`` as JSONL, JSON, CSV or
     Parquet. CSV cells that a spreadsheet would run as formulas are made text unless
-    ``csv_formulas="raw"`` (:mod:`assay.formats.csv_`)."""
-    writer = open_writer(path, fmt, csv_formulas=csv_formulas)
+    ``csv_formulas="raw"`` (:mod:`assay.formats.csv_`). ``path`` appears only when every row
+    is written (:func:`assay.formats.atomic.atomic_output`)."""
     n = 0
-    try:
-        with store.read() as conn:
-            project = load_project(conn, actor, project_ref, need="manager")
-            pid = int(project["id"])
-            total = rec_store.count_records(conn, pid)
-            for row in iter_export_rows(conn, pid, flat_fields=fmt in ("csv", "parquet"), lineage=lineage):
-                writer.write(row)
-                n += 1
-                if on_progress is not None and n % 5000 == 0:
-                    on_progress(n, total)
-    finally:
-        writer.close()
+    with store.read() as conn:
+        project = load_project(conn, actor, project_ref, need="manager")
+        pid = int(project["id"])
+        total = rec_store.count_records(conn, pid)
+        with atomic_output(path) as tmp:
+            writer = open_writer(tmp, fmt, csv_formulas=csv_formulas)
+            try:
+                rows = iter_export_rows(conn, pid, flat_fields=fmt in ("csv", "parquet"), lineage=lineage)
+                for row in rows:
+                    writer.write(row)
+                    n += 1
+                    if on_progress is not None and n % 5000 == 0:
+                        on_progress(n, total)
+            finally:
+                writer.close()
     if on_progress is not None:
         on_progress(n, n)
     with store.tx() as conn:

@@ -16,7 +16,8 @@ from typing import Any
 from assay.domain import events as ev
 from assay.domain.errors import ValidationError
 from assay.domain.schema import ProjectSchema
-from assay.formats import open_writer
+from assay.formats import EXPORT_FORMATS, open_writer
+from assay.formats.atomic import atomic_output
 from assay.formats.training import TrainingOptions, load_transforms
 from assay.services.actors import Actor
 from assay.services.audit import audit
@@ -24,11 +25,20 @@ from assay.services.exports import iter_export_rows
 from assay.services.policies import load_project
 from assay.store.engine import Store
 
-__all__ = ["TrainingOptions", "export_training", "training_formats"]
+__all__ = ["TrainingOptions", "export_training", "training_formats", "unknown_format"]
 
 
 def training_formats() -> list[str]:
     return sorted(load_transforms())
+
+
+def unknown_format(fmt: str) -> ValidationError:
+    """The error for a format that is neither a file format nor a training format; it lists both."""
+    return ValidationError(
+        f"unknown format {fmt!r}; file formats: {', '.join(EXPORT_FORMATS)}; "
+        f"training formats: {', '.join(training_formats())}",
+        field="format",
+    )
 
 
 def export_training(
@@ -42,13 +52,13 @@ def export_training(
     """Write a project's training examples in format ``fmt``; returns how many were written.
 
     ``path`` ending in ``.jsonl`` or ``.parquet`` gives that file; any other path is written
-    as a Hugging Face ``datasets`` folder (``datasets.load_from_disk`` reads it).
+    as a Hugging Face ``datasets`` folder (``datasets.load_from_disk`` reads it). ``path``
+    appears only when every example is written; a project the format does not fit, or any
+    other error, leaves nothing behind.
     """
     transforms = load_transforms()
     if fmt not in transforms:
-        raise ValidationError(
-            f"unknown training format {fmt!r}; known: {', '.join(sorted(transforms))}", field="format"
-        )
+        raise unknown_format(fmt)
     options = options or TrainingOptions()
     suffix = path.suffix.lower()
     with store.read() as conn:
@@ -56,17 +66,18 @@ def export_training(
         pid = int(project["id"])
         schema = ProjectSchema.from_dict(project["schema"])
         examples = transforms[fmt](schema, iter_export_rows(conn, pid, lineage=True), options)
-        if suffix in (".jsonl", ".parquet"):
-            writer = open_writer(path, suffix[1:])
-            n = 0
-            try:
-                for ex in examples:
-                    writer.write(ex)
-                    n += 1
-            finally:
-                writer.close()
-        else:
-            n = _save_hf_dataset(examples, path)
+        with atomic_output(path) as tmp:
+            if suffix in (".jsonl", ".parquet"):
+                writer = open_writer(tmp, suffix[1:])
+                n = 0
+                try:
+                    for ex in examples:
+                        writer.write(ex)
+                        n += 1
+                finally:
+                    writer.close()
+            else:
+                n = _save_hf_dataset(examples, tmp)
     with store.tx() as conn:
         audit(
             conn,

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from assay.domain.errors import ValidationError
 from assay.domain.fields import candidate_ids
 from assay.domain.schema import ProjectSchema
 from assay.formats.training import TrainingOptions, register_transform
@@ -186,7 +187,10 @@ def _pairs(
 
 def _check(lay: _Layout, fmt: str) -> None:
     if lay.comparison is None or lay.question is None:
-        raise ValueError(f"the {fmt} format needs a comparison field and a preference or ranking question")
+        raise ValidationError(
+            f"the {fmt} format needs a comparison field and a preference or ranking question",
+            field="format",
+        )
 
 
 @register_transform("dpo")
