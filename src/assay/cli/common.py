@@ -8,17 +8,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
-from assay.domain.errors import AssayError, NotFound
-from assay.services.actors import SYSTEM, Actor
 from assay.settings import Settings
-from assay.store.engine import Store, open_store
+
+if TYPE_CHECKING:
+    from assay.services.actors import Actor
+    from assay.store.engine import Store
+
+# Start-up is a feature: `assay --help` imports Typer and Rich and this package's command
+# modules only. Each command imports the services, the store and the libraries it runs (SciPy,
+# SQLAlchemy, FastAPI …) inside its body; tests/cli/test_startup.py checks it.
 
 __all__ = [
     "AssayGroup",
@@ -68,6 +72,8 @@ def sqlite_file(url: str) -> Path | None:
 def _require_database(url: str) -> None:
     """Refuse to work on a SQLite database nobody made: a command run in the wrong folder, or
     without ``ASSAY_HOME``, would otherwise make an empty one and then report that nothing exists."""
+    from assay.domain.errors import NotFound
+
     path = sqlite_file(url)
     if path is not None and not path.exists():
         raise NotFound(
@@ -84,6 +90,9 @@ def open_cli_store(
 
     A SQLite database that does not exist yet is an error unless ``create`` (``assay init``,
     ``assay demo``)."""
+    from assay.services.actors import SYSTEM
+    from assay.store.engine import open_store
+
     settings = settings_for(home, db)
     if not create:
         _require_database(settings.db_url)
@@ -112,6 +121,8 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int | None], None]
     if not err_console.is_terminal:
         yield lambda done, total: None
         return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -134,7 +145,12 @@ class AssayGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except AssayError as e:
+        except Exception as e:
+            # An AssayError exists only once its module is loaded; looking it up here keeps
+            # the module (and the domain package) out of `--help`.
+            errors = sys.modules.get("assay.domain.errors")
+            if errors is None or not isinstance(e, errors.AssayError):
+                raise
             err_console.print(f"error ({e.code}): {e}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 

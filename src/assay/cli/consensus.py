@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, new_app, open_cli_store, print_json
-from assay.services import consensus
 
 app = new_app("consensus", "Recompute consensus labels of a project.")
 
@@ -24,6 +23,8 @@ def recompute(
     as_json: JsonOpt = False,
 ) -> None:
     """Recompute every record's consensus; categorical questions through an EM aggregator with gold clamped."""
+    from assay.services import consensus
+
     with open_cli_store(home, db) as (store, actor):
         summary = consensus.recompute_project(store, actor, project, method)
     if as_json:

@@ -9,9 +9,6 @@ import typer
 
 from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, open_cli_store, print_json, progress_bar
 from assay.cli.serve import TokenOpt, UrlOpt, remote_client
-from assay.formats import EXPORT_FORMATS
-from assay.formats.training import TrainingOptions
-from assay.services import exports, imports, training_exports
 
 
 def import_(
@@ -25,6 +22,8 @@ def import_(
     as_json: JsonOpt = False,
 ) -> None:
     """Import records (all or nothing; re-importing an external_id updates that record)."""
+    from assay.services import imports
+
     if url:
         with remote_client(url, token) as client:
             report: Any = client.import_file(project, file, format=format)
@@ -67,6 +66,10 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export records with their responses (nested) and consensus, one row per record; or training data."""
+    from assay.formats import EXPORT_FORMATS
+    from assay.formats.training import TrainingOptions
+    from assay.services import exports, training_exports
+
     if url:
         with remote_client(url, token) as client:
             client.export(project, out, format=format, lineage=lineage, csv_formulas=csv_formulas)

@@ -10,7 +10,6 @@ import typer
 
 from assay.cli.common import console, open_cli_store
 from assay.cli.serve import serve as run_server
-from assay.services.demo import build_demo
 
 
 def demo(
@@ -23,6 +22,8 @@ def demo(
     serve: Annotated[bool, typer.Option(help="Serve the demo (use --no-serve to only create it).")] = True,
 ) -> None:
     """Create a demo instance (SQLite, three projects, simulated contributors) and serve it."""
+    from assay.services.demo import build_demo
+
     home = home or Path(tempfile.mkdtemp(prefix="assay-demo-"))
     home.mkdir(parents=True, exist_ok=True)
     db = f"sqlite:///{(home / 'assay.db').resolve()}"

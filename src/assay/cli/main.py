@@ -20,7 +20,6 @@ from assay.cli.common import (
 from assay.cli.project import app as project_app
 from assay.cli.quality import app as quality_app
 from assay.cli.users import app as users_app
-from assay.services import accounts
 
 app = typer.Typer(
     name="assay",
@@ -48,6 +47,8 @@ def init(
     """Create the data directory and its database, and an admin; print the admin's API token once.
 
     On an instance already initialised, ``--password`` sets the admin's password."""
+    from assay.services import accounts
+
     settings = settings_for(home, db)
     settings.home.mkdir(parents=True, exist_ok=True)
     with open_cli_store(home, db, create=True) as (store, actor):

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, new_app, open_cli_store, print_json
 from assay.cli.serve import TokenOpt, UrlOpt, remote_client
-from assay.domain.errors import ValidationError
-from assay.domain.schema import ProjectSchema
-from assay.services import projects
+
+if TYPE_CHECKING:
+    from assay.domain.schema import ProjectSchema
 
 app = new_app("project", "Create, list and show projects.")
 
 
 def read_schema(path: Path) -> ProjectSchema:
+    from assay.domain.errors import ValidationError
+    from assay.domain.schema import ProjectSchema
+
     if not path.exists():
         raise ValidationError("no such file", file=str(path))
     try:
@@ -43,6 +46,8 @@ def create(
             project = client.create_project(read_schema(schema), name=name, workspace=workspace).raw
         _print_created(project, as_json)
         return
+    from assay.services import projects
+
     with open_cli_store(home, db) as (store, actor):
         project = projects.create_project(store, actor, read_schema(schema), name=name, workspace=workspace)
     _print_created(project, as_json)
@@ -68,6 +73,8 @@ def list_(
         with remote_client(url, token) as client:
             _print_projects([p.raw for p in client.projects()], as_json)
         return
+    from assay.services import projects
+
     with open_cli_store(home, db) as (store, actor):
         _print_projects(projects.list_projects(store, actor), as_json)
 
@@ -102,6 +109,8 @@ def show(
         with remote_client(url, token) as client:
             _print_project(client.project(name).raw, as_json)
         return
+    from assay.services import projects
+
     with open_cli_store(home, db) as (store, actor):
         _print_project(projects.get_project(store, actor, name), as_json)
 

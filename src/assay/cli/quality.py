@@ -10,21 +10,13 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import numpy.typing as npt
 import typer
 
-from assay.quality import (
-    METHODS,
-    DawidSkene,
-    consensus_agreement,
-    fleiss_kappa,
-    gold_accuracy,
-    krippendorff_alpha,
-    pairwise_cohen_kappa,
-)
+if TYPE_CHECKING:  # NumPy and the algorithms load when a command runs, not for --help
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["app"]
 
@@ -72,6 +64,8 @@ def _label_order(values: set[str]) -> list[str]:
 
 
 def _codes(values: list[str], order: list[str]) -> npt.NDArray[np.int64]:
+    import numpy as np
+
     index = {v: i for i, v in enumerate(order)}
     return np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
 
@@ -91,6 +85,8 @@ def _encode(rows: list[dict[str, str]], gold_rows: list[dict[str, str]] | None =
 def _gold(
     enc: Encoded, gold_rows: list[dict[str, str]]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    import numpy as np
+
     tindex = {s: i for i, s in enumerate(enc.tasks)}
     lindex = {s: i for i, s in enumerate(enc.labels)}
     pairs = [(tindex[g["task"]], lindex[g["label"]]) for g in gold_rows if g["task"] in tindex]
@@ -108,6 +104,8 @@ def aggregate(
     gold: GoldOpt = None,
 ) -> None:
     """Aggregate several labels per task into one label with a confidence."""
+    from assay.quality import METHODS
+
     if method not in METHODS:
         raise _fail(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     rows = _read(input, ("worker", "task", "label"))
@@ -134,6 +132,10 @@ def agreement(
     json_out: JsonOpt = False,
 ) -> None:
     """Krippendorff's alpha, Fleiss' kappa and mean pairwise Cohen's kappa."""
+    import numpy as np
+
+    from assay.quality import fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappa
+
     if level not in ("nominal", "ordinal", "interval"):
         raise _fail("--level must be nominal, ordinal or interval")
     rows = _read(input, ("worker", "task", "label"))
@@ -165,6 +167,10 @@ def agreement(
 @app.command()
 def workers(input: InputOpt, gold: GoldOpt = None, json_out: JsonOpt = False) -> None:
     """Per worker: number of labels, accuracy estimated by Dawid-Skene, accuracy on gold."""
+    import numpy as np
+
+    from assay.quality import DawidSkene, consensus_agreement, gold_accuracy
+
     rows = _read(input, ("worker", "task", "label"))
     gold_rows = _read(gold, ("task", "label")) if gold else None
     enc = _encode(rows, gold_rows)

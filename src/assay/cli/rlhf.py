@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
 from assay.cli.common import (
     DbOpt,
@@ -30,11 +29,10 @@ from assay.cli.common import (
     print_json,
     settings_for,
 )
-from assay.connectors import OpenAICompatible, Price, ResponseCache
-from assay.domain.errors import ValidationError
-from assay.services import evaluation, generation
-from assay.services import leaderboard as lb
-from assay.services.judge import DEFAULT_PAIRWISE_TEMPLATE, run_judge
+
+if TYPE_CHECKING:
+    from assay.connectors import Price, ResponseCache
+    from assay.services.generation import ModelSpec
 
 __all__ = ["register"]
 
@@ -70,6 +68,8 @@ def _value(text: str) -> Any:
 
 
 def _parse_model(spec: str) -> tuple[str, dict[str, Any]]:
+    from assay.domain.errors import ValidationError
+
     name, _, rest = spec.partition("@")
     params: dict[str, Any] = {}
     for part in filter(None, rest.split(",")):
@@ -83,6 +83,9 @@ def _parse_model(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def _prices(items: list[str] | None) -> dict[str, Price]:
+    from assay.connectors import Price
+    from assay.domain.errors import ValidationError
+
     out: dict[str, Price] = {}
     for item in items or []:
         name, eq, vals = item.partition("=")
@@ -104,7 +107,13 @@ def _specs(
     prices: list[str] | None,
     cache: ResponseCache | None,
     concurrency: int,
-) -> list[generation.ModelSpec]:
+) -> list[ModelSpec]:
+    import yaml
+
+    from assay.connectors import OpenAICompatible, Price
+    from assay.domain.errors import ValidationError
+    from assay.services.generation import ModelSpec
+
     entries: list[dict[str, Any]] = []
     parsed = [(_parse_model(m), m) for m in models or []]
     names = [n for (n, _), _ in parsed]
@@ -131,11 +140,13 @@ def _specs(
             cache=cache,
             price=Price(float(price[0]), float(price[1])) if price else price_map.get(str(e["model"])),
         )
-        out.append(generation.ModelSpec(connector, label=e.get("label")))
+        out.append(ModelSpec(connector, label=e.get("label")))
     return out
 
 
 def _cache(home: Path | None, db: str | None, path: Path | None, off: bool) -> ResponseCache | None:
+    from assay.connectors import ResponseCache
+
     if off:
         return None
     return ResponseCache(path or settings_for(home, db).home / "cache" / "responses.sqlite")
@@ -162,7 +173,7 @@ def _first_reasons(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-def _close(specs: list[generation.ModelSpec]) -> None:
+def _close(specs: list[ModelSpec]) -> None:
     for s in specs:
         close = getattr(s.connector, "close", None)
         if close is not None:
@@ -194,6 +205,9 @@ def generate(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate candidates from N models for a prompt set, as records of a comparison project."""
+    from assay.domain.errors import ValidationError
+    from assay.services import generation
+
     if not project:
         raise ValidationError("name the comparison project with --project", field="project")
     if (prompts is None) == (from_project is None):
@@ -257,6 +271,8 @@ def leaderboard(
     as_json: JsonOpt = False,
 ) -> None:
     """Bradley-Terry ratings with bootstrap 95% intervals, best first."""
+    from assay.services import leaderboard as lb
+
     with open_cli_store(home, db) as (store, actor):
         board = lb.leaderboard(
             store, actor, project, question=question, category=category, source=source, by=by, n_boot=boot
@@ -322,6 +338,8 @@ def eval_freeze(
     as_json: JsonOpt = False,
 ) -> None:
     """Freeze the benchmark's records as an immutable dataset version."""
+    from assay.services import evaluation
+
     with open_cli_store(home, db) as (store, actor):
         v = evaluation.freeze_version(store, actor, benchmark, name=name)
     if as_json:
@@ -359,6 +377,10 @@ def eval_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate the models' answers on a frozen benchmark and send them to a grading project."""
+    import yaml
+
+    from assay.services import evaluation
+
     rubric_doc = yaml.safe_load(rubric.read_text()) if rubric is not None else None
     rc = _cache(home, db, cache, no_cache)
     specs = _specs(model, models, base_url, api_key_env, price, rc, concurrency)
@@ -401,6 +423,8 @@ def eval_results(
     as_json: JsonOpt = False,
 ) -> None:
     """Grades per model (mean and 95% interval per rubric question) and per item."""
+    from assay.services import evaluation
+
     with open_cli_store(home, db) as (store, actor):
         res = evaluation.eval_results(store, actor, grading_project)
     if as_json:
@@ -436,6 +460,9 @@ def judge_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Let a model answer a project through dispatch, like any contributor (an LLM judge)."""
+    from assay.services import evaluation
+    from assay.services.judge import DEFAULT_PAIRWISE_TEMPLATE, run_judge
+
     text = template.read_text() if template is not None else DEFAULT_PAIRWISE_TEMPLATE
     rc = _cache(home, db, cache, no_cache)
     (spec,) = _specs([model], None, base_url, api_key_env, price, rc, 1)

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, open_cli_store, print_json
-from assay.services import trace_imports
 
 _FORMATS = "auto, openai-chat, openai-responses, anthropic, langsmith, otel, steps, swe-agent or tau-bench"
 
@@ -28,6 +27,8 @@ def import_traces(
     as_json: JsonOpt = False,
 ) -> None:
     """Import agent traces as trajectory records (all or nothing), with pre-check suggestions."""
+    from assay.services import trace_imports
+
     with open_cli_store(home, db) as (store, actor):
         report = trace_imports.import_traces(
             store, actor, project, file, fmt=format, field=field, checks=checks

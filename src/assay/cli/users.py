@@ -9,7 +9,6 @@ from rich.table import Table
 
 from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, new_app, open_cli_store, print_json
 from assay.cli.serve import TokenOpt, UrlOpt, remote_client
-from assay.services import accounts
 
 app = new_app("users", "Add and list users (people and model contributors).")
 
@@ -37,6 +36,8 @@ def add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user and print its API token once."""
+    from assay.services import accounts
+
     skill_list = [s for s in (skills or "").split(",") if s.strip()]
     if url:
         with remote_client(url, token) as client:
@@ -74,6 +75,8 @@ def add(
 @app.command("list")
 def list_(home: HomeOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """List users."""
+    from assay.services import accounts
+
     with open_cli_store(home, db) as (store, actor):
         rows = accounts.list_users(store, actor)
         if as_json:
@@ -96,6 +99,8 @@ def password(
     db: DbOpt = None,
 ) -> None:
     """Set a user's password for the web sign-in (at least 8 characters)."""
+    from assay.services import accounts
+
     if new_password is None:
         new_password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with open_cli_store(home, db) as (store, actor):

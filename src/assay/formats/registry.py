@@ -10,9 +10,21 @@ from assay.formats.base import RowWriter, Source
 from assay.formats.csv_ import CSV_FORMULAS, CsvWriter, read_csv
 from assay.formats.json_array import JsonArrayWriter, read_json_array
 from assay.formats.jsonl import JsonlWriter, read_jsonl
-from assay.formats.parquet import ParquetWriter, read_parquet
 
 __all__ = ["EXPORT_FORMATS", "IMPORT_FORMATS", "Source", "detect_format", "open_source", "open_writer"]
+
+
+def read_parquet(path: Path, name: str) -> Source:
+    from assay.formats.parquet import read_parquet  # PyArrow loads only for Parquet files
+
+    return read_parquet(path, name)
+
+
+def ParquetWriter(path: Path) -> RowWriter:  # noqa: N802 - stands in for the class it makes
+    from assay.formats.parquet import ParquetWriter
+
+    return ParquetWriter(path)
+
 
 _READERS: dict[str, Callable[[Path, str], Source]] = {
     "jsonl": read_jsonl,

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from assay.quality._arrays import BoolArray, FloatArray, IntArray, as_index
 
@@ -66,6 +65,8 @@ def gold_accuracy(
     a = prior[0] + k
     b = prior[1] + (n - k)
     tail = (1 - level) / 2
+    from scipy import stats  # scipy.stats takes a second to load; only gold scores need it
+
     return GoldScores(
         n=n,
         correct=k,

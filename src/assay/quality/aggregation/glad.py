@@ -25,7 +25,6 @@ Example
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
 
 from assay.quality._arrays import FloatArray, Triplets, softmax_rows
 from assay.quality.aggregation._base import EMAggregator
@@ -98,6 +97,8 @@ class GLAD(EMAggregator):
             return -float(val), -np.concatenate([ga, gb])
 
         theta0 = np.concatenate([self.alphas_, self._b])
+        from scipy import optimize  # loaded on first use: start-up stays light
+
         res = optimize.minimize(
             negq, theta0, jac=True, method="L-BFGS-B", options={"maxiter": self.m_step_iter}
         )
