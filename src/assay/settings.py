@@ -6,24 +6,41 @@
 | ``ASSAY_DATABASE_URL`` | ``sqlite:///$ASSAY_HOME/assay.db`` | SQLAlchemy URL of the database |
 | ``ASSAY_MAX_BODY_BYTES`` | ``104857600`` | largest request body the server accepts |
 | ``ASSAY_SECURE_COOKIES`` | ``false`` | mark session cookies ``Secure`` (behind HTTPS) |
+| ``ASSAY_TRUSTED_PROXIES`` | (none) | addresses or networks of reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, comma-separated |
 
 The faces (CLI, API) build one :class:`Settings` and pass what is needed down.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SETTINGS_HELP", "Settings"]
+__all__ = ["SETTINGS_HELP", "Settings", "trusted_proxies"]
 
 SETTINGS_HELP: dict[str, str] = {
     "ASSAY_HOME": "data directory (SQLite database, media); default ./assay-data",
     "ASSAY_DATABASE_URL": "SQLAlchemy database URL; default sqlite:///$ASSAY_HOME/assay.db",
     "ASSAY_MAX_BODY_BYTES": "largest request body the server accepts, in bytes; default 100 MiB",
     "ASSAY_SECURE_COOKIES": "set the Secure flag on session cookies (serve behind HTTPS); default false",
+    "ASSAY_TRUSTED_PROXIES": "comma-separated addresses or networks (10.0.0.0/8) of reverse proxies whose "
+    "X-Forwarded-For/-Proto headers are believed; default none (the headers are ignored)",
 }
+
+
+def trusted_proxies(value: str | None) -> tuple[str, ...]:
+    """``ASSAY_TRUSTED_PROXIES`` read: each an IP address or network; a wrong one is an error."""
+    found = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    for part in found:
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"ASSAY_TRUSTED_PROXIES: {part!r} is not an IP address or network (10.0.0.0/8)"
+            ) from None
+    return found
 
 
 def _bool(value: str | None) -> bool:
@@ -38,6 +55,11 @@ class Settings:
         default_factory=lambda: int(os.environ.get("ASSAY_MAX_BODY_BYTES", str(100 * 1024 * 1024)))
     )
     secure_cookies: bool = field(default_factory=lambda: _bool(os.environ.get("ASSAY_SECURE_COOKIES")))
+    # Reverse proxies whose X-Forwarded-For is believed; none by default, so that a client cannot
+    # choose the address the sign-in limiter counts it under.
+    trusted_proxies: tuple[str, ...] = field(
+        default_factory=lambda: trusted_proxies(os.environ.get("ASSAY_TRUSTED_PROXIES"))
+    )
 
     @property
     def db_url(self) -> str:
@@ -52,4 +74,5 @@ class Settings:
             database_url=db or self.database_url,
             max_body_bytes=self.max_body_bytes,
             secure_cookies=self.secure_cookies,
+            trusted_proxies=self.trusted_proxies,
         )

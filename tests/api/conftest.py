@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,12 +52,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def live(db_url: str, tmp_path: Path) -> Iterator[Live]:
-    settings = Settings(home=tmp_path, database_url=db_url, max_body_bytes=1_000_000)
+@contextmanager
+def running(db_url: str, settings: Settings) -> Iterator[Live]:
+    """The application over ``db_url`` with ``settings``, served by Uvicorn in a thread.
+
+    Uvicorn's own X-Forwarded-For handling is off, as under ``assay serve``: the application
+    believes it from ``settings.trusted_proxies`` only.
+    """
     server_store = open_store(db_url, migrate=False)
     app = create_app(settings, store=server_store)
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=free_port(), log_level="warning", access_log=False, proxy_headers=False
+    )
     server = ThreadServer(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -73,6 +80,12 @@ def live(db_url: str, tmp_path: Path) -> Iterator[Live]:
         thread.join(10)
         store.dispose()
         server_store.dispose()
+
+
+@pytest.fixture
+def live(db_url: str, tmp_path: Path) -> Iterator[Live]:
+    with running(db_url, Settings(home=tmp_path, database_url=db_url, max_body_bytes=1_000_000)) as live:
+        yield live
 
 
 SERVE = "from assay.cli.main import app; from assay.cli import serve; serve.register(app); app()"

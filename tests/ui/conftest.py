@@ -162,9 +162,30 @@ def server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[S
     s.stop()
 
 
+# What Chromium refused under the server's Content-Security-Policy, on any page opened by login();
+# the autouse fixture below fails the test that caused one (the UI must work within the policy).
+CSP_VIOLATIONS: list[str] = []
+
+
+def watch_csp(page: Any) -> None:
+    def seen(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            CSP_VIOLATIONS.append(f"{page.url}: {message.text}")
+
+    page.on("console", seen)
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations() -> Iterator[None]:
+    CSP_VIOLATIONS.clear()
+    yield
+    assert not CSP_VIOLATIONS, CSP_VIOLATIONS
+
+
 def login(browser: Any, server: Server, name: str, viewport: tuple[int, int] = (1280, 720)) -> Any:
     ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, base_url=server.url)
     page = ctx.new_page()
+    watch_csp(page)
     page.goto("/")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)

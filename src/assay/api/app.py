@@ -20,9 +20,10 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse
 
 import assay
-from assay.api import offload
+from assay.api import offload, openapi
 from assay.api.access import access
 from assay.api.errors import install_error_handlers, problem
+from assay.api.headers import SecurityHeaders
 from assay.api.hot import HotLane
 from assay.api.limits import BodySizeLimit, LoginLimiter
 from assay.api.routes import auth, dispatch, out, projects, records, users
@@ -86,6 +87,12 @@ def create_app(
     app.state.login_limiter = LoginLimiter()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.trusted_proxies:
+        # The client's address (which the sign-in limiter counts) from X-Forwarded-For, but only
+        # when the connection comes from a configured proxy; `assay serve` turns Uvicorn's own off.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
 
     api = APIRouter(prefix=API_PREFIX)
 
@@ -98,11 +105,13 @@ def create_app(
         api.include_router(module.router)
 
     app.include_router(api)
+    openapi.install(app)  # every operation's problem+json answers (assay.api.openapi)
     _mount_ui(app, static_dir or STATIC_DIR)
-    # next and submit for API-token callers skip the middleware stack (assay.api.hot).
+    # next and submit for API-token callers skip the middleware stack (assay.api.hot); the
+    # security headers (assay.api.headers) wrap both.
     build_stack = app.build_middleware_stack
-    app.build_middleware_stack = lambda: HotLane(  # type: ignore[method-assign]
-        build_stack(), the_store, settings.max_body_bytes
+    app.build_middleware_stack = lambda: SecurityHeaders(  # type: ignore[method-assign]
+        HotLane(build_stack(), the_store, settings.max_body_bytes), API_PREFIX
     )
     return app
 

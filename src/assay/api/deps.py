@@ -1,13 +1,16 @@
 """What routes ask for: the store, the calling actor (token or session cookie), paging.
 
 A request is authenticated by ``Authorization: Bearer <token>`` or by the ``assay_session``
-cookie. A cookie request that changes state must also send ``X-CSRF-Token`` equal to the
-``assay_csrf`` cookie (double-submit); a token request needs no such header, since a browser
-never adds it on its own.
+cookie. A cookie request that changes state must also send ``X-CSRF-Token``: the session's own
+CSRF token (:func:`csrf_token_for`, given at sign-in in the body and the ``assay_csrf`` cookie).
+It is derived from the session, so a token from one session is refused on another, and another
+site can neither read nor set it; a token request needs no such header, since a browser never
+adds it on its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Annotated, Any
 
@@ -30,6 +33,7 @@ __all__ = [
     "SESSION_COOKIE",
     "SettingsDep",
     "authenticate_bearer",
+    "csrf_token_for",
     "StoreDep",
     "page_params",
 ]
@@ -38,6 +42,14 @@ SESSION_COOKIE = "assay_session"
 CSRF_COOKIE = "assay_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def csrf_token_for(session: str) -> str:
+    """The CSRF token of a browser session: a digest of its (secret, HttpOnly) session token.
+
+    One session's token says nothing of another's, nor of the session token it comes from.
+    """
+    return hmac.new(b"assay-csrf", session.encode(), hashlib.sha256).hexdigest()
 
 
 async def get_store(request: Request) -> Store:
@@ -77,10 +89,11 @@ async def get_actor(request: Request, store: Annotated[Store, Depends(get_store)
     if actor.token_kind != "session":
         raise Unauthenticated("an API token cannot be used as a session cookie")
     if request.method not in _SAFE:
-        cookie = request.cookies.get(CSRF_COOKIE, "")
         sent = request.headers.get(CSRF_HEADER, "")
-        if not cookie or not sent or not hmac.compare_digest(cookie, sent):
-            raise PermissionDenied(f"missing or wrong {CSRF_HEADER} header (send the {CSRF_COOKIE} cookie)")
+        if not sent or not hmac.compare_digest(csrf_token_for(session).encode(), sent.encode()):
+            raise PermissionDenied(
+                f"missing or wrong {CSRF_HEADER} header (send this session's token, the {CSRF_COOKIE} cookie)"
+            )
     return actor
 
 

@@ -59,19 +59,44 @@ def too_large(max_bytes: int) -> BodyTooLarge:
 
 
 class LoginLimiter:
-    """At most ``failures`` failed logins per (name, client address) in ``window`` seconds.
+    """Failed sign-ins, counted three ways over a sliding ``window`` of seconds.
 
-    Kept in the memory of one server process: with N workers a client gets up to N times as
-    many tries, which still stops password guessing at any useful rate.
+    * per name and address (``per_pair``, 10): a person who mistypes;
+    * per name from any address (``per_account``, 20): one account guessed from many addresses,
+      or through a proxy that lets the client rotate ``X-Forwarded-For``;
+    * per address over any names (``per_address``, 30): password spraying, one password tried
+      on many names.
+
+    A sign-in is refused (429 with ``Retry-After``) while any of the three is full; a success
+    clears only its own name-and-address count, so that the account and the address stay
+    counted while someone else is guessing. Kept in the memory of one server process: with N
+    workers a client gets up to N times as many tries, which still stops guessing at any useful
+    rate.
     """
 
-    def __init__(self, failures: int = 10, window: float = 300.0) -> None:
+    def __init__(
+        self,
+        failures: int = 10,
+        window: float = 300.0,
+        *,
+        per_account: int = 20,
+        per_address: int = 30,
+    ) -> None:
         self.failures = failures
+        self.per_account = per_account
+        self.per_address = per_address
         self.window = window
-        self._seen: dict[tuple[str, str], deque[float]] = {}
+        self._seen: dict[tuple[str, ...], deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+    def _keys(self, name: str, client: str) -> list[tuple[tuple[str, ...], int]]:
+        return [
+            (("pair", name, client), self.failures),
+            (("account", name), self.per_account),
+            (("address", client), self.per_address),
+        ]
+
+    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
         q = self._seen.setdefault(key, deque())
         while q and q[0] <= now - self.window:
             q.popleft()
@@ -80,20 +105,25 @@ class LoginLimiter:
     def check(self, name: str, client: str) -> None:
         now = time.monotonic()
         with self._lock:
-            q = self._recent((name, client), now)
-            if len(q) >= self.failures:
-                wait = int(q[0] + self.window - now) + 1
-                raise RateLimited(
-                    f"too many failed sign-ins; try again in {wait} s", details={"retry_after": wait}
-                )
+            waits = [
+                int(q[0] + self.window - now) + 1
+                for key, limit in self._keys(name, client)
+                if len(q := self._recent(key, now)) >= limit
+            ]
+        if waits:
+            wait = max(waits)
+            raise RateLimited(
+                f"too many failed sign-ins; try again in {wait} s", details={"retry_after": wait}
+            )
 
     def failed(self, name: str, client: str) -> None:
         now = time.monotonic()
         with self._lock:
-            self._recent((name, client), now).append(now)
+            for key, _ in self._keys(name, client):
+                self._recent(key, now).append(now)
             if len(self._seen) > 100_000:  # keep memory bounded under a flood of names
                 self._seen = {k: v for k, v in self._seen.items() if v}
 
     def succeeded(self, name: str, client: str) -> None:
         with self._lock:
-            self._seen.pop((name, client), None)
+            self._seen.pop(("pair", name, client), None)

@@ -1,16 +1,20 @@
 """Wire models of request bodies (answers are plain JSON built by the services).
 
-These only check shapes; every rule (roles, schema validation of values, workflow) lives in
-the services, which raise the errors the API maps to problem+json.
+These check shapes, and declare in the OpenAPI what the services check of a plain value (a
+role's name, a name's length, a password's), so that a client reading the schema sends what
+the server takes; every rule (who may, schema validation of values, workflow) lives in the
+services, which raise the errors the API maps to problem+json.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.domain.numbers import MAX_INT
+from assay.domain.text import MAX_NAME
+from assay.quality import METHODS
 
 __all__ = [
     "ConsensusIn",
@@ -33,36 +37,40 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+RoleName = Literal["admin", "manager", "reviewer", "annotator"]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+
+
 class LoginIn(_In):
     name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=1000)
 
 
 class TokenIn(_In):
-    name: str = Field(default="default", min_length=1, max_length=200)
-    user: str | None = Field(default=None, description="another user's name (admins only)")
+    name: Name = "default"
+    user: Name | None = Field(default=None, description="another user's name (admins only)")
 
 
 class UserIn(_In):
-    name: str
-    role: str = "annotator"
-    kind: str = "human"
+    name: Name
+    role: RoleName = "annotator"
+    kind: Literal["human", "model"] = "human"
     skills: list[str] = Field(default_factory=list)
-    password: str | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=1000)
     cost_per_hour: float | None = Field(default=None, ge=0)
     cost_per_item: float | None = Field(default=None, ge=0)
-    workspace: str | None = None
+    workspace: Name | None = None
 
 
 class WorkspaceIn(_In):
-    name: str
+    name: Name
 
 
 class ProjectIn(_In):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
     schema_: dict[str, Any] = Field(alias="schema", description="the project schema (see docs/schema.md)")
-    name: str | None = None
-    workspace: str | None = None
+    name: Name | None = None
+    workspace: Name | None = None
 
 
 class ProjectPatch(_In):
@@ -72,8 +80,8 @@ class ProjectPatch(_In):
 
 
 class MemberIn(_In):
-    user: str
-    role: str = "annotator"
+    user: Name
+    role: RoleName = "annotator"
 
 
 class SuggestionIn(_In):
@@ -111,4 +119,4 @@ class ReviewIn(_In):
 
 
 class ConsensusIn(_In):
-    method: str | None = None
+    method: str | None = Field(default=None, json_schema_extra={"enum": [*METHODS, None]})

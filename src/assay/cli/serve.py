@@ -64,6 +64,9 @@ def serve(
         "log_level": log_level,
         "access_log": False,
         "timeout_graceful_shutdown": 5,
+        # X-Forwarded-For is believed only from ASSAY_TRUSTED_PROXIES, by the application itself
+        # (Uvicorn's default would believe it from 127.0.0.1, a proxy on the same machine).
+        "proxy_headers": False,
     }
     if workers > 1 and spread_workers():  # a socket per worker: connections spread over them
         run_workers(workers, host, port, **options)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi import APIRouter, Request, Response
 
 from assay.api.access import access
-from assay.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentActor, Id, SettingsDep, StoreDep
+from assay.api.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    CurrentActor,
+    Id,
+    SettingsDep,
+    StoreDep,
+    csrf_token_for,
+)
 from assay.api.routes import out
 from assay.api.schemas import LoginIn, TokenIn
 from assay.domain.errors import Unauthenticated
+from assay.domain.text import name_key
 from assay.services import accounts, stats
 from assay.services.accounts import SESSION_HOURS
 from assay.services.actors import Actor
@@ -33,16 +40,18 @@ def _user(actor: Actor) -> dict[str, object]:
 @router.post("/auth/login", **access("public"))
 def login(body: LoginIn, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     limiter = request.app.state.login_limiter
+    # (the address is the connection's, or X-Forwarded-For's from ASSAY_TRUSTED_PROXIES only)
     client = request.client.host if request.client else "?"
-    limiter.check(body.name, client)
+    name = name_key(body.name)  # the form the name is looked up in: its variants count as one
+    limiter.check(name, client)
     try:
         actor = accounts.login(store, body.name, body.password)
     except Unauthenticated:
-        limiter.failed(body.name, client)
+        limiter.failed(name, client)
         raise
-    limiter.succeeded(body.name, client)
+    limiter.succeeded(name, client)
     session = accounts.create_session(store, actor)
-    csrf = secrets.token_urlsafe(32)
+    csrf = csrf_token_for(session)
     response = out({"user": _user(actor), "csrf_token": csrf})
     age = SESSION_HOURS * 3600
     response.set_cookie(
