@@ -72,6 +72,9 @@ def _truncate(url: str) -> None:
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as c:
         c.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        # procrastinate's queue (made on first use by the job tier): no job of an earlier test stays.
+        if c.exec_driver_sql("SELECT to_regclass('procrastinate_jobs')").scalar() is not None:
+            c.exec_driver_sql("TRUNCATE procrastinate_jobs, procrastinate_workers RESTART IDENTITY CASCADE")
     engine.dispose()
 
 

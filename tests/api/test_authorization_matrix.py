@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from assay.api.access import RULES
 from assay.api.app import API_PREFIX, create_app
-from assay.services import accounts, dispatch, imports
+from assay.services import accounts, dispatch, imports, jobs
 from assay.services.actors import ROLE_RANK, SYSTEM, Actor
 from assay.settings import Settings
 from assay.store import records as rec_store
@@ -157,6 +157,8 @@ def _path_value(world: World, path: str, name: str, actor: Actor | None, scope: 
             ).scalar_one()
     if name == "response_id":
         return world.fresh_answer(scope)["id"]
+    if name == "job_id":
+        return jobs.enqueue(store, SYSTEM, side.project, "consensus", submit=False)["id"]
     raise AssertionError(f"the matrix does not know how to fill {{{name}}} of {path}")
 
 
@@ -176,6 +178,7 @@ def _body(world: World, method: str, path: str, scope: str) -> dict[str, Any]:
         ("POST", "/projects/{project_id}/imports"): {
             "files": {"file": ("m.jsonl", b'{"id": "imp", "text": "x"}\n')}
         },
+        ("POST", "/projects/{project_id}/jobs"): {"json": {"kind": "consensus"}},
         ("POST", "/records/{record_id}/suggestions"): {
             "json": {"suggestions": [{"question": "label", "value": "a"}]}
         },

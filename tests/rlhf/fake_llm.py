@@ -9,7 +9,9 @@
   a prompt containing ``BADJSON`` gets an answer with no JSON in it.
 
 ``faults`` is a queue of HTTP statuses (or ``"slow"``) served to the next requests before
-normal answers resume; 429s carry ``Retry-After: 0``. ``calls``, ``in_flight_max`` and
+normal answers resume; 429s carry ``Retry-After: 0``. ``answerer(model, prompt)``, when set,
+answers first (None: the usual answer). ``hold_after``: requests after that many answered wait
+until ``release`` is set (``held`` is set when one waits), to stop a client in the middle of a run. ``calls``, ``in_flight_max`` and
 ``auth`` (the Authorization headers seen) let the tests check the client.
 """
 
@@ -38,6 +40,10 @@ class FakeLLM:
         self.in_flight_max = 0
         self.auth: list[str | None] = []
         self.bodies: list[dict[str, Any]] = []
+        self.answerer: Any = None
+        self.hold_after: int | None = None
+        self.held = threading.Event()
+        self.release = threading.Event()
         self._lock = threading.Lock()
         fake = self
 
@@ -86,7 +92,11 @@ class FakeLLM:
             self.in_flight += 1
             self.in_flight_max = max(self.in_flight_max, self.in_flight)
             fault = self.faults.popleft() if self.faults else None
+            hold = self.hold_after is not None and self.ok_calls >= self.hold_after
         try:
+            if hold:
+                self.held.set()
+                self.release.wait(60)
             if fault == "slow":
                 time.sleep(1.0)
             elif isinstance(fault, int):
@@ -129,6 +139,10 @@ class FakeLLM:
                 self.in_flight -= 1
 
     def answer(self, model: str, prompt: str, body: dict[str, Any]) -> str:
+        if self.answerer is not None:
+            text = self.answerer(model, prompt)
+            if text is not None:
+                return str(text)
         if "BADJSON" in prompt:
             return "I think both are fine, honestly."
         blocks = BLOCK.findall(prompt)

@@ -26,7 +26,7 @@ from assay.api.errors import install_error_handlers, problem
 from assay.api.headers import SecurityHeaders
 from assay.api.hot import HotLane
 from assay.api.limits import BodySizeLimit, LoginLimiter
-from assay.api.routes import auth, dispatch, out, projects, records, users
+from assay.api.routes import auth, dispatch, jobs, out, projects, records, users
 from assay.services import dispatch as dispatch_services
 from assay.settings import Settings
 from assay.store.engine import Store, open_store
@@ -52,8 +52,10 @@ def create_app(
     *,
     static_dir: Path | None = None,
     threads: int | None = None,
+    run_jobs: bool = True,
 ) -> FastAPI:
-    """The application over ``store`` (or the database ``settings`` name, opened and migrated)."""
+    """The application over ``store`` (or the database ``settings`` name, opened and migrated).
+    On SQLite it runs background jobs in a thread of its own (``run_jobs``)."""
     settings = settings or Settings()
     owned = store is None
     the_store = store or open_store(settings.db_url)
@@ -68,7 +70,14 @@ def create_app(
             group_commit=True,
             before_turn=dispatch_services.read_ahead,
         )
+        runner = None
+        if the_store.is_sqlite and run_jobs:  # PostgreSQL: `assay worker` runs them
+            from assay.services.job_queue import InProcessRunner
+
+            runner = InProcessRunner(the_store).start()
         yield
+        if runner is not None:
+            runner.stop()
         offload.shutdown()
         if owned:
             the_store.dispose()
@@ -101,7 +110,7 @@ def create_app(
         return out({"status": "ok", "version": _version(), "database": the_store.dialect})
 
     # Routes are matched in order: dispatch first, since next and submit are most of the traffic.
-    for module in (dispatch, auth, users, projects, records):
+    for module in (dispatch, auth, users, projects, records, jobs):
         api.include_router(module.router)
 
     app.include_router(api)

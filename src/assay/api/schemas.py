@@ -19,6 +19,7 @@ from assay.quality import METHODS
 __all__ = [
     "ConsensusIn",
     "DraftIn",
+    "JobIn",
     "LoginIn",
     "MemberIn",
     "ProjectIn",
@@ -120,3 +121,10 @@ class ReviewIn(_In):
 
 class ConsensusIn(_In):
     method: str | None = Field(default=None, json_schema_extra={"enum": [*METHODS, None]})
+
+
+class JobIn(_In):
+    kind: str = Field(min_length=1, max_length=40, description="prelabel, judge, consensus or export")
+    params: dict[str, Any] = Field(default_factory=dict)
+    max_attempts: int | None = Field(default=None, ge=1, le=20)
+    time_limit: int | None = Field(default=None, ge=1, le=7 * 24 * 3600, description="seconds per run")

@@ -146,6 +146,9 @@ class BaseConnector(ABC):
         """What identifies this connector in provenance (never a secret)."""
         return {"model": self.model, "params": dict(self.params), "connector": type(self).__name__}
 
+    def close(self) -> None:  # noqa: B027 (most connectors hold nothing)
+        """Let go of what the connector holds (connections); nothing by default."""
+
     def complete(self, messages: Sequence[Message], **params: Any) -> Completion:
         merged = {**self.params, **params}
         msgs = [dict(m) for m in messages]

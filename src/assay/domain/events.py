@@ -17,6 +17,9 @@ __all__ = [
     "DATASET_VERSION_CREATED",
     "EXPORTED",
     "Event",
+    "JOB_CANCELLED",
+    "JOB_CREATED",
+    "JOB_FINISHED",
     "MEMBER_ADDED",
     "MEMBER_REMOVED",
     "PROJECT_CREATED",
@@ -67,6 +70,9 @@ ASSIGNMENT_FLAGGED: Final = "assignment.flagged"
 CONSENSUS_UPDATED: Final = "consensus.updated"
 DATASET_VERSION_CREATED: Final = "dataset_version.created"
 EXPORTED: Final = "exported"
+JOB_CREATED: Final = "job.created"
+JOB_CANCELLED: Final = "job.cancelled"
+JOB_FINISHED: Final = "job.finished"
 
 ALL_ACTIONS: Final[frozenset[str]] = frozenset(
     {
@@ -98,6 +104,9 @@ ALL_ACTIONS: Final[frozenset[str]] = frozenset(
         CONSENSUS_UPDATED,
         DATASET_VERSION_CREATED,
         EXPORTED,
+        JOB_CREATED,
+        JOB_CANCELLED,
+        JOB_FINISHED,
     }
 )
 

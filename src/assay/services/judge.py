@@ -226,8 +226,11 @@ def parse_answer(
     schema: ProjectSchema,
     fields: Mapping[str, Any],
     label_maps: Mapping[str, Mapping[str, str]],
+    *,
+    partial: bool = False,
 ) -> dict[str, Any]:
-    """The question values in a model's answer, validated; raises ``ValueError`` naming what is wrong."""
+    """The question values in a model's answer, validated; raises ``ValueError`` naming what is wrong.
+    ``partial``: questions left unanswered are left out (pre-labels), not an error."""
     obj = extract_json(text)
     names = set(schema.question_names)
     if not (isinstance(obj, dict) and names & set(obj)):
@@ -256,7 +259,7 @@ def parse_answer(
             value = _as_number(value)
         out[q.name] = value
     try:
-        return AnswerValidator(schema).validate(out, fields)
+        return AnswerValidator(schema).validate(out, fields, partial=partial)
     except AssayError as e:
         where = f" ({e.field})" if e.field else ""
         raise ValueError(f"{e.message}{where}") from None

@@ -14,6 +14,7 @@ __all__ = [
     "consensus",
     "dataset_versions",
     "events",
+    "jobs",
     "memberships",
     "metadata",
     "project_members",
@@ -184,6 +185,10 @@ suggestions = sa.Table(
     sa.Column("score", sa.Float, nullable=True),
     sa.Column("model", sa.String(200), nullable=True),
     _created(),
+    # What made it (0007): the model's parameters, what the call cost, and the job that wrote it.
+    sa.Column("params", JSON, nullable=True),
+    sa.Column("cost", sa.Float, nullable=True),
+    sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=True),
 )
 
 assignments = sa.Table(
@@ -302,6 +307,40 @@ dataset_versions = sa.Table(
     _fk("created_by", "users.id", nullable=True),
     _created(),
     sa.UniqueConstraint("project_id", "name"),
+)
+
+# Background jobs (0007): pre-labeling, judge runs, consensus recomputes, exports. The row is the
+# job's truth whichever engine runs it (procrastinate on PostgreSQL, a thread on SQLite).
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    _id(),
+    _fk("project_id", "projects.id", nullable=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    # queued → running → succeeded | failed | cancelled (running → queued again on a retry)
+    sa.Column("state", sa.String(12), nullable=False, default="queued"),
+    sa.Column("params", JSON, nullable=False, default=dict),
+    sa.Column("result", JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("item_errors", JSON, nullable=True),  # the first few errors of single items
+    sa.Column("done", sa.Integer, nullable=False, default=0),
+    sa.Column("failed", sa.Integer, nullable=False, default=0),
+    sa.Column("total", sa.Integer, nullable=True),
+    sa.Column("cost", sa.Float, nullable=False, default=0.0),
+    # Each run (first or retry) takes the next attempt number; a write of an older run is refused.
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("max_attempts", sa.Integer, nullable=False, default=3),
+    sa.Column("time_limit", sa.Integer, nullable=True),  # seconds per run
+    sa.Column("checkpoint", JSON, nullable=True),  # where a retry resumes
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("worker", sa.String(200), nullable=True),
+    sa.Column("created_by", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=True),
+    _created(),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("heartbeat_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_jobs_project", "project_id", "id"),
+    sa.Index("ix_jobs_state", "state", "id"),
 )
 
 events = sa.Table(

@@ -1,0 +1,52 @@
+"""Background jobs of a project: queue, list, show, cancel (managers of the project)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from assay.api.access import access
+from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, paged
+from assay.api.routes import out
+from assay.api.schemas import JobIn
+from assay.services import jobs
+
+router = APIRouter(tags=["jobs"])
+
+StateQ = Annotated[str | None, Query(description="queued, running, succeeded, failed or cancelled")]
+
+
+@router.post("/projects/{project_id}/jobs", status_code=201, **access("project:manager"))
+def start_job(project_id: Id, body: JobIn, actor: CurrentActor, store: StoreDep) -> Response:
+    job = jobs.enqueue(
+        store,
+        actor,
+        project_id,
+        body.kind,
+        body.params,
+        max_attempts=body.max_attempts,
+        time_limit=body.time_limit,
+    )
+    return out(job, 201)
+
+
+@router.get("/projects/{project_id}/jobs", **access("project:manager"))
+def list_jobs(
+    project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep, state: StateQ = None
+) -> Response:
+    """Newest first; ``cursor`` pages to older jobs."""
+    rows = jobs.list_jobs(
+        store, actor, project_id, state=state, before_id=page.after_id or None, limit=page.limit + 1
+    )
+    return out(paged(rows, page.limit))
+
+
+@router.get("/projects/{project_id}/jobs/{job_id}", **access("project:manager"))
+def get_job(project_id: Id, job_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
+    return out(jobs.get_job(store, actor, job_id, project_id))
+
+
+@router.post("/projects/{project_id}/jobs/{job_id}/cancel", **access("project:manager"))
+def cancel_job(project_id: Id, job_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
+    return out(jobs.cancel_job(store, actor, job_id, project_id))

@@ -1,0 +1,105 @@
+"""A connector described by a JSON object, so that a job can store it and a worker build it.
+
+``{"type": "openai", "model": "...", "base_url": "http://...", "api_key_env": "OPENAI_API_KEY",
+"params": {...}, "max_concurrency": 4, "price": [prompt_per_mtok, completion_per_mtok]}``;
+``{"type": "callable", "ref": "module:function", "model": "..."}`` (only modules listed in
+``$ASSAY_CALLABLE_MODULES``, comma-separated, on the machine that queues and the one that runs:
+a job never imports code a caller names); ``{"type": "rules", "name": "...", "rules": [...],
+"defaults": {...}}`` (:mod:`assay.connectors.rules`). A spec never holds a secret: an API key
+is read from the environment variable it names, on the worker.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from assay.connectors.base import BaseConnector, Price
+from assay.connectors.callable import CallableConnector
+from assay.connectors.openai_compat import OpenAICompatible
+from assay.connectors.rules import RuleGrader
+
+__all__ = ["CALLABLE_MODULES_ENV", "build_connector", "check_spec", "spec_model"]
+
+CALLABLE_MODULES_ENV = "ASSAY_CALLABLE_MODULES"
+TYPES = ("openai", "callable", "rules")
+MAX_CONCURRENCY = 64
+
+
+def _allowed_module(ref: str) -> bool:
+    allowed = [m.strip() for m in os.environ.get(CALLABLE_MODULES_ENV, "").split(",") if m.strip()]
+    module = ref.partition(":")[0]
+    return any(module == m or module.startswith(m + ".") for m in allowed)
+
+
+def check_spec(spec: Any) -> dict[str, Any]:
+    """The spec, checked (``ValueError`` naming what is wrong); builds nothing that calls out."""
+    if not isinstance(spec, dict):
+        raise ValueError("a connector is an object with a type")
+    kind = spec.get("type")
+    if kind not in TYPES:
+        raise ValueError(f"connector type must be one of {', '.join(TYPES)}")
+    conc = spec.get("max_concurrency", 4)
+    if not isinstance(conc, int) or not 1 <= conc <= MAX_CONCURRENCY:
+        raise ValueError(f"max_concurrency must be an integer from 1 to {MAX_CONCURRENCY}")
+    if spec.get("params") is not None and not isinstance(spec["params"], dict):
+        raise ValueError("params must be an object")
+    if kind == "openai":
+        if not isinstance(spec.get("model"), str) or not spec["model"]:
+            raise ValueError("an openai connector needs a model")
+        url = spec.get("base_url")
+        if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            raise ValueError("base_url must be an http(s) URL")
+        price = spec.get("price")
+        if price is not None and not (
+            isinstance(price, list)
+            and len(price) == 2
+            and all(isinstance(p, int | float) and p >= 0 for p in price)
+        ):
+            raise ValueError("price is [prompt, completion] per million tokens, each at least 0")
+    elif kind == "callable":
+        ref = spec.get("ref")
+        if not isinstance(ref, str) or ":" not in ref:
+            raise ValueError("a callable connector needs ref 'module:function'")
+        if not _allowed_module(ref):
+            raise ValueError(f"module of {ref!r} is not listed in ${CALLABLE_MODULES_ENV}")
+    else:
+        RuleGrader(
+            spec.get("rules") or [], name=str(spec.get("name") or "rules"), defaults=spec.get("defaults")
+        )
+    return dict(spec)
+
+
+def spec_model(spec: dict[str, Any]) -> str:
+    """The model name a spec's answers carry."""
+    if spec["type"] == "rules":
+        return str(spec.get("name") or "rules")
+    if spec["type"] == "callable":
+        return str(spec.get("model") or spec["ref"].rpartition(":")[2])
+    return str(spec["model"])
+
+
+def build_connector(spec: dict[str, Any]) -> BaseConnector:
+    spec = check_spec(spec)
+    conc = int(spec.get("max_concurrency", 4))
+    params = dict(spec.get("params") or {})
+    if spec["type"] == "openai":
+        price = spec.get("price")
+        return OpenAICompatible(
+            spec["model"],
+            base_url=spec.get("base_url"),
+            api_key_env=spec.get("api_key_env", "OPENAI_API_KEY"),
+            params=params,
+            max_concurrency=conc,
+            max_retries=int(spec.get("max_retries", 5)),
+            timeout=float(spec.get("timeout", 60.0)),
+            price=Price(float(price[0]), float(price[1])) if price else None,
+        )
+    if spec["type"] == "callable":
+        module, _, name = spec["ref"].partition(":")
+        fn = getattr(importlib.import_module(module), name)
+        return CallableConnector(fn, model=spec_model(spec), params=params, max_concurrency=conc)
+    return RuleGrader(
+        spec["rules"], name=spec_model(spec), defaults=spec.get("defaults"), max_concurrency=conc
+    )

@@ -1,0 +1,355 @@
+"""The kinds of background job: pre-labeling, judge (jury) runs, consensus recompute, exports.
+
+Each kind checks its parameters when queued (``prepare``) and runs with a
+:class:`~assay.services.jobs.JobContext`. Pre-labeling writes its suggestions in the transaction
+of its step's checkpoint (a retry never writes them twice); judges answer through dispatch, which
+never gives one contributor a record twice; consensus and exports are idempotent as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+from assay.connectors.base import BaseConnector, Completion, ConnectorError, user_message
+from assay.connectors.rules import fields_message
+from assay.connectors.spec import build_connector, check_spec, spec_model
+from assay.domain.errors import ValidationError
+from assay.domain.schema import ProjectSchema
+from assay.quality import METHODS
+from assay.services import consensus, exports
+from assay.services.actors import Actor, actor_from_row
+from assay.services.jobs import JobContext, JobKind, job_kind, project_of
+from assay.services.judge import extract_json, parse_answer, render_template, run_judge
+from assay.services.policies import author_role
+from assay.store import accounts as acc
+from assay.store import jobs as job_store
+from assay.store import records as rec_store
+from assay.store.engine import Store
+
+__all__ = ["default_prelabel_template"]
+
+MAX_BATCH = 1000
+
+
+def _int(params: dict[str, Any], name: str, default: int, lo: int, hi: int) -> int:
+    value = params.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ValidationError(f"must be an integer from {lo} to {hi}", field=f"params.{name}")
+    return value
+
+
+def _connector_spec(spec: Any, field: str = "params.connector") -> dict[str, Any]:
+    try:
+        return check_spec(spec)
+    except ValueError as e:
+        raise ValidationError(str(e), field=field) from None
+
+
+def _count(store: Store, project_id: int) -> int:
+    with store.read() as conn:
+        return rec_store.count_records(conn, project_id)
+
+
+# --------------------------------------------------------------------------- consensus
+
+
+def _prepare_consensus(
+    store: Store, actor: Actor, project: dict[str, Any], params: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    method = params.get("method")
+    if method is not None and method not in METHODS:
+        raise ValidationError(f"one of {', '.join(METHODS)}", field="params.method")
+    return {"method": method}, 1
+
+
+def _run_consensus(ctx: JobContext) -> dict[str, Any]:
+    assert ctx.project_id is not None
+    out = consensus.recompute_project(ctx.store, ctx.actor, ctx.project_id, ctx.params.get("method"))
+    ctx.progress(done=1)
+    return {"method": out["method"], "records": out["records"]}
+
+
+job_kind(
+    JobKind(
+        "consensus",
+        _run_consensus,
+        _prepare_consensus,
+        description="recompute every record's consensus (EM aggregators over the whole project)",
+    )
+)
+
+# --------------------------------------------------------------------------- exports
+
+EXPORT_FORMATS = ("jsonl", "json", "csv", "parquet")
+
+
+def _prepare_export(
+    store: Store, actor: Actor, project: dict[str, Any], params: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    fmt = params.get("format", "jsonl")
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationError(f"one of {', '.join(EXPORT_FORMATS)}", field="params.format")
+    return {"format": fmt, "lineage": bool(params.get("lineage", False))}, _count(store, int(project["id"]))
+
+
+def export_dir() -> Path:
+    from assay.settings import Settings
+
+    return Settings().home / "exports"
+
+
+def _run_export(ctx: JobContext) -> dict[str, Any]:
+    assert ctx.project_id is not None
+    fmt = str(ctx.params["format"])
+    folder = export_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"project-{ctx.project_id}-job-{ctx.job_id}.{fmt}"
+    partial = path.with_name(path.name + ".partial")
+    seen = [0]
+
+    def on_progress(n: int, _total: int | None) -> None:
+        ctx.progress(done=n - seen[0])
+        seen[0] = n
+
+    report = exports.export_file(
+        ctx.store,
+        ctx.actor,
+        ctx.project_id,
+        partial,
+        fmt=fmt,
+        lineage=bool(ctx.params.get("lineage")),
+        on_progress=on_progress,
+    )
+    os.replace(partial, path)  # a retry writes the whole file again; only a complete one is kept
+    return {"path": str(path), "rows": report.rows, "format": fmt}
+
+
+job_kind(
+    JobKind(
+        "export",
+        _run_export,
+        _prepare_export,
+        description="write the project's records, answers and consensus to a file in the data directory",
+    )
+)
+
+# --------------------------------------------------------------------------- judges
+
+
+def _prepare_judge(
+    store: Store, actor: Actor, project: dict[str, Any], params: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    judges = params.get("judges")
+    if not isinstance(judges, list) or not judges:
+        raise ValidationError("a list of {judge, connector} (one or a jury)", field="params.judges")
+    checked = []
+    with store.read() as conn:
+        for i, j in enumerate(judges):
+            if not isinstance(j, dict) or not isinstance(j.get("judge"), str):
+                raise ValidationError("names a judge (a model user)", field=f"params.judges.{i}")
+            user = acc.get_user_by_name(conn, j["judge"])
+            if user is None or user.get("kind") != "model" or author_role(conn, project, user) is None:
+                raise ValidationError(
+                    f"no model user {j['judge']!r} who may work on this project",
+                    field=f"params.judges.{i}.judge",
+                )
+            item = {
+                "judge": j["judge"],
+                "connector": _connector_spec(j.get("connector"), f"params.judges.{i}"),
+            }
+            if j.get("template") is not None:
+                item["template"] = str(j["template"])
+            checked.append(item)
+    batch = _int(params, "batch", 8, 1, 256)
+    return {"judges": checked, "batch": batch}, None
+
+
+def _run_judge(ctx: JobContext) -> dict[str, Any]:
+    assert ctx.project_id is not None
+    answered = 0
+    for j in ctx.params["judges"]:
+        with ctx.store.read() as conn:
+            user = acc.get_user_by_name(conn, j["judge"])
+        if user is None:
+            raise ValidationError(f"no judge {j['judge']!r}")
+        judge = actor_from_row(user)
+        kwargs = {"prompt_template": j["template"]} if j.get("template") else {}
+        with contextlib.closing(build_connector(j["connector"])) as connector:
+            while True:
+                ctx.check_time()
+                report = run_judge(
+                    ctx.store, judge, ctx.project_id, connector, limit=ctx.params["batch"],
+                    batch=ctx.params["batch"], **kwargs,
+                )  # fmt: skip
+                if report.answered == 0 and not report.skipped:
+                    break
+                answered += report.answered
+                ctx.progress(done=report.answered, failed=len(report.skipped), cost=report.cost)
+    return {"answered": answered}
+
+
+job_kind(
+    JobKind(
+        "judge",
+        _run_judge,
+        _prepare_judge,
+        description="model users (one judge or a jury) answer the project's records through dispatch",
+    )
+)
+
+# --------------------------------------------------------------------------- pre-labeling
+
+
+def default_prelabel_template(schema: ProjectSchema) -> str:
+    """A prompt showing every field of the record and asking for the questions' JSON answer."""
+    parts = ["Guidelines: {{guidelines}}", ""]
+    for f in schema.fields:
+        parts += [f"{f.name}:", "{{" + f.name + "}}", ""]
+    parts.append('Answer ONLY with a JSON object: {{questions}}; add "score": your confidence from 0 to 1.')
+    return "\n".join(parts)
+
+
+def _prepare_prelabel(
+    store: Store, actor: Actor, project: dict[str, Any], params: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    schema = ProjectSchema.from_dict(project["schema"])
+    spec = _connector_spec(params.get("connector"))
+    questions = params.get("questions") or list(schema.question_names)
+    if not isinstance(questions, list) or any(q not in schema.question_names for q in questions):
+        raise ValidationError(
+            f"questions of the project: {', '.join(schema.question_names)}", field="params.questions"
+        )
+    out: dict[str, Any] = {
+        "connector": spec,
+        "model": spec_model(spec),
+        "questions": questions,
+        "batch": _int(params, "batch", 32, 1, MAX_BATCH),
+    }
+    if params.get("template") is not None:
+        out["template"] = str(params["template"])
+    if params.get("system") is not None:
+        out["system"] = str(params["system"])
+    return out, _count(store, int(project["id"]))
+
+
+def _score(text: str) -> float | None:
+    try:
+        obj = extract_json(text)
+    except ValueError:
+        return None
+    if isinstance(obj, dict):
+        for key in ("score", "confidence"):
+            v = obj.get(key)
+            if isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1:
+                return float(v)
+    return None
+
+
+def _run_prelabel(ctx: JobContext) -> dict[str, Any]:
+    """Suggestions for every record of the project that has none of this model's yet, a page at a
+    time: the page's calls run concurrently (within the connector's limit), and its suggestions go
+    in with the job's checkpoint."""
+    assert ctx.project_id is not None
+    p = ctx.params
+    project = project_of(ctx.store, ctx.project_id)
+    schema = ProjectSchema.from_dict(project["schema"])
+    with contextlib.closing(build_connector(p["connector"])) as connector:
+        return _prelabel_pages(ctx, schema, connector)
+
+
+def _prelabel_pages(ctx: JobContext, schema: ProjectSchema, connector: BaseConnector) -> dict[str, Any]:
+    assert ctx.project_id is not None
+    p = ctx.params
+    model: str = p["model"]
+    questions: list[str] = p["questions"]
+    template = p.get("template") or default_prelabel_template(schema)
+    rules = p["connector"]["type"] == "rules"
+    after = int(ctx.position or 0)
+    written = 0
+    while True:
+        ctx.check_time()
+        with ctx.store.read() as conn:
+            page = job_store.records_to_prelabel(conn, ctx.project_id, after, model, questions, p["batch"])
+        if not page:
+            break
+        prompts: list[list[dict[str, Any]]] = []
+        labels: list[dict[str, dict[str, str]]] = []
+        for rec in page:
+            if rules:
+                prompts.append(fields_message(rec["fields"]))
+                labels.append({})
+            else:
+                text, lab = render_template(template, schema, rec["fields"])
+                prompts.append(user_message(text, p.get("system")))
+                labels.append(lab)
+        results = connector.complete_many_safe(prompts)
+        rows: list[dict[str, Any]] = []
+        errors: list[str] = []
+        cost = 0.0
+        for rec, res, lab in zip(page, results, labels, strict=True):
+            if isinstance(res, ConnectorError):
+                errors.append(f"record {rec['external_id']}: {res}")
+                continue
+            cost += res.cost
+            values = _values(res, schema, rec["fields"], lab, questions)
+            if isinstance(values, str):
+                errors.append(f"record {rec['external_id']}: {values}")
+                continue
+            share = res.cost / max(1, len(values))
+            score = _score(res.text)
+            rows += [
+                {
+                    "record_id": rec["id"],
+                    "question": q,
+                    "value": v,
+                    "score": score,
+                    "model": model,
+                    "params": res.params,
+                    "cost": share,
+                    "job_id": ctx.job_id,
+                }
+                for q, v in values.items()
+            ]
+        after = int(page[-1]["id"])
+        with ctx.step() as conn:
+            job_store.insert_suggestions(conn, rows)
+            ctx.record(
+                conn,
+                done=len(page) - len(errors),
+                failed=len(errors),
+                cost=cost,
+                position=after,
+                errors=errors,
+            )
+        written += len(rows)
+    return {"suggestions": written, "model": model, "records": ctx.done, "failed": ctx.failed}
+
+
+def _values(
+    res: Completion,
+    schema: ProjectSchema,
+    fields: dict[str, Any],
+    labels: dict[str, dict[str, str]],
+    questions: list[str],
+) -> dict[str, Any] | str:
+    """The asked questions' values in an answer, or the reason there are none."""
+    try:
+        values = parse_answer(res.text, schema, fields, labels, partial=True)
+    except ValueError as e:
+        return f"unparseable answer: {e}"
+    values = {q: v for q, v in values.items() if q in questions}
+    return values or "the answer holds none of the questions asked"
+
+
+job_kind(
+    JobKind(
+        "prelabel",
+        _run_prelabel,
+        _prepare_prelabel,
+        description="a connector (model endpoint, Python function, rule grader) suggests answers for "
+        "every record without one of its suggestions",
+    )
+)

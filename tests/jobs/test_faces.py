@@ -1,0 +1,102 @@
+"""Jobs over HTTP (the server runs them itself on SQLite; a worker on PostgreSQL) and in the CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from typer.testing import CliRunner
+
+from assay.cli.main import app
+from assay.services import imports
+from assay.services.actors import SYSTEM
+from tests.api.conftest import Live
+from tests.factories import TEXT_SCHEMA, make_project, make_user
+from tests.rlhf.fake_llm import FakeLLM
+
+runner = CliRunner()
+
+
+def _wait(c: httpx.Client, pid: int, job_id: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        job = c.get(f"/projects/{pid}/jobs/{job_id}").json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.02)
+
+
+def test_jobs_over_http(live: Live, llm: FakeLLM, tmp_path: Path) -> None:
+    p = make_project(live.store, TEXT_SCHEMA)
+    imports.import_rows(
+        live.store,
+        SYSTEM,
+        p["id"],
+        enumerate([{"id": f"r{i}", "text": f"positive {i}"} for i in range(5)], 1),
+    )
+    _, token = make_user(live.store, "boss", role="manager")
+    c = live.client(token)
+    spec = {"type": "openai", "model": "labeler", "base_url": llm.base_url}
+    r = c.post(f"/projects/{p['id']}/jobs", json={"kind": "prelabel", "params": {"connector": spec}})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert job["state"] == "queued" and job["total"] == 5
+    if live.store.is_sqlite:  # the server runs it
+        done = _wait(c, p["id"], job["id"])
+        assert done["state"] == "succeeded" and done["done"] == 5, done
+        listed = c.get(f"/projects/{p['id']}/jobs").json()
+        assert [j["id"] for j in listed["items"]] == [job["id"]]
+        record = c.get(f"/projects/{p['id']}/records").json()["items"][0]
+        full = c.get(f"/records/{record['id']}").json()
+        assert full["suggestions"][0]["model"] == "labeler"
+    else:  # no worker here: it waits in the queue, and a cancel ends it
+        got = c.post(f"/projects/{p['id']}/jobs/{job['id']}/cancel").json()
+        assert got["state"] == "cancelled"
+    bad = c.post(
+        f"/projects/{p['id']}/jobs", json={"kind": "prelabel", "params": {"connector": {"type": "x"}}}
+    )
+    assert bad.status_code == 422 and "connector" in bad.text
+    assert c.get(f"/projects/{p['id']}/jobs/999999").status_code == 404
+    assert c.get(f"/projects/{p['id']}/jobs", params={"state": "nope"}).status_code == 422
+
+
+def test_cli_prelabel_and_jobs(db_url: str, tmp_path: Path) -> None:
+    def run(*args: str) -> Any:
+        result = runner.invoke(app, [*args, "--db", db_url, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(TEXT_SCHEMA))
+    runner.invoke(app, ["project", "create", "--schema", str(schema), "--db", db_url])
+    data = tmp_path / "r.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "text": f"so positive {i}"}) + "\n" for i in range(4)))
+    assert runner.invoke(app, ["import", "sentiment", str(data), "--db", db_url]).exit_code == 0
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps(
+            {
+                "rules": [
+                    {"question": "sentiment", "field": "text", "pattern": "positive", "value": "positive"}
+                ]
+            }
+        )
+    )
+    if db_url.startswith("sqlite"):
+        job = run("prelabel", "sentiment", "--rules", str(rules))
+        assert job["state"] == "succeeded" and job["done"] == 4 and job["result"]["model"] == "rules"
+        again = run("prelabel", "sentiment", "--rules", str(rules))
+        assert again["done"] == 0  # a rerun skips what is done
+    else:
+        job = run("prelabel", "sentiment", "--rules", str(rules), "--detach")
+        assert job["state"] == "queued"
+        assert run("jobs", "cancel", str(job["id"]))["state"] == "cancelled"
+    listed = run("jobs", "list", "--project", "sentiment")
+    assert job["id"] in [j["id"] for j in listed]
+    assert run("jobs", "show", str(job["id"]))["kind"] == "prelabel"
+    plain = runner.invoke(app, ["jobs", "list", "--db", db_url])
+    assert plain.exit_code == 0 and "prelabel" in plain.output
