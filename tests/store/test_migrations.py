@@ -25,9 +25,7 @@ def _ignorable(d: Any) -> bool:
     if d[0] == "remove_table" and d[1].name == "alembic_version":
         return True
     # procrastinate's queue tables (the job tier makes them on PostgreSQL), not assay's own.
-    if d[0] in ("remove_table", "remove_index") and str(getattr(d[1], "name", "")).startswith(
-        "procrastinate_"
-    ):
+    if d[0] in ("remove_table", "remove_index") and "procrastinate_" in str(d[1].name):
         return True
     # The dispatch index orders by an expression (priority DESC), which SQLite cannot reflect.
     return d[0] in ("add_index", "remove_index") and d[1].name == "ix_records_dispatch"
