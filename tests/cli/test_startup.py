@@ -54,6 +54,9 @@ print(json.dumps({"code": code, "heavy": heavy}))
         ["serve", "--help"],
         ["quality", "aggregate", "--help"],
         ["users", "password", "--help"],
+        ["jobs", "list", "--help"],
+        ["prelabel", "--help"],
+        ["worker", "--help"],
     ],
 )
 def test_help_loads_no_heavy_library(args: list[str]) -> None:

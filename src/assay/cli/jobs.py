@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,9 +24,11 @@ from assay.cli.common import (
     progress_bar,
     settings_for,
 )
-from assay.domain.errors import ValidationError
-from assay.services import jobs
-from assay.store.engine import Store
+
+if TYPE_CHECKING:
+    from assay.store.engine import Store
+
+# Start-up: each command imports the services it runs in its body (tests/cli/test_startup.py).
 
 app = new_app("jobs", "Background jobs: pre-labeling, judge runs, consensus, exports.")
 
@@ -54,6 +56,8 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Jobs, newest first: state, progress, cost so far, attempts, error."""
+    from assay.services import jobs
+
     with open_cli_store(home, db) as (store, actor):
         rows = jobs.list_jobs(store, actor, project, state=state, limit=limit)
     if as_json:
@@ -73,6 +77,8 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """One job in full: parameters, progress, errors, result."""
+    from assay.services import jobs
+
     with open_cli_store(home, db) as (store, actor):
         job = jobs.get_job(store, actor, job_id)
     if as_json:
@@ -90,6 +96,8 @@ def cancel(
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel a job: a queued one at once, a running one at its next step."""
+    from assay.services import jobs
+
     with open_cli_store(home, db) as (store, actor):
         job = jobs.cancel_job(store, actor, job_id)
     if as_json:
@@ -104,6 +112,8 @@ def cancel(
 
 def _follow(store: Store, actor: Any, job: dict[str, Any]) -> dict[str, Any]:
     """Run the job here (SQLite) or watch a worker run it (PostgreSQL) until it ends."""
+    from assay.services import jobs
+
     if store.is_sqlite:
         from assay.services.job_queue import InProcessRunner
 
@@ -131,6 +141,8 @@ def start_job(
     as_json: bool,
     max_attempts: int | None = None,
 ) -> None:
+    from assay.services import jobs
+
     with open_cli_store(home, db) as (store, actor):
         job = jobs.enqueue(store, actor, project, kind, params, max_attempts=max_attempts)
         if not detach:
@@ -159,6 +171,8 @@ def start(
     as_json: JsonOpt = False,
 ) -> None:
     """Queue a job and follow it to its end (on SQLite it runs in this process)."""
+    from assay.domain.errors import ValidationError
+
     try:
         parsed = json.loads(params)
     except ValueError as e:
@@ -272,6 +286,8 @@ def prelabel(
 ) -> None:
     """Pre-label a project's records as a job: a model endpoint, a Python function or a rule grader
     suggests answers (with model, parameters, cost and score). A rerun skips what is done."""
+    from assay.domain.errors import ValidationError
+
     spec: dict[str, Any]
     if rules is not None:
         spec = {"type": "rules", "name": model or rules.stem, **json.loads(rules.read_text(encoding="utf-8"))}
