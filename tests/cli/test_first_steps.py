@@ -88,8 +88,15 @@ def test_a_command_without_an_initialised_home_says_so_and_makes_nothing(
     monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
     text = run("project", "show", "sentiment", code=1)
     assert "assay init" in text and "ASSAY_HOME" in text
-    for args in (("users", "list"), ("import", "sentiment", "r.jsonl"), ("export", "s", "--out", "o.jsonl")):
+    (tmp_path / "p.jsonl").write_text('{"id": "p1", "prompt": "hi"}\n')
+    for args in (
+        ("users", "list"),
+        ("import", "sentiment", "r.jsonl"),
+        ("export", "s", "--out", "o.jsonl"),
+        ("generate", "p.jsonl", "-p", "arena", "-m", "a", "-m", "b"),
+    ):
         assert "assay init" in run(*args, code=1)
+    (tmp_path / "p.jsonl").unlink()
     assert list(tmp_path.iterdir()) == []
     run("init", "--home", "data")
     assert "no project 'sentiment'" in run("project", "show", "sentiment", "--home", "data", code=1)

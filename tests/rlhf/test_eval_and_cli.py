@@ -220,7 +220,7 @@ def test_cli_generate_judge_leaderboard_eval(
     res = json.loads(_run(app, "eval", "results", "bench-grading", "--json", "--db", db_url))
     assert {m["model"] for m in res["models"]} == {"model-strong", "model-weak"}
     bad = runner.invoke(
-        app, ["generate", str(prompts), "--project", "x", "-m", "m@temperature", "--db", db_url]
+        app, ["generate", str(prompts), "--project", "x", "-m", "m@temperature", "--no-cache", "--db", db_url]
     )
     assert bad.exit_code == 1 and "key=value" in bad.output
 

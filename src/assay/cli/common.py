@@ -35,6 +35,7 @@ __all__ = [
     "open_cli_store",
     "print_json",
     "progress_bar",
+    "require_database",
     "sqlite_file",
 ]
 
@@ -69,12 +70,12 @@ def sqlite_file(url: str) -> Path | None:
     return Path(path)
 
 
-def _require_database(url: str) -> None:
+def require_database(home: Path | None, db: str | None) -> None:
     """Refuse to work on a SQLite database nobody made: a command run in the wrong folder, or
     without ``ASSAY_HOME``, would otherwise make an empty one and then report that nothing exists."""
     from assay.domain.errors import NotFound
 
-    path = sqlite_file(url)
+    path = sqlite_file(settings_for(home, db).db_url)
     if path is not None and not path.exists():
         raise NotFound(
             f"no assay database at {path}: run `assay init` first, or point --home (ASSAY_HOME) "
@@ -95,7 +96,7 @@ def open_cli_store(
 
     settings = settings_for(home, db)
     if not create:
-        _require_database(settings.db_url)
+        require_database(home, db)
     store = open_store(settings.db_url)
     try:
         yield store, SYSTEM

@@ -27,6 +27,7 @@ from assay.cli.common import (
     new_app,
     open_cli_store,
     print_json,
+    require_database,
     settings_for,
 )
 
@@ -149,6 +150,7 @@ def _cache(home: Path | None, db: str | None, path: Path | None, off: bool) -> R
 
     if off:
         return None
+    require_database(home, db)  # no cache folder in a data directory nobody initialised
     return ResponseCache(path or settings_for(home, db).home / "cache" / "responses.sqlite")
 
 
