@@ -68,6 +68,41 @@ export function fmtValue(v: any): string {
   return JSON.stringify(v);
 }
 
+const plural = (n: number, one: string, many = one + 's') => `${n} ${n === 1 ? one : many}`;
+
+/** An answer as a person reads it (not JSON): "b, strength 2", "a > c > b", "2 spans: PER, ORG". */
+export function fmtAnswer(q: { type: string }, v: any): string {
+  if (v === undefined || v === null) return '—';
+  switch (q.type) {
+    case 'preference':
+      if (typeof v !== 'object') break;
+      return v.choice === 'tie' ? 'tie' : `${v.choice}${v.strength != null ? `, strength ${v.strength}` : ''}`;
+    case 'ranking':
+      if (Array.isArray(v)) return v.join(' > ');
+      break;
+    case 'multi_label':
+      if (Array.isArray(v)) return v.length ? v.join(', ') : 'none';
+      break;
+    case 'span':
+    case 'bbox':
+    case 'polygon':
+    case 'keypoints':
+    case 'segment': {
+      if (!Array.isArray(v)) break;
+      const labels = [...new Set(v.map((x: any) => x?.label).filter(Boolean))];
+      return plural(v.length, q.type === 'bbox' ? 'box' : q.type === 'keypoints' ? 'pose' : q.type) + (labels.length ? `: ${labels.join(', ')}` : '');
+    }
+    case 'step_review': {
+      if (typeof v !== 'object') break;
+      const counts: Record<string, number> = {};
+      for (const s of Object.values(v) as any[]) counts[s?.verdict ?? '?'] = (counts[s?.verdict ?? '?'] ?? 0) + 1;
+      const n = Object.keys(v).length;
+      return `${plural(n, 'step')} judged` + (n ? `: ${Object.entries(counts).map(([k, c]) => `${c} ${k.replace(/_/g, ' ')}`).join(', ')}` : '');
+    }
+  }
+  return fmtValue(v);
+}
+
 export function pretty(v: any): string {
   if (typeof v === 'string') return v;
   try {

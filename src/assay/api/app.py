@@ -17,7 +17,7 @@ from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 import assay
 from assay.api import offload, openapi
@@ -34,6 +34,7 @@ from assay.store.engine import Store, open_store
 __all__ = ["API_PREFIX", "STATIC_DIR", "app_from_env", "create_app"]
 
 API_PREFIX = "/api/v1"
+API_DOCS = ("openapi.json", "docs")
 # Threads that run the (synchronous) routes. SQLite takes one writer at a time and makes the
 # others sleep and poll for its lock, so a few threads serve more than many; PostgreSQL's row
 # locks let more run at once (4, 6 and 8 per process measured the same; bench/dispatch.py).
@@ -131,6 +132,8 @@ def _mount_ui(app: FastAPI, static: Path) -> None:
 
     @app.get("/{path:path}", include_in_schema=False)
     def ui(path: str, request: Request) -> Response:
+        if path in API_DOCS:  # where people look for the API's description: it lives under /api/v1
+            return RedirectResponse(f"{API_PREFIX}/{path}", status_code=307)
         index = root / "index.html"
         if path.startswith("api/") or not index.is_file():
             return problem(404, "not_found", "Not found", f"no route {request.url.path}")
@@ -138,6 +141,8 @@ def _mount_ui(app: FastAPI, static: Path) -> None:
             candidate = (root / path).resolve()
             if candidate.is_relative_to(root) and candidate.is_file():
                 return FileResponse(candidate)
+            if "." in path.rsplit("/", 1)[-1]:  # a file that is not there, not a page of the UI
+                return problem(404, "not_found", "Not found", f"no file {request.url.path}")
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 

@@ -42,9 +42,15 @@ def review_queue(
         for it in items:
             record = rec_store.get_record(conn, int(it["record_id"]))
             assert record is not None
+            rid = int(it["record_id"])
             others = [
-                {"response_id": r["id"], "user_id": r["user_id"], "values": r["values"]}
-                for r in dstore.record_responses(conn, int(it["record_id"]))
+                {
+                    "response_id": r["id"],
+                    "user_id": r["user_id"],
+                    "user": r["user_name"],
+                    "values": r["values"],
+                }
+                for r in rec_store.responses_for_records(conn, pid, [rid]).get(rid, [])
                 if r["id"] != it["response_id"]
             ]
             cons = cons_store.record_consensus(conn, int(it["record_id"]))
