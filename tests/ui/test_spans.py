@@ -25,12 +25,21 @@ TEXTS = {
 
 
 def _select_and_mark(page: Any, word: str) -> None:
-    """Select ``word`` in the span text with a DOM range (UTF-16 offsets), then press 1."""
+    """Select ``word`` in the span text with a DOM range (UTF-16 offsets), then press 1.
+
+    The page hears of a selection through ``selectionchange``, an event queued after the range
+    changes; the key is pressed once that event has been delivered (the page's own listener,
+    added earlier, has run by then), never after a guessed delay."""
     page.evaluate(
-        """word => { const el = document.querySelector('[data-testid=span-text] [data-off]');
+        """word => new Promise(done => {
+        const el = document.querySelector('[data-testid=span-text] [data-off]');
         const node = el.firstChild; const i = node.data.indexOf(word);
         const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + word.length);
-        const s = getSelection(); s.removeAllRanges(); s.addRange(r); }""",
+        const s = getSelection();
+        s.removeAllRanges();
+        const heard = () => { if (!s.isCollapsed) { document.removeEventListener('selectionchange', heard); done(); } };
+        document.addEventListener('selectionchange', heard);
+        s.addRange(r); })""",
         word,
     )
     page.keyboard.press("1")
