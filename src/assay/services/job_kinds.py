@@ -295,6 +295,8 @@ def _prelabel_pages(ctx: JobContext, schema: ProjectSchema, connector: BaseConne
                 continue
             cost += res.cost
             values = _values(res, schema, rec["fields"], lab, questions)
+            if rules and isinstance(values, str) and res.text.startswith('{"score"'):
+                continue  # no rule held and no default: the grader abstains (done, nothing to suggest)
             if isinstance(values, str):
                 errors.append(f"record {rec['external_id']}: {values}")
                 continue

@@ -1,0 +1,50 @@
+"""The dashboard's Jobs panel in a real browser against a real `assay serve` (SQLite: the server
+runs the jobs itself): start a consensus recompute, watch it succeed; a job with failed items shows
+them; a pre-labeling job queued over the API shows its progress and cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import Server, login, shot
+
+pytestmark = pytest.mark.browser
+
+
+def test_jobs_panel(browser: Any, server: Server) -> None:
+    server.user("jobboss", "manager")
+    p = server.project(
+        {
+            "name": "jobs-demo",
+            "fields": [{"name": "text", "type": "text"}],
+            "questions": [{"name": "sentiment", "type": "label", "options": ["positive", "negative"]}],
+        },
+        [{"external_id": f"r{i}", "text": f"this is {'great' if i % 2 else 'bad'} {i}"} for i in range(12)],
+    )
+    rules = {
+        "type": "rules",
+        "name": "keywords",
+        "rules": [{"question": "sentiment", "field": "text", "pattern": r"\bgreat\b", "value": "positive"}],
+    }
+    r = server.api.post(
+        f"/projects/{p['id']}/jobs", json={"kind": "prelabel", "params": {"connector": rules}}
+    )
+    assert r.status_code == 201, r.text
+
+    page = login(browser, server, "jobboss", viewport=(1280, 800))
+    page.goto(f"/#/p/{p['id']}/dashboard")
+    page.get_by_role("tab", name="Jobs").click()
+    panel = page.locator("[data-testid=jobs-panel]")
+    panel.locator("[data-testid=job-row][data-state=succeeded]").first.wait_for()
+    first = panel.locator("[data-testid=job-row]").last  # oldest last: the pre-labeling job
+    assert "prelabel" in first.inner_text()
+    assert "12 / 12" in first.inner_text() and "failed" not in first.inner_text()  # 'bad': no rule holds
+    panel.get_by_role("button", name="Recompute consensus").click()
+    panel.locator("[data-testid=job-row]").nth(1).wait_for()
+    newest = panel.locator("[data-testid=job-row]").first
+    newest.and_(page.locator("[data-state=succeeded]")).wait_for()
+    assert "consensus" in newest.inner_text() and "1 / 1" in newest.inner_text()
+    shot(page, "20-jobs-panel")
+    page.context.close()
