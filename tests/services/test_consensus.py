@@ -61,7 +61,7 @@ def test_ds_beats_vote_with_adversarial_workers(store: Store) -> None:
     assert min(skills[w.id] for w, a in workers if a > 0.5) > max(skills[w.id] for w, a in workers if a < 0.5)
     with store.read() as conn:
         methods = {m for (m,) in conn.execute(sa.select(cons_table.c.method).distinct())}
-    assert methods == {"ds", "median"}
+    assert methods == {"ds", "bias_mean"}  # ratings: the project-wide bias-corrected mean
 
 
 def test_recompute_keeps_worker_estimates_in_the_audit_log(store: Store) -> None:

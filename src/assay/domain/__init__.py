@@ -62,10 +62,9 @@ from .fields import (
     normalize_trajectory,
     step_count,
 )
+from .question_types import QUESTION_FIELD_TYPES, QUESTION_TYPES, REGISTRY, QuestionType, question_type
 from .questions import (
     DEFAULT_VERDICTS,
-    QUESTION_FIELD_TYPES,
-    QUESTION_TYPES,
     BaseQuestion,
     BBoxQuestion,
     KeypointsQuestion,
@@ -91,6 +90,7 @@ from .schema import RESERVED_NAMES, ProjectSchema
 from .workflow import Overlap, Qualification, Routing, Workflow
 
 __all__ = [
+    "question_type",
     "ACTIONS",
     "ALL_ACTIONS",
     "ASSIGNMENT_CREATED",
@@ -109,6 +109,8 @@ __all__ = [
     "PROJECT_UPDATED",
     "QUESTION_FIELD_TYPES",
     "QUESTION_TYPES",
+    "REGISTRY",
+    "QuestionType",
     "RECORDS_DELETED",
     "RECORDS_IMPORTED",
     "RECORD_UPDATED",

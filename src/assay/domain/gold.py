@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .question_types import CATEGORICAL_TYPES
+
 __all__ = [
     "CATEGORICAL_TYPES",
     "FEEDBACK_BLOCK",
@@ -33,10 +35,6 @@ FEEDBACK_BLOCK = 10
 def released(answered: int, block: int = FEEDBACK_BLOCK) -> int:
     """How many of a contributor's first answers in a project its gold figures may cover."""
     return answered - answered % block
-
-
-# Question types whose answers are one category each (voted on, aggregated by EM, agreement by kappa).
-CATEGORICAL_TYPES = ("label", "preference")
 
 
 def _norm(value: Any) -> Any:

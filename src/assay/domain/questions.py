@@ -31,8 +31,6 @@ __all__ = [
     "Option",
     "PolygonQuestion",
     "PreferenceQuestion",
-    "QUESTION_TYPES",
-    "QUESTION_FIELD_TYPES",
     "QuestionSpec",
     "RankingQuestion",
     "RatingQuestion",
@@ -848,36 +846,3 @@ QuestionSpec = Annotated[
     Field(discriminator="type"),
 ]
 """Any question spec; Pydantic picks the class by ``type``."""
-
-QUESTION_TYPES: tuple[str, ...] = (
-    "label",
-    "multi_label",
-    "rating",
-    "number",
-    "text",
-    "span",
-    "preference",
-    "ranking",
-    "bbox",
-    "polygon",
-    "keypoints",
-    "segment",
-    "step_review",
-    "step_set",
-    "step_pick",
-)
-
-QUESTION_FIELD_TYPES: dict[str, frozenset[str]] = {
-    "text": frozenset({"text", "markdown", "chat", "comparison", "trajectory", "json"}),
-    "span": frozenset({"text", "markdown"}),
-    "preference": frozenset({"comparison"}),
-    "ranking": frozenset({"comparison"}),
-    "bbox": frozenset({"image", "video"}),
-    "polygon": frozenset({"image", "video"}),
-    "keypoints": frozenset({"image", "video"}),
-    "segment": frozenset({"audio", "video"}),
-    "step_review": frozenset({"trajectory"}),
-    "step_set": frozenset({"trajectory"}),
-    "step_pick": frozenset({"trajectory"}),
-}
-"""For each question type that points at a field: the field types it may point at."""

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .errors import ValidationError
 from .fields import FIELD_TYPES, FieldSpec
-from .questions import QUESTION_FIELD_TYPES, QUESTION_TYPES, QuestionSpec
+from .question_types import QUESTION_FIELD_TYPES, QUESTION_TYPES
+from .questions import QuestionSpec
 from .text import clean_name
 from .workflow import Routing, Workflow
 

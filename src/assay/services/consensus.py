@@ -1,34 +1,44 @@
 """Consensus: the aggregated answer per record and question, with its confidence and lineage.
 
-Two paths share one set of rules:
+Every question type has its methods in the type registry (:mod:`assay.domain.question_types`):
 
-* **incremental** (:func:`update_record`), run inside every submit: a reliability-weighted
-  vote for categorical questions (each contributor weighted by its gold accuracy, a Beta
-  posterior), the median for ratings and numbers, a per-step vote for step reviews, and the
-  most common answer otherwise. Its posterior drives adaptive overlap.
-* **full** (:func:`recompute_project`), on demand or as a job: the EM aggregators of
-  :mod:`assay.quality` (Dawid-Skene, GLAD, MACE …, ``auto`` by default) over the whole project,
-  with gold answers clamping the EM.
+* **per record** (:func:`update_record`), run inside every submit: the type's ``consensus``
+  method of :mod:`assay.services.consensus_methods` (a reliability-weighted vote for label,
+  preference and step_pick, per-label votes for multi_label and step_set, the median for
+  ratings and numbers, the most agreed text, a character vote for spans, a time vote for
+  segments, IoU/OKS fusion for boxes, polygons and keypoints, Borda for rankings, a per-step
+  vote for step reviews). Authors weigh by their gold accuracy (a Beta posterior). Its
+  posterior drives adaptive overlap.
+* **project-wide** (:func:`recompute_project`), on demand or as a job: the type's ``project``
+  method over the whole project: the EM aggregators of :mod:`assay.quality` (Dawid-Skene, GLAD,
+  MACE …, ``auto`` by default) for label and preference, with gold clamping the EM; the
+  bias-corrected mean for ratings and numbers; box fusion weighted by each worker's estimated
+  skill for boxes.
 
-Each consensus row keeps the method, the confidence and the ids of the responses it came from.
+A project-wide fit leaves its estimates for each record in the row's ``details.fit`` (the
+likelihood of each author's answer and the prior; each author's bias; each worker's skill), and
+a later submit updates the record *with those estimates*, keeping the fit's method, so that a
+per-submit update never replaces a project-wide result with a weaker method.
+
+Each consensus row keeps the method, the confidence in [0, 1] and the ids of the responses it
+came from.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import orjson
 from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
 from assay.domain.errors import ValidationError
-from assay.domain.fields import candidate_ids
-from assay.domain.gold import CATEGORICAL_TYPES, answers_equal, categorical_key
-from assay.quality import METHODS
+from assay.domain.gold import answers_equal, categorical_key
+from assay.domain.question_types import REGISTRY
+from assay.quality import METHODS, BiasCorrectedMean
+from assay.services import consensus_methods as cm
 from assay.services.actors import Actor
 from assay.services.audit import audit
 from assay.services.policies import load_project
@@ -42,43 +52,17 @@ __all__ = ["Posterior", "categorical_labels", "effective_values", "recompute_pro
 # Prior on a contributor's accuracy before gold says more: Beta(3.5, 1.5), mean 0.7.
 PRIOR_RIGHT, PRIOR_WRONG = 3.5, 1.5
 
-Posterior = tuple[list[str], np.ndarray, int]  # labels, probabilities, number of answers
+Posterior = cm.Posterior
 
 
 def categorical_labels(cs: CompiledSchema, question: str, fields: dict[str, Any]) -> list[str]:
     """The label space of a categorical question on a record (options, or candidates and tie)."""
-    q = cs.schema.question(question)
-    if q.type == "label":
-        return [o.value for o in getattr(q, "options", [])]
-    ids = candidate_ids(fields.get(str(getattr(q, "field", "")), []))
-    return [*ids, "tie"] if getattr(q, "ties", True) else ids
+    return cm.categorical_space(cs.schema.question(question), fields)
 
 
 def _accuracy(stats: tuple[int, float] | None) -> float:
     n, right = stats or (0, 0.0)
     return (right + PRIOR_RIGHT) / (n + PRIOR_RIGHT + PRIOR_WRONG)
-
-
-def _weighted_vote(labels: list[str], answers: list[tuple[int, str]], acc: dict[int, float]) -> np.ndarray:
-    """One-coin posterior over ``labels``: each answer counts with its contributor's accuracy.
-
-    Plain Python: a record has a handful of answers, where NumPy's per-call cost would dominate.
-    """
-    k = len(labels)
-    index = {lab: i for i, lab in enumerate(labels)}
-    logp = [0.0] * k
-    for user, lab in answers:
-        i = index.get(lab)
-        if i is None:
-            continue
-        a = min(max(acc.get(user, 0.7), 1e-3), 1 - 1e-3)
-        right, wrong = math.log(a), math.log((1 - a) / max(k - 1, 1))
-        for j in range(k):
-            logp[j] += right if j == i else wrong
-    top = max(logp)
-    p = [math.exp(x - top) for x in logp]
-    total = sum(p)
-    return np.array([x / total for x in p])
 
 
 def effective_values(r: dict[str, Any]) -> dict[str, Any]:
@@ -88,10 +72,10 @@ def effective_values(r: dict[str, Any]) -> dict[str, Any]:
     return dict(r["values"])
 
 
-def _mode(values: list[Any]) -> tuple[Any, float]:
-    counts = Counter(orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in values)
-    text, n = counts.most_common(1)[0]
-    return orjson.loads(text), n / len(values)
+def _fit_of(old: dict[str, Any] | None) -> dict[str, Any] | None:
+    details = (old or {}).get("details")
+    fit = details.get("fit") if isinstance(details, dict) else None
+    return fit if isinstance(fit, dict) else None
 
 
 def _aggregate_question(
@@ -100,59 +84,31 @@ def _aggregate_question(
     fields: dict[str, Any],
     answers: list[tuple[int, int, Any]],
     acc: dict[int, float],
-) -> tuple[Any, float, str, Posterior | None]:
-    """(value, confidence, method, posterior or None) of one question from ``(response, user, value)``."""
+    old: dict[str, Any] | None = None,
+) -> tuple[Any, float, str, Posterior | None, dict[str, Any] | None]:
+    """(value, confidence, method, posterior or None, details) of one question.
+
+    ``answers`` are ``(response, user, value)``; ``old`` the record's consensus row for the
+    question, whose project-wide fit (if any) the update keeps.
+    """
     q = cs.schema.question(question)
-    values = [v for _, _, v in answers]
-    if q.type in CATEGORICAL_TYPES:
-        labels = categorical_labels(cs, question, fields)
-        keyed = [(u, k) for _, u, v in answers if (k := categorical_key(q.type, v)) is not None]
-        p = _weighted_vote(labels, keyed, acc)
-        best = labels[int(p.argmax())]
-        value: Any = best
-        if q.type == "preference":
-            strengths: list[float] = [
-                float(v["strength"])
-                for _, _, v in answers
-                if isinstance(v, dict)
-                and v.get("choice") == best
-                and isinstance(v.get("strength"), int | float)
-            ]
-            value = {"choice": best} | (
-                {"strength": int(round(float(np.median(strengths))))} if strengths else {}
-            )
-        return value, float(p.max()), "weighted_vote", (labels, p, len(keyed))
-    if q.type in ("rating", "number"):
-        nums = [float(v) for v in values if isinstance(v, int | float)]
-        med = float(np.median(nums))
-        if q.type == "rating" or all(float(x).is_integer() for x in nums):
-            med_value: Any = int(round(med)) if q.type == "rating" else med
-        else:
-            med_value = med
-        spread = sum(abs(x - med) <= 0.5 for x in nums) / len(nums)
-        return med_value, float(spread), "median", None
-    if q.type == "multi_label":
-        opts = [o.value for o in getattr(q, "options", [])]
-        n = len(values)
-        shares = {o: sum(o in (v or []) for v in values) / n for o in opts}
-        chosen = [o for o in opts if shares[o] > 0.5]
-        conf = float(np.mean([max(s, 1 - s) for s in shares.values()])) if shares else 1.0
-        return chosen, conf, "per_label_vote", None
-    if q.type == "step_review":
-        steps: dict[str, list[str]] = {}
-        for v in values:
-            for step, verdict in (v or {}).items():
-                if isinstance(verdict, dict) and "verdict" in verdict:
-                    steps.setdefault(str(step), []).append(str(verdict["verdict"]))
-        out: dict[str, Any] = {}
-        confs = []
-        for step, verdicts in sorted(steps.items(), key=lambda kv: int(kv[0])):
-            top, n_top = Counter(verdicts).most_common(1)[0]
-            out[step] = {"verdict": top}
-            confs.append(n_top / len(verdicts))
-        return out, float(min(confs) if confs else 1.0), "per_step_vote", None
-    value, share = _mode(values)
-    return value, share, "mode", None
+    entry = REGISTRY[q.type]
+    fit = _fit_of(old)
+    reliability = dict(acc)
+    if fit is not None and isinstance(fit.get("skills"), dict):
+        reliability.update({int(u): float(s) for u, s in fit["skills"].items()})
+    ctx = cm.Ctx(q, fields, entry.options, reliability, fit, cm.categorical_space(q, fields))
+    out = cm.METHODS[entry.consensus](ctx, answers)
+    method = entry.consensus
+    details = out.details
+    if fit is not None and old is not None:
+        method = str(old["method"])
+        details = (details or {}) | {"fit": fit, "incremental": True}
+        if out.posterior is not None:
+            labels, p, _ = out.posterior
+            details["posterior"] = {lab: round(float(x), 6) for lab, x in zip(labels, p, strict=True)}
+    conf = min(max(float(out.confidence), 0.0), 1.0)
+    return out.value, conf, method, out.posterior, details
 
 
 def update_record(
@@ -195,7 +151,9 @@ def update_record(
             if q.name in old:
                 gone.append(q.name)
             continue
-        value, conf, method, post = _aggregate_question(cs, q.name, record["fields"], answers, acc)
+        value, conf, method, post, details = _aggregate_question(
+            cs, q.name, record["fields"], answers, acc, old.get(q.name)
+        )
         if main is None and post is not None:
             main = post
         new_rows.append(
@@ -207,7 +165,7 @@ def update_record(
                 "confidence": conf,
                 "method": method,
                 "response_ids": [a[0] for a in answers],
-                "details": None,
+                "details": details,
             }
         )
     cons_store.delete_record_consensus(conn, rid, gone)
@@ -234,9 +192,9 @@ def update_record(
 def recompute_project(
     store: Store, actor: Actor, project_ref: int | str, method: str | None = None
 ) -> dict[str, Any]:
-    """Recompute every record's consensus; categorical questions go through an EM aggregator.
+    """Recompute every record's consensus with each type's project-wide method (see the module).
 
-    ``method`` is one of ``mv``, ``ds``, ``onecoin``, ``glad``, ``mace``, ``auto`` (default: the
+    ``method`` (the EM of label and preference questions) is one of ``mv``, ``ds``, ``onecoin``, ``glad``, ``mace``, ``auto`` (default: the
     workflow's ``consensus_method``). Gold records clamp the EM and get no consensus of their own.
     Returns a summary with each contributor's estimated skill per question.
     """
@@ -258,8 +216,13 @@ def recompute_project(
                 )
         skills: dict[str, dict[int, float]] = {}
         for q in cs.schema.questions:
-            if q.type in CATEGORICAL_TYPES:
+            project_method = REGISTRY[q.type].project
+            if project_method == "em":
                 skills[q.name] = _em_question(conn, project, cs, q.name, q.type, by_record, method)
+            elif project_method == "bias_mean":
+                skills[q.name] = _bias_question(conn, project, cs, q.name, by_record)
+            elif project_method == "iou_fusion_skills":
+                skills[q.name] = _box_skills_question(conn, project, cs, q.name, by_record)
         audit(
             conn,
             actor,
@@ -326,7 +289,7 @@ def _em_question(
     if not t_arr:
         return {}
     n_labels = max(len(spaces[rid]) for rid in tasks)
-    model = METHODS[method]()
+    model: Any = METHODS[method]()
     model.fit(
         np.array(t_arr),
         np.array(w_arr),
@@ -336,6 +299,29 @@ def _em_question(
         n_labels=n_labels,
         gold=(np.array(gold_t, dtype=np.int64), np.array(gold_l, dtype=np.int64)) if gold_t else None,
     )
+    inner = getattr(model, "model_", model)  # auto: the model it chose
+    prior = np.asarray(getattr(inner, "priors_", np.full(n_labels, 1.0 / n_labels)), dtype=np.float64)
+    skill_of = _skills(inner, len(users))
+    liks: dict[int, list[tuple[int, np.ndarray]]] = {}
+    given: dict[int, list[tuple[int, str]]] = {}
+    for rid in tasks:
+        labels = spaces[rid]
+        nk = len(labels)
+        for r in by_record[rid]:
+            key = categorical_key(qtype, effective_values(r).get(question))
+            if key is None or key not in labels:
+                continue
+            u = int(r["user_id"])
+            wi, li = users[u], labels.index(key)
+            if hasattr(inner, "errors_"):
+                lik = np.asarray(inner.errors_)[wi, :nk, li]
+            else:
+                sk = skill_of[wi]
+                sk = 0.7 if math.isnan(sk) else min(max(sk, 1e-3), 1 - 1e-3)
+                lik = np.full(nk, (1 - sk) / max(nk - 1, 1))
+                lik[li] = sk
+            liks.setdefault(rid, []).append((u, lik))
+            given.setdefault(rid, []).append((u, key))
     rows_out = []
     for rid, t in tasks.items():
         if by_record[rid][0]["is_gold"]:
@@ -360,6 +346,14 @@ def _em_question(
             ]
             if strengths:
                 value["strength"] = int(round(float(np.median(strengths))))
+        fit = {
+            "prior": {lab: round(float(prior[i]), 6) for i, lab in enumerate(labels) if i < prior.size},
+            "lik": {
+                str(u): {lab: round(float(x), 6) for lab, x in zip(labels, lik, strict=True)}
+                for u, lik in liks[rid]
+            },
+            "answers": {str(u): k for u, k in given[rid]},
+        }
         rows_out.append(
             {
                 "project_id": int(project["id"]),
@@ -369,7 +363,10 @@ def _em_question(
                 "confidence": float(p.max()),
                 "method": method,
                 "response_ids": resp_ids.get(rid, []),
-                "details": {"posterior": {lab: round(float(x), 6) for lab, x in zip(labels, p, strict=True)}},
+                "details": {
+                    "posterior": {lab: round(float(x), 6) for lab, x in zip(labels, p, strict=True)},
+                    "fit": fit,
+                },
             }
         )
     cons_store.upsert_consensus(conn, rows_out)
@@ -385,3 +382,126 @@ def _skills(model: Any, n_workers: int) -> Sequence[float]:
         errs = np.asarray(model.errors_)
         return [float(np.trace(e) / e.shape[0]) for e in errs]
     return [float("nan")] * n_workers
+
+
+def _bias_question(
+    conn: Connection,
+    project: dict[str, Any],
+    cs: CompiledSchema,
+    question: str,
+    by_record: dict[int, list[dict[str, Any]]],
+) -> dict[int, float]:
+    """Ratings and numbers over the project: the mean after each worker's additive bias, weighted
+    by each worker's precision (:class:`assay.quality.BiasCorrectedMean`). Returns each worker's
+    bias."""
+    users: dict[int, int] = {}
+    tasks: dict[int, int] = {}
+    t_arr: list[int] = []
+    w_arr: list[int] = []
+    v_arr: list[float] = []
+    for rid, rows in by_record.items():
+        if rows[0]["is_gold"]:
+            continue
+        for r in rows:
+            v = effective_values(r).get(question)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                t_arr.append(tasks.setdefault(rid, len(tasks)))
+                w_arr.append(users.setdefault(int(r["user_id"]), len(users)))
+                v_arr.append(float(v))
+    if not t_arr:
+        return {}
+    model = BiasCorrectedMean().fit(t_arr, w_arr, v_arr, n_tasks=len(tasks), n_workers=len(users))
+    noise = np.maximum(model.noise_, 1e-6)
+    pooled = float(np.std(v_arr)) or 1.0
+    precision = 1.0 / np.maximum(noise**2, (0.05 * pooled) ** 2)
+    ref = pooled
+    rows_out = []
+    for rid in tasks:
+        answered = {int(r["user_id"]) for r in by_record[rid]}
+        fit = {
+            "bias": {str(u): round(float(model.biases_[users[u]]), 6) for u in answered if u in users},
+            "precision": {str(u): round(float(precision[users[u]]), 6) for u in answered if u in users},
+            "precision0": round(float(np.median(precision)), 6),
+            "reference": round(ref, 6),
+        }
+        q = cs.schema.question(question)
+        ctx = cm.Ctx(q, by_record[rid][0]["fields"], REGISTRY[q.type].options, {}, fit)
+        answers = [
+            (int(r["id"]), int(r["user_id"]), v)
+            for r in by_record[rid]
+            if (v := effective_values(r).get(question)) is not None
+        ]
+        out = cm.METHODS[REGISTRY[q.type].consensus](ctx, answers)
+        rows_out.append(
+            {
+                "project_id": int(project["id"]),
+                "record_id": rid,
+                "question": question,
+                "value": out.value,
+                "confidence": min(max(out.confidence, 0.0), 1.0),
+                "method": "bias_mean",
+                "response_ids": [a[0] for a in answers],
+                "details": {"fit": fit},
+            }
+        )
+    cons_store.upsert_consensus(conn, rows_out)
+    inverse = {i: u for u, i in users.items()}
+    return {inverse[i]: float(b) for i, b in enumerate(model.biases_)}
+
+
+def _box_skills_question(
+    conn: Connection,
+    project: dict[str, Any],
+    cs: CompiledSchema,
+    question: str,
+    by_record: dict[int, list[dict[str, Any]]],
+) -> dict[int, float]:
+    """Boxes over the project: each worker's skill is the F1 of its boxes against the unweighted
+    fusion of everyone's (IoU ≥ the threshold, smoothed towards 0.7 by 2 pseudo-boxes); then every
+    record is fused again with its workers weighed by those skills. Returns each worker's skill."""
+    from assay.services.agreement import iou
+
+    q = cs.schema.question(question)
+    entry = REGISTRY[q.type]
+    records = [rid for rid, rows in by_record.items() if not rows[0]["is_gold"]]
+    answers_of: dict[int, list[tuple[int, int, Any]]] = {
+        rid: [
+            (int(r["id"]), int(r["user_id"]), v)
+            for r in by_record[rid]
+            if (v := effective_values(r).get(question)) is not None
+        ]
+        for rid in records
+    }
+    f1: dict[int, list[float]] = {}
+    for rid, answers in answers_of.items():
+        if len(answers) < 2:
+            continue
+        ctx = cm.Ctx(q, by_record[rid][0]["fields"], entry.options, {})
+        fused = cm.METHODS[entry.consensus](ctx, answers).value
+        for _, u, v in answers:
+            f1.setdefault(u, []).append(1.0 - iou(v, fused))
+    skills = {u: (sum(x) + 2 * 0.7) / (len(x) + 2) for u, x in f1.items()}
+    skills = {u: min(max(s, 0.05), 0.99) for u, s in skills.items()}
+    rows_out = []
+    for rid, answers in answers_of.items():
+        if not answers:
+            continue
+        fit = {"skills": {str(u): round(skills.get(u, 0.7), 6) for _, u, _ in answers}}
+        ctx = cm.Ctx(
+            q, by_record[rid][0]["fields"], entry.options, {u: skills.get(u, 0.7) for _, u, _ in answers}, fit
+        )
+        out = cm.METHODS[entry.consensus](ctx, answers)
+        rows_out.append(
+            {
+                "project_id": int(project["id"]),
+                "record_id": rid,
+                "question": question,
+                "value": out.value,
+                "confidence": min(max(out.confidence, 0.0), 1.0),
+                "method": "iou_fusion_skills",
+                "response_ids": [a[0] for a in answers],
+                "details": {"fit": fit},
+            }
+        )
+    cons_store.upsert_consensus(conn, rows_out)
+    return skills

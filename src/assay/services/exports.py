@@ -20,11 +20,15 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from assay.domain import events as ev
+from assay.domain.errors import ValidationError
+from assay.domain.question_types import REGISTRY
+from assay.domain.schema import ProjectSchema
 from assay.formats import open_writer
 from assay.formats.atomic import atomic_output
 from assay.services.actors import Actor
 from assay.services.audit import audit
 from assay.services.policies import load_project
+from assay.services.schemas import compiled
 from assay.store import records as rec_store
 from assay.store.engine import Store
 
@@ -98,6 +102,42 @@ def _row(
     return row
 
 
+def _cell(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "integer" and isinstance(value, int | float) and not isinstance(value, bool):
+        return int(round(value))
+    if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind == "text" and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def render_consensus(schema: ProjectSchema, row: dict[str, Any]) -> dict[str, Any]:
+    """A row's consensus as the file exports write it: each value in the cell type its question
+    type's registry entry names (``export``), and each consensus span with the ``text`` it covers
+    (sliced in code points, as the offsets count)."""
+    cons = row.get("consensus")
+    if not cons:
+        return row
+    fields = row.get("fields") if "fields" in row else row
+    out = {}
+    for name, c in cons.items():
+        try:
+            q = schema.question(name)
+        except ValidationError:  # a question the schema no longer has
+            out[name] = c
+            continue
+        value = _cell(REGISTRY[q.type].export, c.get("value"))
+        if q.type == "span" and isinstance(value, list):
+            text = (fields or {}).get(q.target or "")
+            if isinstance(text, str):
+                value = [s | {"text": text[int(s["start"]) : int(s["end"])]} for s in value]
+        out[name] = c | {"value": value}
+    return row | {"consensus": out}
+
+
 def iter_export_rows(
     conn: Connection,
     project_id: int,
@@ -143,13 +183,14 @@ def export_file(
     with store.read() as conn:
         project = load_project(conn, actor, project_ref, need="manager")
         pid = int(project["id"])
+        schema = compiled(project).schema
         total = rec_store.count_records(conn, pid)
         with atomic_output(path) as tmp:
             writer = open_writer(tmp, fmt, csv_formulas=csv_formulas)
             try:
                 rows = iter_export_rows(conn, pid, flat_fields=fmt in ("csv", "parquet"), lineage=lineage)
                 for row in rows:
-                    writer.write(row)
+                    writer.write(render_consensus(schema, row))
                     n += 1
                     if on_progress is not None and n % 5000 == 0:
                         on_progress(n, total)

@@ -6,20 +6,19 @@ ordinary records equal to the consensus value, question by question), and cost
 (``cost_per_item`` × answers + ``cost_per_hour`` × hours spent).
 
 Per project: progress (records done of total, responses), submits per hour (a series for
-plots), cost so far, Krippendorff's alpha per question (nominal for labels and preferences,
-ordinal for ratings, interval for numbers) and, per categorical question, the confusion
-matrix of contributors' answers (rows) against the consensus (columns).
+plots), cost so far, Krippendorff's alpha per question with the distance the question type's
+registry entry names (:mod:`assay.services.agreement`: nominal for labels and preferences,
+ordinal for ratings, interval for numbers, IoU for boxes, span overlap for spans …) and, per
+categorical question, the confusion matrix of contributors' answers (rows) against the
+consensus (columns).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
-
-from assay.domain.gold import CATEGORICAL_TYPES, answers_equal, categorical_key, released
-from assay.quality import krippendorff_alpha
+from assay.domain.gold import CATEGORICAL_TYPES, categorical_key, released
+from assay.services import agreement
 from assay.services.actors import Actor
 from assay.services.policies import load_project
 from assay.services.schemas import CompiledSchema, compiled
@@ -29,13 +28,11 @@ from assay.store.engine import Store
 
 __all__ = ["contributor_stats", "my_stats", "project_stats"]
 
-_LEVEL = {"label": "nominal", "preference": "nominal", "rating": "ordinal", "number": "interval"}
-
 
 def _same(qtype: str, a: Any, b: Any) -> bool:
     if qtype in CATEGORICAL_TYPES:
         return categorical_key(qtype, a) == categorical_key(qtype, b)
-    return answers_equal(a, b)
+    return agreement.agrees(qtype, a, b)
 
 
 def _cost(row: dict[str, Any]) -> float | None:
@@ -98,30 +95,7 @@ def contributor_stats(store: Store, actor: Actor, project_ref: int | str) -> lis
 
 def _alpha(cs: CompiledSchema, question: str, answers: list[dict[str, Any]]) -> float | None:
     q = cs.schema.question(question)
-    level = _LEVEL.get(q.type)
-    if level is None:
-        return None
-    units: list[int] = []
-    values: list[float] = []
-    codes: dict[str, int] = {}
-    for a in answers:
-        v = (a["values"] or {}).get(question)
-        if v is None:
-            continue
-        if level == "nominal":
-            k = categorical_key(q.type, v)
-            if k is None:
-                continue
-            values.append(float(codes.setdefault(k, len(codes))))
-        elif isinstance(v, int | float) and not isinstance(v, bool):
-            values.append(float(v))
-        else:
-            continue
-        units.append(int(a["record_id"]))
-    if len(values) < 2:
-        return None
-    alpha = krippendorff_alpha(np.array(units), np.array(values), level=level)  # type: ignore[arg-type]
-    return None if math.isnan(alpha) else round(float(alpha), 4)
+    return agreement.alpha(q, ((int(a["record_id"]), (a["values"] or {}).get(question)) for a in answers))
 
 
 def _confusion(

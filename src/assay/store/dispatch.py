@@ -799,7 +799,7 @@ def submit_context(
     The caller's assignment with its project (``schema``, versions), its record (``fields``,
     ``gold``, ``is_gold``), the ``suggestions`` shown, the ``draft_id``, ``done_id`` (a response
     of this user with the idempotency ``key``), the user's gold record in the project (``gold_n``,
-    ``gold_sum``), the record's current consensus (``old_consensus``: question and value) and
+    ``gold_sum``), the record's current consensus (``old_consensus``: question, value, method and details) and
     its counters (``submitted``, ``target``). On PostgreSQL also ``new_id``: an id for the
     response from its sequence (so that its insert need not wait for the id to come back);
     ``answers``: the record's submitted answers so far, as :func:`record_responses` gives them;
@@ -980,7 +980,12 @@ def _context(pg: bool, *, skip_locked: bool = False, many: bool = False) -> Any:
     done = sa.select(k.c.id).where(k.c.user_id == uid, k.c.idempotency_key == key).scalar_subquery()
     old = _json_rows(
         pg,
-        {"question": consensus.c.question, "value": consensus.c["value"]},
+        {
+            "question": consensus.c.question,
+            "value": consensus.c["value"],
+            "method": consensus.c.method,
+            "details": consensus.c.details,
+        },
         consensus.c.record_id == r.c.id,
         consensus.c.id,
     )

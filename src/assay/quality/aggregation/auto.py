@@ -8,7 +8,8 @@ matrices to be estimated: fewer than ``min_per_task`` answers per task on averag
 workers with a median of fewer than ``min_per_worker`` answers. With gold answers DS is
 always used (gold makes the matrices identifiable). ``method_`` records the choice.
 
-:data:`DEFAULT_METHODS` maps every question type to the method the rest of assay uses.
+Which method each question type uses in a project is declared by the question-type registry
+(``assay.domain.question_types``), not here.
 """
 
 from __future__ import annotations
@@ -20,21 +21,7 @@ from assay.quality.aggregation._base import CategoricalAggregator
 from assay.quality.aggregation.dawid_skene import DawidSkene
 from assay.quality.aggregation.majority_vote import MajorityVote
 
-__all__ = ["DEFAULT_METHODS", "AutoAggregator"]
-
-DEFAULT_METHODS: dict[str, str] = {
-    "label": "dawid_skene",
-    "preference": "dawid_skene",
-    "step_review": "dawid_skene",
-    "multi_label": "binary_relevance_ds",
-    "rating": "bias_corrected_mean",
-    "number": "median",
-    "span": "character_vote",
-    "bbox": "iou_match_mean",
-    "polygon": "iou_match_medoid",
-    "keypoints": "oks_match_mean",
-    "ranking": "bradley_terry",
-}
+__all__ = ["AutoAggregator"]
 
 
 class AutoAggregator(CategoricalAggregator):

@@ -35,7 +35,9 @@ __all__ = [
     "Clusters",
     "box_iou",
     "cluster_shapes",
+    "box_skills",
     "fuse_boxes",
+    "fuse_boxes_with_skills",
     "fuse_keypoints",
     "fuse_polygons",
     "mutual_best",
@@ -133,25 +135,32 @@ def cluster_shapes(
     *,
     threshold: float,
     min_support: float,
-    annotators: IntArray | None = None,
+    annotators: FloatArray | IntArray | None = None,
+    weights: FloatArray | None = None,
 ) -> Clusters:
-    """Mutual-best-match linking then connected components (see the module docstring)."""
+    """Mutual-best-match linking then connected components (see the module docstring).
+
+    ``weights`` ``(n_workers,)`` are worker skills: a cluster's support is then the summed weight
+    of its workers over the summed weight of the task's annotators (``annotators``, when given,
+    is that total per task).
+    """
     n = task.size
     n_w = int(worker.max()) + 1 if n else 1
+    wt = np.ones(n_w) if weights is None else np.asarray(weights, dtype=np.float64)
     mutual = mutual_best(worker, pair_i, pair_j, score, threshold)
     graph = sparse.coo_matrix((np.ones(int(mutual.sum())), (pair_i[mutual], pair_j[mutual])), shape=(n, n))
     n_comp, comp = csgraph.connected_components(graph, directed=False)
     comp = comp.astype(np.int64)
     if annotators is None:
         pairs = np.unique(task * n_w + worker)
-        n_ann = np.bincount(pairs // n_w, minlength=int(task.max()) + 1 if n else 0)
+        n_ann = np.bincount(pairs // n_w, weights=wt[pairs % n_w], minlength=int(task.max()) + 1 if n else 0)
     else:
-        n_ann = annotators
+        n_ann = np.asarray(annotators, dtype=np.float64)
     cw = np.unique(comp * n_w + worker)
-    n_in = np.bincount(cw // n_w, minlength=n_comp)
+    n_in = np.bincount(cw // n_w, weights=wt[cw % n_w], minlength=n_comp)
     comp_task = np.zeros(n_comp, dtype=np.int64)
     comp_task[comp] = task
-    support = n_in / np.maximum(n_ann[comp_task], 1)
+    support = n_in / np.maximum(n_ann[comp_task], 1e-12)
     # mean linked score inside each cluster (1 for singletons)
     ssum = np.bincount(comp[pair_i[mutual]], weights=score[mutual], minlength=n_comp)
     scnt = np.bincount(comp[pair_i[mutual]], minlength=n_comp)
@@ -182,24 +191,31 @@ def fuse_boxes(
     threshold: float = 0.5,
     min_support: float = 0.5,
     annotators: npt.ArrayLike | None = None,
+    weights: npt.ArrayLike | None = None,
 ) -> FusedShapes:
     """Match boxes ``(n, 4)`` (``x1, y1, x2, y2``) by IoU and fuse by coordinate mean.
 
-    Returns ``geometry`` ``(n_objects, 4)``.
+    ``weights`` ``(n_workers,)``: worker skills; support and the mean are then weighted by them
+    (``annotators``: the summed weight of each task's annotators). Returns ``geometry``
+    ``(n_objects, 4)``.
     """
     t = as_index(task, "task")
     w = as_index(worker, "worker")
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    wt = None if weights is None else np.asarray(weights, dtype=np.float64)
     pi, pj = same_task_pairs(t, w)
     sc = box_iou(b[pi], b[pj])
-    ann = None if annotators is None else as_index(annotators, "annotators")
-    cl = cluster_shapes(t, w, pi, pj, sc, threshold=threshold, min_support=min_support, annotators=ann)
+    ann = None if annotators is None else np.asarray(annotators, dtype=np.float64)
+    cl = cluster_shapes(
+        t, w, pi, pj, sc, threshold=threshold, min_support=min_support, annotators=ann, weights=wt
+    )
     k = cl.task.size
     ok = cl.cluster >= 0
-    cnt = np.bincount(cl.cluster[ok], minlength=k).astype(np.float64)
+    ww = np.ones(int(ok.sum())) if wt is None else np.maximum(wt[w[ok]], 1e-9)
+    cnt = np.bincount(cl.cluster[ok], weights=ww, minlength=k)
     geom = (
-        np.stack([np.bincount(cl.cluster[ok], weights=b[ok, c], minlength=k) for c in range(4)], axis=1)
-        / np.maximum(cnt, 1)[:, None]
+        np.stack([np.bincount(cl.cluster[ok], weights=ww * b[ok, c], minlength=k) for c in range(4)], axis=1)
+        / np.maximum(cnt, 1e-12)[:, None]
     )
     return FusedShapes(cl.task, geom, cl.support, cl.confidence, cl.cluster)
 
@@ -218,6 +234,7 @@ def fuse_polygons(
     threshold: float = 0.5,
     min_support: float = 0.5,
     annotators: npt.ArrayLike | None = None,
+    weights: npt.ArrayLike | None = None,
 ) -> tuple[FusedShapes, list[FloatArray]]:
     """Match polygons (each ``(v, 2)``) by bounding-box IoU; fuse by the cluster medoid.
 
@@ -230,8 +247,11 @@ def fuse_polygons(
     bb = _bbox_of_polygons(polys)
     pi, pj = same_task_pairs(t, w)
     sc = box_iou(bb[pi], bb[pj])
-    ann = None if annotators is None else as_index(annotators, "annotators")
-    cl = cluster_shapes(t, w, pi, pj, sc, threshold=threshold, min_support=min_support, annotators=ann)
+    ann = None if annotators is None else np.asarray(annotators, dtype=np.float64)
+    wt = None if weights is None else np.asarray(weights, dtype=np.float64)
+    cl = cluster_shapes(
+        t, w, pi, pj, sc, threshold=threshold, min_support=min_support, annotators=ann, weights=wt
+    )
     k = cl.task.size
     # medoid: member with the highest summed IoU to the other members of its cluster
     same = (cl.cluster[pi] == cl.cluster[pj]) & (cl.cluster[pi] >= 0)
@@ -258,6 +278,7 @@ def fuse_keypoints(
     threshold: float = 0.5,
     min_support: float = 0.5,
     annotators: npt.ArrayLike | None = None,
+    weights: npt.ArrayLike | None = None,
 ) -> FusedShapes:
     """Match keypoint sets ``(n, J, 3)`` (x, y, v with v > 0 visible) by OKS, fuse per joint.
 
@@ -285,8 +306,11 @@ def fuse_keypoints(
         ar = np.asarray(area, dtype=np.float64)
     pi, pj = same_task_pairs(t, w)
     sc = oks(kp[pi], kp[pj], 0.5 * (ar[pi] + ar[pj]), sg)
-    ann = None if annotators is None else as_index(annotators, "annotators")
-    cl = cluster_shapes(t, w, pi, pj, sc, threshold=threshold, min_support=min_support, annotators=ann)
+    ann = None if annotators is None else np.asarray(annotators, dtype=np.float64)
+    wt = None if weights is None else np.asarray(weights, dtype=np.float64)
+    cl = cluster_shapes(
+        t, w, pi, pj, sc, threshold=threshold, min_support=min_support, annotators=ann, weights=wt
+    )
     k = cl.task.size
     ok = cl.cluster >= 0
     c = cl.cluster[ok]
@@ -303,3 +327,112 @@ def fuse_keypoints(
     geom[:, :, 1] = np.divide(geom[:, :, 1], nvis, out=np.zeros((k, j)), where=nvis > 0)
     geom[:, :, 2] = (nvis * 2 > members[:, None]).astype(np.float64) * 2.0
     return FusedShapes(cl.task, geom, cl.support, cl.confidence, cl.cluster)
+
+
+def box_skills(
+    task: IntArray,
+    worker: IntArray,
+    fused: FusedShapes,
+    *,
+    answered: tuple[IntArray, IntArray] | None = None,
+    prior: float = 0.7,
+    strength: float = 4.0,
+) -> FloatArray:
+    """Each worker's skill on boxes: the F1 of its boxes against a fusion (``fused``).
+
+    A worker's box is right when it belongs to a kept cluster; the fusion's objects on the tasks
+    the worker answered (``answered`` = ``(task, worker)`` pairs, including answers with no box;
+    default: the pairs that have a box) are what it should have drawn. F1 = 2 right / (its boxes
+    + those objects), smoothed towards ``prior`` by ``strength`` pseudo-boxes.
+    """
+    n_w = int(worker.max()) + 1 if worker.size else 0
+    right = np.bincount(worker[fused.cluster >= 0], minlength=n_w).astype(np.float64)
+    own = np.bincount(worker, minlength=n_w).astype(np.float64)
+    n_t = max(int(task.max()) + 1 if task.size else 0, int(fused.task.max()) + 1 if fused.task.size else 0)
+    objects = np.bincount(fused.task, minlength=n_t).astype(np.float64)
+    if answered is None:
+        pairs = np.unique(task * max(n_w, 1) + worker)
+        at, aw = pairs // max(n_w, 1), pairs % max(n_w, 1)
+    else:
+        at, aw = answered
+        n_w = max(n_w, int(aw.max()) + 1 if aw.size else 0)
+        right = np.pad(right, (0, n_w - right.size))
+        own = np.pad(own, (0, n_w - own.size))
+        objects = np.pad(objects, (0, max(0, int(at.max()) + 1 - objects.size) if at.size else 0))
+    should = np.bincount(aw, weights=objects[at], minlength=n_w)
+    out: FloatArray = (2 * right + strength * prior) / (own + should + strength)
+    return out
+
+
+def fuse_boxes_with_skills(
+    task: npt.ArrayLike,
+    worker: npt.ArrayLike,
+    boxes: npt.ArrayLike,
+    *,
+    threshold: float = 0.5,
+    min_support: float = 0.5,
+    annotators: npt.ArrayLike | None = None,
+    answered: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+) -> tuple[FusedShapes, FloatArray]:
+    """Boxes fused twice: plainly, then with each worker weighed by its :func:`box_skills`.
+
+    The second fusion keeps a cluster when the skills of the workers who drew it reach
+    ``min_support`` of the skills of all who answered the task, and its box is the
+    skill-weighted *median* of the cluster's boxes per coordinate (robust to one worker's
+    sloppy box). ``answered``: ``(task, worker)`` pairs of who answered which task, those who
+    drew nothing included (or ``annotators``, how many per task; missing workers then count at
+    the mean skill). Returns the fusion and the skills ``(n_workers,)``.
+    """
+    t = as_index(task, "task")
+    w = as_index(worker, "worker")
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    pairs: tuple[IntArray, IntArray] | None = None
+    n_ann: FloatArray | None = None
+    if answered is not None:
+        pairs = (as_index(answered[0], "answered task"), as_index(answered[1], "answered worker"))
+        n_ann = np.bincount(pairs[0]).astype(np.float64)
+    elif annotators is not None:
+        n_ann = np.asarray(annotators, dtype=np.float64)
+    plain = fuse_boxes(t, w, b, threshold=threshold, min_support=min_support, annotators=n_ann)
+    skills = box_skills(t, w, plain, answered=pairs)
+    n_w = skills.size
+    weight_sum: FloatArray
+    if pairs is not None:
+        weight_sum = np.bincount(pairs[0], weights=skills[pairs[1]]).astype(np.float64)
+    else:
+        present = np.unique(t * max(n_w, 1) + w)
+        weight_sum = np.bincount(present // max(n_w, 1), weights=skills[present % max(n_w, 1)]).astype(
+            np.float64
+        )
+        if n_ann is not None:
+            have = np.bincount(present // max(n_w, 1), minlength=n_ann.size).astype(np.float64)
+            weight_sum = np.pad(weight_sum, (0, max(0, n_ann.size - weight_sum.size))).astype(np.float64)
+            weight_sum = weight_sum + np.maximum(n_ann - have, 0) * float(skills.mean() if n_w else 0.7)
+    pi, pj = same_task_pairs(t, w)
+    sc = box_iou(b[pi], b[pj])
+    cl = cluster_shapes(
+        t, w, pi, pj, sc, threshold=threshold, min_support=min_support, annotators=weight_sum, weights=skills
+    )
+    k = cl.task.size
+    geom = np.zeros((k, 4))
+    ok = np.flatnonzero(cl.cluster >= 0)
+    order = ok[np.argsort(cl.cluster[ok], kind="stable")]
+    bounds = np.flatnonzero(np.diff(cl.cluster[order])) + 1
+    for c, members in enumerate(np.split(order, bounds) if order.size else []):
+        geom[c] = _weighted_median(b[members], skills[w[members]])
+    return FusedShapes(cl.task, geom, cl.support, cl.confidence, cl.cluster), skills
+
+
+def _weighted_median(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """Per column, the smallest value whose cumulative weight reaches half (ties: midpoint)."""
+    out = np.empty(values.shape[1])
+    half = weights.sum() / 2
+    for c in range(values.shape[1]):
+        order = np.argsort(values[:, c], kind="stable")
+        cum = np.cumsum(weights[order])
+        i = int(np.searchsorted(cum, half - 1e-12))
+        if abs(cum[i] - half) <= 1e-12 and i + 1 < order.size:
+            out[c] = 0.5 * (values[order[i], c] + values[order[i + 1], c])
+        else:
+            out[c] = values[order[i], c]
+    return out

@@ -151,7 +151,7 @@ class BiasCorrectedMean:
                 res = v - new_bias[w] - new_mu[t]
                 # shrink each worker's variance toward the pooled variance (2 pseudo-answers)
                 var = (np.bincount(w, weights=res**2, minlength=nw) + 2 * global_var) / (cnt_w + 2)
-                prec = 1.0 / np.maximum(var, 1e-12 * max(global_var, 1e-300))
+                prec = 1.0 / np.maximum(var, 1e-12 * (global_var if global_var > 0 else 1.0))
             moved = max(
                 float(np.nanmax(np.abs(new_mu - mu))) if n else 0.0,
                 float(np.abs(new_bias - bias).max()) if nw else 0.0,

@@ -73,6 +73,7 @@ def aggregate_spans(
     annotators: npt.ArrayLike | None = None,
     threshold: float = 0.5,
     strict: bool = True,
+    weights: npt.ArrayLike | None = None,
 ) -> SpanResult:
     """Character-level vote then merged spans.
 
@@ -83,6 +84,9 @@ def aggregate_spans(
     annotators : ``(n_tasks,)`` int, optional, number of annotators per task.
     threshold : float in [0, 1]; keep characters whose vote share is > threshold
         (``strict``) or >= threshold.
+    weights : ``(n_workers,)`` float, optional worker skills: a character's share is then the
+        summed weight of the workers covering it over the summed weight of the task's
+        annotators (``annotators`` may then give that total per task).
     """
     t = as_index(task, "task")
     w = as_index(worker, "worker")
@@ -99,21 +103,28 @@ def aggregate_spans(
     n_t = int(t.max()) + 1
     n_lab = int(lab.max()) + 1
     n_w = int(w.max()) + 1
+    wt = np.ones(n_w) if weights is None else np.asarray(weights, dtype=np.float64)
+    if wt.size < n_w:
+        raise ValueError("weights has fewer entries than workers")
     if annotators is None:
         pairs = np.unique(t * n_w + w)
-        n_ann = np.bincount(pairs // n_w, minlength=n_t)
+        n_ann = np.bincount(pairs // n_w, weights=wt[pairs % n_w], minlength=n_t)
+    elif weights is None:
+        n_ann = as_index(annotators, "annotators").astype(np.float64)
     else:
-        n_ann = as_index(annotators, "annotators")
+        n_ann = np.asarray(annotators, dtype=np.float64)
     # merge each annotator's own spans per (task, label)
     grp = (t * n_lab + lab) * n_w + w
     g, ms, me = merge_spans(grp, s, e)
     tl = g // n_w  # task*n_lab + label
     length = int(me.max()) + 1
     # difference array over (task*label, position)
-    diff = np.bincount(tl * length + ms, minlength=n_t * n_lab * length).astype(np.int64)
-    diff -= np.bincount(tl * length + me, minlength=n_t * n_lab * length)
+    gw = wt[g % n_w]
+    diff = np.bincount(tl * length + ms, weights=gw, minlength=n_t * n_lab * length)
+    diff -= np.bincount(tl * length + me, weights=gw, minlength=n_t * n_lab * length)
     cover = np.cumsum(diff.reshape(n_t * n_lab, length), axis=1)
-    denom = np.repeat(np.maximum(n_ann, 1), n_lab)[:, None].astype(np.float64)
+    cover[np.abs(cover) < 1e-9] = 0.0
+    denom = np.repeat(np.maximum(n_ann, 1e-12 if weights is not None else 1), n_lab)[:, None]
     share = cover / denom
     keep = share > threshold if strict else share >= threshold
     keep &= cover > 0

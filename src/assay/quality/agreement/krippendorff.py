@@ -25,6 +25,7 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -33,7 +34,7 @@ from scipy import sparse
 
 from assay.quality._arrays import FloatArray, as_float, as_index
 
-__all__ = ["Level", "coincidence_matrix", "krippendorff_alpha"]
+__all__ = ["Level", "coincidence_matrix", "distance_alpha", "krippendorff_alpha"]
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
@@ -109,3 +110,53 @@ def krippendorff_alpha(unit: npt.ArrayLike, value: npt.ArrayLike, *, level: Leve
     if d_e == 0:
         return float("nan")
     return 1.0 - (n - 1) * float((o * d2).sum()) / d_e
+
+
+def distance_alpha(
+    unit: npt.ArrayLike,
+    distance: Callable[[int, int], float],
+    *,
+    max_pairs: int = 100_000,
+    seed: int = 0,
+) -> float:
+    """Krippendorff's alpha for answers compared by any distance (boxes, spans, rankings …).
+
+    ``unit`` ``(n,)`` gives each answer's item; ``distance(i, j)`` the disagreement in [0, 1] of
+    answers ``i`` and ``j`` (0 = the same; symmetric). Observed disagreement is the mean distance
+    of the pairs within each item (weighted ``1/(m_u - 1)`` as in :func:`krippendorff_alpha`),
+    expected disagreement the mean distance of all pairs of pairable answers, from
+    ``max_pairs`` pairs drawn at random (seeded) when there are more. With the nominal or
+    interval distance this is :func:`krippendorff_alpha`. Returns nan with fewer than two
+    pairable answers or no disagreement to expect.
+    """
+    u = as_index(unit, "unit")
+    m = np.bincount(u) if u.size else np.zeros(0, dtype=np.int64)
+    pairable = np.flatnonzero(m[u] >= 2) if u.size else np.zeros(0, dtype=np.int64)
+    n = pairable.size
+    if n < 2:
+        return float("nan")
+    observed = 0.0
+    order = pairable[np.argsort(u[pairable], kind="stable")]
+    bounds = np.flatnonzero(np.diff(u[order])) + 1
+    for grp in np.split(order, bounds):
+        k = grp.size
+        within = sum(distance(int(grp[a]), int(grp[b])) for a in range(k) for b in range(a + 1, k))
+        observed += 2.0 * within / (k - 1)
+    d_o = observed / n
+    total = n * (n - 1) // 2
+    if total <= max_pairs:
+        d_e = (
+            sum(distance(int(pairable[a]), int(pairable[b])) for a in range(n) for b in range(a + 1, n))
+            / total
+        )
+    else:
+        rng = np.random.default_rng(seed)
+        a = rng.integers(0, n, size=max_pairs)
+        b = rng.integers(0, n - 1, size=max_pairs)
+        b = b + (b >= a)
+        d_e = float(
+            np.mean([distance(int(pairable[i]), int(pairable[j])) for i, j in zip(a, b, strict=True)])
+        )
+    if d_e <= 0:
+        return float("nan")
+    return 1.0 - d_o / d_e
