@@ -11,6 +11,8 @@ Mapping, done once here:
     Starlette HTTPException      its status (404 unknown route, 405 method …)
     BodyTooLarge                 413 too_large
     RateLimited                  429 rate_limited
+    Unavailable                  503 unavailable, with Retry-After (the database out of reach)
+    StorageFull                  507 storage_full (the database's disk is full)
     any other Exception          500 internal (the exception text is never sent)
 """
 
@@ -29,7 +31,9 @@ from assay.domain.errors import (
     Conflict,
     NotFound,
     PermissionDenied,
+    StorageFull,
     Unauthenticated,
+    Unavailable,
     ValidationError,
 )
 
@@ -73,6 +77,8 @@ _STATUS: list[tuple[type[AssayError], int, str]] = [
     (Conflict, 409, "Conflict"),
     (PermissionDenied, 403, "Forbidden"),
     (Unauthenticated, 401, "Unauthenticated"),
+    (Unavailable, 503, "Service unavailable"),
+    (StorageFull, 507, "Insufficient storage"),
 ]
 
 _HTTP_CODES = {
@@ -86,6 +92,8 @@ _HTTP_CODES = {
     415: ("unsupported_media_type", "Unsupported media type"),
     422: ("invalid", "Invalid input"),
     429: ("rate_limited", "Too many requests"),
+    503: ("unavailable", "Service unavailable"),
+    507: ("storage_full", "Insufficient storage"),
 }
 
 
@@ -128,6 +136,8 @@ def assay_problem(err: AssayError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 429:
         headers = {"Retry-After": str(int(err.details.get("retry_after", 60)))}
+    elif status == 503:
+        headers = {"Retry-After": str(int(err.details.get("retry_after", 1)))}
     return problem(
         status, err.code, title, err.message, field=err.field, line=err.line, file=err.file, headers=headers
     )

@@ -8,7 +8,9 @@ to each operation the problem answers it can give, by what the route is:
 * a route that is not ``public`` (its ``x-access``, :mod:`assay.api.access`): 401 and 403;
 * a route that takes a body: 400 (not the declared type) and 413 (larger than the limit);
   one that changes something: 409 (a conflict with what exists);
-* ``POST /auth/login``: 429 (too many failed sign-ins, with ``Retry-After``).
+* ``POST /auth/login``: 429 (too many failed sign-ins, with ``Retry-After``);
+* every route: 503 (the database is out of reach for now, with ``Retry-After``); a route that
+  changes something: 507 (the database's disk is full).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ _WHY = {
     "413": "The body is larger than the server takes (ASSAY_MAX_BODY_BYTES).",
     "422": "Invalid input; `field` (and `file`, `line`) say where.",
     "429": "Too many failed sign-ins; retry after `Retry-After` seconds.",
+    "503": "The database is out of reach for now (a dropped connection, a restart); retry after "
+    "`Retry-After` seconds, an answer with the same idempotency key.",
+    "507": "The database's disk is full; nothing of the request was stored.",
 }
 _WRITES = {"post", "put", "patch", "delete"}
 
@@ -60,13 +65,13 @@ def _problem(status: str) -> dict[str, Any]:
 
 
 def _statuses(method: str, path: str, op: dict[str, Any]) -> list[str]:
-    found = ["404", "422"]
+    found = ["404", "422", "503"]
     if op.get("x-access") != "public":
         found += ["401", "403"]
     if "requestBody" in op:
         found += ["400", "413"]
     if method in _WRITES and op.get("x-access") != "public":
-        found.append("409")
+        found += ["409", "507"]
     if path.endswith("/auth/login"):
         found.append("429")
     return sorted(found)

@@ -7,7 +7,9 @@ Hierarchy::
     ├── NotFound                    "not_found"
     ├── Conflict                    "conflict"
     ├── PermissionDenied            "forbidden"
-    └── Unauthenticated             "unauthenticated"
+    ├── Unauthenticated             "unauthenticated"
+    ├── Unavailable                 "unavailable"   the database is out of reach for now: retry
+    └── StorageFull                 "storage_full"  the database's disk is full
 
 The faces (HTTP, CLI) map each class once to a status code and message; services and the
 domain raise them and never format output themselves.
@@ -22,7 +24,9 @@ __all__ = [
     "Conflict",
     "NotFound",
     "PermissionDenied",
+    "StorageFull",
     "Unauthenticated",
+    "Unavailable",
     "ValidationError",
     "join_path",
 ]
@@ -124,3 +128,18 @@ class Unauthenticated(AssayError):
     """No valid credentials came with the request."""
 
     code = "unauthenticated"
+
+
+class Unavailable(AssayError):
+    """The database is out of reach for now (its connection dropped, it restarts, it is busy):
+    nothing of the request was stored, or, when the connection dropped while it committed, it
+    may have been; ask again after ``details["retry_after"]`` seconds (with the same
+    idempotency key, for an answer)."""
+
+    code = "unavailable"
+
+
+class StorageFull(AssayError):
+    """The database's disk is full: nothing of the request was stored."""
+
+    code = "storage_full"

@@ -20,7 +20,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from assay.domain.errors import ValidationError
+from assay.domain.errors import AssayError, StorageFull, Unavailable, ValidationError
 from assay.store.events import PENDING, flush_events
 from assay.store.statements import DEFERRED, READ_AHEAD, SHARED, WRITES, count_write, flush_deferred
 from assay.store.types import Unstorable, dumps, loads
@@ -65,7 +65,8 @@ class Store:
                 yield shared
             finally:
                 self._shared.tx = None
-                conn.info.pop(SHARED, None)
+                if not conn.invalidated:  # (a lost connection's info waits for the rollback)
+                    conn.info.pop(SHARED, None)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -77,10 +78,10 @@ class Store:
         """
         shared: SharedTx | None = getattr(self._shared, "tx", None)
         if shared is not None:
-            with refused_as_invalid(), shared.part() as conn:
+            with database_errors(), shared.part() as conn:
                 yield conn
             return
-        with refused_as_invalid(), self.engine.connect() as conn:
+        with database_errors(), self.engine.connect() as conn:
             if self.is_sqlite:
                 conn.info["immediate"] = True
             conn.info[PENDING] = []
@@ -99,7 +100,7 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (a consistent snapshot on both databases)."""
-        with refused_as_invalid(), self.engine.connect() as conn, conn.begin():
+        with database_errors(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     def migrate(self, revision: str = "head") -> None:
@@ -137,15 +138,24 @@ _INPUT_REFUSED = frozenset({"22001", "22003", "22021", "22P05"})
 
 
 @contextmanager
-def refused_as_invalid() -> Iterator[None]:
-    """A value the database refuses (a NUL character in text, a number beyond its column) is
-    invalid input, not a server error; the services check what they can name the field of first,
-    this is the net under them. The database's own message is not passed on. Other data errors
-    (a division by zero) stay what they are: a bug."""
+def database_errors() -> Iterator[None]:
+    """The database's errors that are not bugs, as the domain's errors (the database's own
+    message is not passed on):
+
+    * a value the database refuses (a NUL character in text, a number beyond its column) is
+      invalid input (:class:`ValidationError`); the services check what they can name the field
+      of first, this is the net under them. Other data errors (a division by zero) stay bugs;
+    * a connection that dropped or could not be made (PostgreSQL restarting, a backend
+      terminated, a network cut) or a database locked past its timeout is :class:`Unavailable`
+      (HTTP 503 with ``Retry-After``): the pool replaces its connections, and asking again works;
+    * a full disk is :class:`StorageFull` (HTTP 507): nothing of the transaction was stored.
+    """
     try:
         yield
     except Unstorable as e:
         raise ValidationError(str(e)) from e
+    except sa.exc.PendingRollbackError as e:  # (what a dropped connection's transaction says next)
+        raise Unavailable(_UNAVAILABLE, details={"retry_after": 1}) from e
     except sa.exc.StatementError as e:
         if isinstance(e.orig, Unstorable):
             raise ValidationError(str(e.orig)) from e
@@ -154,7 +164,37 @@ def refused_as_invalid() -> Iterator[None]:
                 "the database cannot store a value of this request (text with a NUL character, a "
                 "text too long, or a number beyond its column)"
             ) from e
+        fault = _fault(e)
+        if fault is not None:
+            raise fault from e
         raise
+
+
+_UNAVAILABLE = (
+    "the database cannot be reached just now (its connection dropped, or it is restarting); try again"
+)
+_FULL = "the database's disk is full: nothing of this request was stored; free space and try again"
+# PostgreSQL: class 08 (connection exception) and 57P01-57P03 (shut down, crashed, starting).
+_GONE = ("08", "57P01", "57P02", "57P03")
+_PG_DISK_FULL = "53100"
+# SQLite's primary result codes: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL.
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_FULL = 5, 6, 13
+
+
+def _fault(e: sa.exc.StatementError) -> AssayError | None:
+    """The domain's error for a database fault that is not the request's (see database_errors)."""
+    orig = e.orig
+    if isinstance(e, sa.exc.DBAPIError) and e.connection_invalidated:
+        return Unavailable(_UNAVAILABLE, details={"retry_after": 1})
+    sqlstate = getattr(orig, "sqlstate", None)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if sqlstate == _PG_DISK_FULL or (code is not None and code & 0xFF == _SQLITE_FULL):
+        return StorageFull(_FULL)
+    if isinstance(e, sa.exc.OperationalError):
+        gone = code is None and (sqlstate is None or sqlstate.startswith(_GONE))
+        if gone or (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)):
+            return Unavailable(_UNAVAILABLE, details={"retry_after": 1})
+    return None
 
 
 def _refused_input(error: BaseException | None) -> bool:

@@ -405,7 +405,8 @@ def _executed(conn: Connection, dialect: sa.Dialect, sql: str, params: Any, *, m
         lost = dialect.is_disconnect(e, raw, cursor)
         fairy.info.pop(_CURSOR, None)
         cursor.close()
-        if lost:
+        if lost:  # the server is likely gone for every connection: the pool makes new ones
+            conn.engine.pool._invalidate(fairy, e)
             conn.invalidate(e)
         raise sa.exc.DBAPIError.instance(
             sql, params, e, dialect.loaded_dbapi.Error, dialect=dialect, connection_invalidated=lost
