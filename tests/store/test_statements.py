@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from assay.domain.errors import Unavailable
 from assay.services import imports
 from assay.services.actors import SYSTEM
 from assay.store import dispatch as dstore
@@ -298,9 +299,10 @@ def test_a_connection_lost_in_use_fails_that_statement_and_the_next_gets_a_new_o
     with killer.connect() as k:
         assert k.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
     killer.dispose()
-    with pytest.raises(sa.exc.DBAPIError) as failed, store.tx() as conn:
+    with pytest.raises(Unavailable) as failed, store.tx() as conn:  # (503: ask again)
         count(conn)
-    assert failed.value.connection_invalidated
+    cause = failed.value.__cause__
+    assert isinstance(cause, sa.exc.DBAPIError) and cause.connection_invalidated
     with store.tx() as conn:  # a new connection, and a new cursor on it
         assert count(conn) == 0
         assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid

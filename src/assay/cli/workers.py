@@ -8,13 +8,17 @@ while the other idled. Here each worker listens on a socket of its own, all boun
 port with ``SO_REUSEPORT``, and the kernel spreads new connections over them.
 
 The parent process watches its workers: one that dies is started again on its socket, and
-SIGINT or SIGTERM stops them all. Where ``SO_REUSEPORT`` does not spread connections (other
+SIGINT or SIGTERM stops them all. A worker also stops when the parent dies without a word
+(``kill -9``, the OOM killer): the kernel sends it SIGTERM then (``PR_SET_PDEATHSIG``), so no
+worker is left serving on the port, and a server started again binds it alone. Where ``SO_REUSEPORT`` does not spread connections (other
 systems than Linux), :func:`spread_workers` says so and Uvicorn's own supervisor is used.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
 import signal
 import socket
 import sys
@@ -25,7 +29,7 @@ from typing import Any
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-__all__ = ["run_workers", "spread_workers"]
+__all__ = ["die_with_parent", "run_workers", "spread_workers"]
 
 
 def spread_workers() -> bool:
@@ -43,7 +47,23 @@ def _listen(host: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
-def _worker(options: dict[str, Any], sock: socket.socket) -> None:
+# prctl(2): the signal the kernel sends this process when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel send this process SIGTERM (a graceful stop) when its parent ``parent``
+    dies; exit at once if it has died already. (Linux; the parent's thread that started this
+    process counts, so :func:`run_workers` starts every worker from its main thread.)"""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(0)
+
+
+def _worker(options: dict[str, Any], sock: socket.socket, parent: int) -> None:
+    die_with_parent(parent)
     config = uvicorn.Config(**options)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -57,7 +77,7 @@ def run_workers(workers: int, host: str, port: int, **options: Any) -> None:
     stop = threading.Event()
 
     def start(sock: socket.socket) -> BaseProcess:
-        process = ctx.Process(target=_worker, args=(options, sock), daemon=False)
+        process = ctx.Process(target=_worker, args=(options, sock, os.getpid()), daemon=False)
         process.start()
         return process
 
