@@ -57,6 +57,8 @@ print(json.dumps({"code": code, "heavy": heavy}))
         ["jobs", "list", "--help"],
         ["prelabel", "--help"],
         ["worker", "--help"],
+        ["savings", "--help"],
+        ["ai-first", "route", "--help"],
     ],
 )
 def test_help_loads_no_heavy_library(args: list[str]) -> None:

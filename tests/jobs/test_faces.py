@@ -11,7 +11,7 @@ import httpx
 from typer.testing import CliRunner
 
 from assay.cli.main import app
-from assay.services import imports
+from assay.services import imports, jobs
 from assay.services.actors import SYSTEM
 from tests.api.conftest import Live
 from tests.factories import TEXT_SCHEMA, make_project, make_user
@@ -100,3 +100,79 @@ def test_cli_prelabel_and_jobs(db_url: str, tmp_path: Path) -> None:
     assert run("jobs", "show", str(job["id"]))["kind"] == "prelabel"
     plain = runner.invoke(app, ["jobs", "list", "--db", db_url])
     assert plain.exit_code == 0 and "prelabel" in plain.output
+
+
+AI_SCHEMA = {
+    "name": "ai-sentiment",
+    "fields": [{"name": "text", "type": "text"}],
+    "questions": [{"name": "sentiment", "type": "label", "options": ["positive", "negative"]}],
+    "workflow": {"overlap": 2, "ai_first": {"bar": 0.8, "min_evidence": 5, "audit_rate": 0.1}},
+}
+
+
+def ai_rows(n: int, gold: int) -> list[dict[str, Any]]:
+    """Records whose model suggestion is always right; the first ``gold`` are gold."""
+    rows = []
+    for i in range(n):
+        label = "positive" if i % 2 else "negative"
+        row: dict[str, Any] = {
+            "id": f"r{i}",
+            "text": f"text {i}",
+            "suggestions": [{"question": "sentiment", "value": label, "score": 0.9, "model": "m1"}],
+        }
+        if i < gold:
+            row["gold"] = {"sentiment": label}
+        rows.append(row)
+    return rows
+
+
+def test_trust_and_savings_over_http(live: Live) -> None:
+    p = make_project(live.store, AI_SCHEMA)
+    imports.import_rows(live.store, SYSTEM, p["id"], enumerate(ai_rows(60, 30), 1))
+    _, token = make_user(live.store, "ai-boss", role="manager")
+    c = live.client(token)
+    t = c.get(f"/projects/{p['id']}/trust").json()
+    assert t["bar"] == 0.8 and all(r["trusted"] for r in t["models"]) and len(t["models"]) == 2
+    before = c.get(f"/projects/{p['id']}/savings").json()
+    assert before["settled_by_models"] == 0 and before["human_answers_all_human"] == 60
+    job = c.post(f"/projects/{p['id']}/jobs", json={"kind": "route"}).json()
+    if live.store.is_sqlite:
+        assert _wait(c, p["id"], job["id"])["state"] == "succeeded"
+    else:
+        assert jobs.run_job(live.store, job["id"]) == "succeeded"
+    after = c.get(f"/projects/{p['id']}/savings").json()
+    assert after["settled_by_models"] > 20 and after["accuracy_on_gold"]["models"] == 1.0
+    left = 30 - after["settled_by_models"]  # audited: each still needs 2 answers from people
+    assert after["human_answers_to_come"] == 2 * left
+    assert after["human_answers_saved"] == 60 - 2 * left
+
+
+def test_cli_ai_first(db_url: str, tmp_path: Path) -> None:
+    def run(*args: str, as_json: bool = True) -> Any:
+        result = runner.invoke(app, [*args, "--db", db_url, *(["--json"] if as_json else [])])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output) if as_json else result.output
+
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(AI_SCHEMA))
+    run("project", "create", "--schema", str(schema))
+    data = tmp_path / "r.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ai_rows(40, 20)))
+    assert runner.invoke(app, ["import", "ai-sentiment", str(data), "--db", db_url]).exit_code == 0
+    assert "trusted" in run("ai-first", "trust", "ai-sentiment", as_json=False)
+    if db_url.startswith("sqlite"):
+        job = run("ai-first", "route", "ai-sentiment")
+        assert job["state"] == "succeeded" and job["result"]["settled"] > 10
+    else:
+        job = run("ai-first", "route", "ai-sentiment", "--detach")
+        assert job["state"] == "queued"
+        from assay.store.engine import open_store
+
+        store = open_store(db_url, migrate=False)
+        try:
+            assert jobs.run_job(store, job["id"]) == "succeeded"
+        finally:
+            store.dispose()
+    report = run("savings", "ai-sentiment")
+    assert report["settled_by_models"] > 10 and report["records"] == 20
+    assert "human answers" in run("savings", "ai-sentiment", as_json=False)

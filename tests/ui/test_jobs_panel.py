@@ -48,3 +48,44 @@ def test_jobs_panel(browser: Any, server: Server) -> None:
     assert "consensus" in newest.inner_text() and "1 / 1" in newest.inner_text()
     shot(page, "20-jobs-panel")
     page.context.close()
+
+
+def test_ai_first_savings_panel(browser: Any, server: Server) -> None:
+    """The AI-first tab: trust per model, Route now (a job), then the savings report's figures."""
+    server.user("aiboss", "manager")
+    rows = []
+    for i in range(60):
+        label = "positive" if i % 2 else "negative"
+        row: dict[str, Any] = {
+            "external_id": f"r{i}",
+            "text": f"text {i}",
+            "suggestions": [{"question": "sentiment", "value": label, "score": 0.9, "model": "m1"}],
+        }
+        if i < 30:
+            row["gold"] = {"sentiment": label}
+        rows.append(row)
+    p = server.project(
+        {
+            "name": "ai-demo",
+            "fields": [{"name": "text", "type": "text"}],
+            "questions": [{"name": "sentiment", "type": "label", "options": ["positive", "negative"]}],
+            "workflow": {"overlap": 2, "ai_first": {"bar": 0.8, "min_evidence": 5, "audit_rate": 0.1}},
+        },
+        rows,
+    )
+    page = login(browser, server, "aiboss", viewport=(1280, 900))
+    page.goto(f"/#/p/{p['id']}/dashboard")
+    page.get_by_role("tab", name="AI-first").click()
+    panel = page.locator("[data-testid=savings-panel]")
+    panel.locator("[data-testid=trust-row]").nth(1).wait_for()
+    assert panel.locator("[data-testid=trust-row]").first.inner_text().endswith("trusted")
+    assert panel.locator("[data-testid=kpi-by-models]").inner_text() == "0"
+    panel.get_by_role("button", name="Route now").click()
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=kpi-by-models]')?.textContent) > 20"
+    )
+    assert panel.locator("[data-testid=acc-models]").inner_text().startswith("100.0%")
+    saved = panel.locator("[data-testid=kpi-saved]").inner_text()
+    assert saved.endswith("%") and int(saved.rstrip("%")) >= 70
+    shot(page, "21-ai-first-savings")
+    page.context.close()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from assay.cli import consensus, data, demo, jobs, rlhf, serve, traces
+from assay.cli import ai_first, consensus, data, demo, jobs, rlhf, serve, traces
 from assay.cli.common import (
     AssayGroup,
     DbOpt,
@@ -32,7 +32,7 @@ app = typer.Typer(
 app.add_typer(project_app, name="project")
 app.add_typer(users_app, name="users")
 app.add_typer(quality_app, name="quality", help="Aggregate and measure crowd labels from CSV files.")
-for module in (serve, data, traces, consensus, rlhf, demo, jobs):
+for module in (serve, data, traces, consensus, rlhf, demo, jobs, ai_first):
     module.register(app)
 
 

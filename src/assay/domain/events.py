@@ -20,6 +20,9 @@ __all__ = [
     "JOB_CANCELLED",
     "JOB_CREATED",
     "JOB_FINISHED",
+    "RECORD_AUDITED",
+    "RECORD_SETTLED_BY_MODELS",
+    "TRUST_ESTIMATED",
     "MEMBER_ADDED",
     "MEMBER_REMOVED",
     "PROJECT_CREATED",
@@ -73,6 +76,9 @@ EXPORTED: Final = "exported"
 JOB_CREATED: Final = "job.created"
 JOB_CANCELLED: Final = "job.cancelled"
 JOB_FINISHED: Final = "job.finished"
+RECORD_SETTLED_BY_MODELS: Final = "record.settled_by_models"
+RECORD_AUDITED: Final = "record.audited"
+TRUST_ESTIMATED: Final = "trust.estimated"
 
 ALL_ACTIONS: Final[frozenset[str]] = frozenset(
     {
@@ -107,6 +113,9 @@ ALL_ACTIONS: Final[frozenset[str]] = frozenset(
         JOB_CREATED,
         JOB_CANCELLED,
         JOB_FINISHED,
+        RECORD_SETTLED_BY_MODELS,
+        RECORD_AUDITED,
+        TRUST_ESTIMATED,
     }
 )
 

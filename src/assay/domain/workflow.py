@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .numbers import MAX_INT
 
-__all__ = ["Overlap", "Qualification", "Routing", "Workflow"]
+__all__ = ["AIFirst", "Overlap", "Qualification", "Routing", "Workflow"]
 
 
 class Overlap(BaseModel):
@@ -57,6 +57,30 @@ class Qualification(BaseModel):
     min_accuracy: float = Field(ge=0, le=1)
 
 
+class AIFirst(BaseModel):
+    """AI-first routing: models answer every record first (their suggestions); a record is settled
+    by them alone only where the evidence says their answer is as good as a person's.
+
+    A model is trusted for a question and a label when the lower ``confidence`` credible bound of
+    its precision there (how often that answer of its was right: against gold, and against the
+    people who answered the same records) reaches ``bar`` (default: the people's own accuracy on
+    gold, else 0.9), on at least ``min_evidence`` records. A record is settled when the models
+    that answered it agree, one of them is trusted for that answer, every score reaches
+    ``min_score``, and it is not drawn for the ``audit_rate`` share that goes to people anyway.
+    Every other record goes to people, with the models' answers shown as suggestions or hidden.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models: list[str] = Field(default_factory=list, description="the models that count (default: all)")
+    bar: float | None = Field(default=None, gt=0, le=1)
+    confidence: float = Field(default=0.9, gt=0, lt=1)
+    min_evidence: int = Field(default=10, ge=1, le=MAX_INT)
+    audit_rate: float = Field(default=0.1, ge=0, le=1)
+    min_score: float | None = Field(default=None, ge=0, le=1)
+    suggestions: Literal["shown", "hidden"] = "shown"
+
+
 class Workflow(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -67,6 +91,7 @@ class Workflow(BaseModel):
     qualification: Qualification | None = None
     quality_bar: float | None = Field(default=None, ge=0, le=1)
     consensus_method: str = "auto"
+    ai_first: AIFirst | None = None
 
     @field_validator("overlap", mode="before")
     @classmethod

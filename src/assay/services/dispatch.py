@@ -101,7 +101,7 @@ def _lease_payload(
             "id": record["id"],
             "fields": fields,
             "metadata": record.get("metadata") or {},
-            "suggestions": suggestions,
+            "suggestions": [] if cs.hide_suggestions else suggestions,
         },
         "lease_expires_at": assignment["expires_at"],
         "view": assignment.get("view") or {},
@@ -417,7 +417,7 @@ def submit_response(
         cs = compiled(project)
         clean = cs.answers.validate(values, record["fields"])
         score = gold_score(clean, record["gold"], cs.multi) if record["is_gold"] and record["gold"] else None
-        shown = ctx["suggestions"]
+        shown = None if cs.hide_suggestions else ctx["suggestions"]
         kept = suggestions_kept(clean, shown) if shown else None
         row = {
             "project_id": ctx["project_id"],

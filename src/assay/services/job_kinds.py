@@ -355,3 +355,34 @@ job_kind(
         "every record without one of its suggestions",
     )
 )
+
+
+# --------------------------------------------------------------------------- AI-first routing
+
+
+def _prepare_route(
+    store: Store, actor: Actor, project: dict[str, Any], params: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    from assay.services.schemas import compiled
+
+    if compiled(project).schema.workflow.ai_first is None:
+        raise ValidationError("the project's workflow has no ai_first section", field="workflow.ai_first")
+    return {}, None
+
+
+def _run_route(ctx: JobContext) -> dict[str, Any]:
+    from assay.services import ai_first
+
+    assert ctx.project_id is not None
+    return ai_first.route(ctx.store, ctx.actor, ctx.project_id, step=lambda conn, n: ctx.record(conn, done=n))
+
+
+job_kind(
+    JobKind(
+        "route",
+        _run_route,
+        _prepare_route,
+        description="AI-first routing: estimate trust, settle what trusted models agree on, order the "
+        "people's queue by uncertainty",
+    )
+)

@@ -21,6 +21,8 @@ class CompiledSchema:
     multi: frozenset[str]
     comparison_fields: tuple[str, ...]
     trajectory_fields: tuple[str, ...]
+    # AI-first routing with the models' answers hidden from people (workflow.ai_first.suggestions)
+    hide_suggestions: bool = False
 
 
 @lru_cache(maxsize=256)
@@ -32,6 +34,7 @@ def _compile(text: bytes) -> CompiledSchema:
         multi=frozenset(q.name for q in schema.questions if q.type == "multi_label"),
         comparison_fields=tuple(f.name for f in schema.fields if f.type == "comparison"),
         trajectory_fields=tuple(f.name for f in schema.fields if f.type == "trajectory"),
+        hide_suggestions=bool(schema.workflow.ai_first and schema.workflow.ai_first.suggestions == "hidden"),
     )
 
 

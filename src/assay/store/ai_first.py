@@ -1,0 +1,153 @@
+"""What AI-first routing reads (models' suggestions, people's answers, records) and writes (records
+settled by models, the people's queue order)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.store.tables import consensus, events, records, responses, suggestions, users
+from assay.store.types import IN_CHUNK, utcnow
+
+__all__ = [
+    "audited_records",
+    "human_answers",
+    "model_costs",
+    "model_suggestions",
+    "project_records",
+    "set_priorities",
+    "settle_by_models",
+    "settled_by_models",
+]
+
+
+def project_records(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    q = (
+        sa.select(
+            records.c.id,
+            records.c.is_gold,
+            records.c.gold,
+            records.c.status,
+            records.c.submitted,
+            records.c.leased,
+            records.c.priority,
+        )
+        .where(records.c.project_id == project_id)
+        .order_by(records.c.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def model_suggestions(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    q = (
+        sa.select(
+            suggestions.c.record_id,
+            suggestions.c.model,
+            suggestions.c.question,
+            suggestions.c.value,
+            suggestions.c.score,
+        )
+        .join(records, records.c.id == suggestions.c.record_id)
+        .where(records.c.project_id == project_id, suggestions.c.model.is_not(None))
+        .order_by(suggestions.c.record_id, suggestions.c.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def human_answers(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Submitted answers of people (not model users), with what each person costs."""
+    q = (
+        sa.select(
+            responses.c.record_id,
+            responses.c.user_id,
+            responses.c["values"],
+            responses.c.duration_ms,
+            users.c.cost_per_item,
+            users.c.cost_per_hour,
+        )
+        .join(users, users.c.id == responses.c.user_id)
+        .where(
+            responses.c.project_id == project_id,
+            responses.c.status == "submitted",
+            users.c.kind == "human",
+        )
+        .order_by(responses.c.record_id, responses.c.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def model_costs(conn: Connection, project_id: int) -> float:
+    """What the models' suggestions of the project cost."""
+    q = (
+        sa.select(sa.func.coalesce(sa.func.sum(suggestions.c.cost), 0.0))
+        .join(records, records.c.id == suggestions.c.record_id)
+        .where(records.c.project_id == project_id)
+    )
+    return float(conn.execute(q).scalar() or 0.0)
+
+
+def settle_by_models(conn: Connection, project_id: int, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Mark records done with the models' consensus (each row: ``record_id`` and ``consensus``:
+    ``[{question, value, confidence, details}]``), only where nobody answers or holds them; the
+    ids settled."""
+    settled: list[int] = []
+    by_id = {int(r["record_id"]): r for r in rows}
+    ids = list(by_id)
+    for i in range(0, len(ids), IN_CHUNK):
+        chunk = ids[i : i + IN_CHUNK]
+        done = conn.execute(
+            records.update()
+            .where(
+                records.c.id.in_(chunk),
+                records.c.status == "open",
+                records.c.submitted == 0,
+                records.c.leased == 0,
+                ~records.c.is_gold,
+            )
+            .values(status="done", updated_at=utcnow())
+            .returning(records.c.id)
+        ).all()
+        settled += [int(r[0]) for r in done]
+    now = utcnow()
+    values = [
+        {
+            "project_id": project_id,
+            "record_id": rid,
+            "question": c["question"],
+            "value": c["value"],
+            "confidence": c["confidence"],
+            "method": "ai_first",
+            "response_ids": [],
+            "details": c["details"],
+            "updated_at": now,
+        }
+        for rid in settled
+        for c in by_id[rid]["consensus"]
+    ]
+    if values:
+        conn.execute(consensus.insert(), values)
+    return settled
+
+
+def set_priorities(conn: Connection, priorities: dict[int, int]) -> None:
+    """The people's queue order: each record's priority (dispatch hands out the highest first)."""
+    if priorities:
+        conn.execute(
+            records.update().where(records.c.id == sa.bindparam("rid")).values(priority=sa.bindparam("p")),
+            [{"rid": rid, "p": p} for rid, p in priorities.items()],
+        )
+
+
+def settled_by_models(conn: Connection, project_id: int) -> set[int]:
+    q = sa.select(consensus.c.record_id).where(
+        consensus.c.project_id == project_id, consensus.c.method == "ai_first"
+    )
+    return {int(r[0]) for r in conn.execute(q)}
+
+
+def audited_records(conn: Connection, project_id: int, action: str) -> set[int]:
+    q = sa.select(events.c.object_id).where(events.c.project_id == project_id, events.c.action == action)
+    return {int(r[0]) for r in conn.execute(q) if r[0] is not None}
