@@ -73,3 +73,16 @@ def make_user(store: Store, name: str, role: str = "annotator", **kw: Any) -> tu
         row = acc.get_user(conn, new.id)
     assert row is not None
     return actor_from_row(row), new.token
+
+
+def reveal_lease(store: Store, lease: dict[str, Any]) -> dict[str, Any]:
+    """A lease as a simulated contributor who knows the models sees it: each blinded candidate
+    is the real one (model and all) under the letter the lease shows (``id``)."""
+    from assay.services import blind
+
+    shown = blind.reveal(store, int(lease["assignment_id"]))
+    fields = dict(lease["record"]["fields"])
+    for name, by_letter in shown.items():
+        if lease.get("view", {}).get("blind") and name in lease["view"]["blind"]:
+            fields[name] = [{**c, "id": letter} for letter, c in by_letter.items()]
+    return {**lease, "record": {**lease["record"], "fields": fields}}

@@ -13,7 +13,7 @@ from assay.services import dispatch, imports, projects
 from assay.services.actors import SYSTEM, Actor
 from assay.store.engine import Store
 from tests.api.conftest import Live
-from tests.factories import make_project, make_user
+from tests.factories import make_project, make_user, reveal_lease
 
 STRENGTH = {"strong": 3, "mid": 2, "weak": 1}
 PAIRS = [("strong", "mid"), ("mid", "weak"), ("strong", "weak"), ("weak", "strong"), ("mid", "strong")]
@@ -46,7 +46,11 @@ def answer_all(
     n = 0
     while (lease := dispatch.next_assignment(store, actor, pid)) is not None:
         dispatch.submit_response(
-            store, actor, lease["assignment_id"], answer(lease["record"]), duration_ms=1000
+            store,
+            actor,
+            lease["assignment_id"],
+            answer(reveal_lease(store, lease)["record"]),
+            duration_ms=1000,
         )
         n += 1
     return n

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from assay.connectors import OpenAICompatible, Price, ResponseCache
-from assay.services import dispatch
-from assay.services.actors import Actor
+from assay.services import blind, dispatch, records
+from assay.services.actors import SYSTEM, Actor
 from assay.services.generation import ModelSpec
 from assay.store.engine import Store
 from tests.rlhf.fake_llm import FakeLLM
@@ -67,25 +67,35 @@ def close(ss: list[ModelSpec]) -> None:
             close_fn()
 
 
-def simulated_choice(record: dict[str, Any], who: str, *, left_bias: bool = False) -> dict[str, Any]:
-    """A simulated annotator: picks by the planted Bradley-Terry strengths, seeded per record and person."""
-    cands = record["fields"]["candidates"]  # in the order shown to this annotator
+def simulated_choice(
+    record: dict[str, Any], who: str, shown: dict[str, dict[str, Any]], *, left_bias: bool = False
+) -> dict[str, Any]:
+    """A simulated annotator: picks by the planted Bradley-Terry strengths, seeded per record and person.
+
+    ``shown``: each letter the lease shows and the real candidate behind it (``blind.reveal``):
+    the simulation knows the models a blind annotator does not."""
+    letters = list(shown)  # in the order shown to this annotator
     if left_bias:
-        return {"choice": cands[0].get("id", cands[0]["model"]), "strength": 1}
-    a, b = sorted(cands[:2], key=lambda c: c["model"])  # the draw must not depend on the order shown
-    sa, sb = PLANTED[a["model"]], PLANTED[b["model"]]
-    key = f"{record['metadata']['generation']['prompt_id']}|{sorted([a['model'], b['model']])}|{who}"
+        return {"choice": letters[0], "strength": 1}
+    a, b = sorted(letters[:2], key=lambda k: shown[k]["model"])  # the draw must not depend on the order
+    sa, sb = PLANTED[shown[a]["model"]], PLANTED[shown[b]["model"]]
+    pair = sorted([shown[a]["model"], shown[b]["model"]])
+    key = f"{record['metadata']['generation']['prompt_id']}|{pair}|{who}"
     rng = random.Random(key)
     p_a = 1.0 / (1.0 + math.exp(sb - sa))
     win = a if rng.random() < p_a else b
     gap = abs(sa - sb)
-    return {"choice": win.get("id", win["model"]), "strength": 3 if gap > 1.5 else 2 if gap > 0.5 else 1}
+    return {"choice": win, "strength": 3 if gap > 1.5 else 2 if gap > 0.5 else 1}
 
 
 def annotate_all(store: Store, actor: Actor, project: str, *, left_bias: bool = False) -> int:
     n = 0
     while (a := dispatch.next_assignment(store, actor, project)) is not None:
-        value = simulated_choice(a["record"], actor.name, left_bias=left_bias)
+        shown = blind.reveal(store, int(a["assignment_id"]))["candidates"]
+        record = records.get_record(
+            store, SYSTEM, int(a["record"]["id"])
+        )  # with the metadata a lease withholds
+        value = simulated_choice(record, actor.name, shown, left_bias=left_bias)
         dispatch.submit_response(store, actor, a["assignment_id"], {"preference": value}, duration_ms=1000)
         n += 1
     return n

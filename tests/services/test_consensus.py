@@ -12,7 +12,7 @@ from assay.services.actors import SYSTEM
 from assay.store.engine import Store
 from assay.store.tables import consensus as cons_table
 from assay.store.tables import records
-from tests.factories import make_project, make_user
+from tests.factories import make_project, make_user, reveal_lease
 
 SCHEMA: dict[str, Any] = {
     "name": "planted",
@@ -102,7 +102,7 @@ def test_em_keeps_each_preference_to_its_own_candidates(store: Store) -> None:
     for n in range(3):
         who, _ = make_user(store, f"v{n}")
         while (lease := dispatch.next_assignment(store, who, p["id"])) is not None:
-            cands = [c["model"] for c in lease["record"]["fields"]["pair"]]
+            cands = [c["model"] for c in reveal_lease(store, lease)["record"]["fields"]["pair"]]
             best = min(cands, key=rank.__getitem__)  # everyone prefers the stronger model
             dispatch.submit_response(store, who, lease["assignment_id"], {"pref": {"choice": best}})
     consensus.recompute_project(store, SYSTEM, p["id"], "ds")

@@ -41,7 +41,11 @@ def setup(server: Server) -> dict[str, Any]:
     arena = server.project(
         {
             "name": "arena",
-            "fields": [{"name": "prompt", "type": "text"}, {"name": "candidates", "type": "comparison"}],
+            "fields": [
+                {"name": "prompt", "type": "text"},
+                # the simulated annotator below chooses by model: not blind
+                {"name": "candidates", "type": "comparison", "show_models": True},
+            ],
             "questions": [{"name": "pref", "type": "preference", "field": "candidates", "ties": True}],
             "workflow": {"overlap": 1},
         },

@@ -57,7 +57,10 @@ def arena(server: Server) -> dict[str, Any]:
 def test_the_records_table_counts_responses(browser: Any, server: Server, arena: dict[str, Any]) -> None:
     page = login(browser, server, "boss", viewport=(1280, 900))
     page.goto(f"/#/p/{arena['id']}/dashboard")
+    # the tabs are all there once the project is read (Leaderboard comes with a comparison)
+    page.get_by_role("tab", name="Leaderboard").wait_for()
     page.get_by_role("tab", name="Records").click()
+    page.locator("[role=tab][aria-selected=true]", has_text="Records").wait_for()
     cells = page.get_by_test_id("record-responses")
     cells.nth(2).wait_for()
     assert cells.all_inner_texts() == ["2", "2", "2"]

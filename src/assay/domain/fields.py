@@ -278,9 +278,13 @@ def _check_chat(value: Any) -> list[Any]:
 
 
 class ComparisonField(BaseField):
-    """Two or more candidate responses: ``[{"id"?, "model"?, "text", ...}]``."""
+    """Two or more candidate responses: ``[{"id"?, "model"?, "text", ...}]``.
+
+    Comparisons are blind: whoever answers through a lease sees each candidate's text under an
+    opaque letter (A, B …), never its id, model or provenance; ``show_models: true`` shows them."""
 
     type: Literal["comparison"] = "comparison"
+    show_models: bool = False
 
     def checker(self) -> ValueChecker:
         return _check_comparison

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.demo.data import SCHEMAS, agent_rows, preference_rows, sentiment_rows
-from assay.services import accounts, consensus, dispatch, imports, projects
+from assay.services import accounts, blind, consensus, dispatch, imports, projects
 from assay.services.actors import SYSTEM, Actor, actor_from_row
 from assay.store import accounts as acc
 from assay.store.engine import Store
@@ -83,8 +83,8 @@ def build_demo(store: Store, *, seed: int = 11) -> DemoInstance:
         lease = dispatch.next_assignment(store, judge, demo.projects["chatbot-replies"])
         if lease is None:
             break
-        cands = lease["record"]["fields"]["candidates"]
-        better = next(c["model"] for c in cands if c["model"] == "helpful-v2")
+        shown = blind.reveal(store, int(lease["assignment_id"]))["candidates"]  # a simulation knows models
+        better = next(letter for letter, c in shown.items() if c["model"] == "helpful-v2")
         values = {"preference": {"choice": better, "strength": 2}, "helpful": 6}
         dispatch.submit_response(
             store, judge, lease["assignment_id"], values, duration_ms=400, extra={"model": "judge-small"}

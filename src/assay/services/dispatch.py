@@ -42,6 +42,7 @@ from assay.quality import GoldScores, decide, quality_gate
 from assay.services import consensus
 from assay.services.actors import Actor
 from assay.services.audit import audit
+from assay.services.blind import blind_lease, unblind_values
 from assay.services.policies import authorize, is_id, load_project, require
 from assay.services.schemas import CompiledSchema, compiled
 from assay.store import dispatch as dstore
@@ -89,22 +90,25 @@ def _lease_payload(
     draft: Any = None,
 ) -> dict[str, Any]:
     fields = dict(record["fields"])
-    order = (assignment.get("view") or {}).get("order") or {}
+    view = assignment.get("view") or {}
+    order = view.get("order") or {}
     for name, ids in order.items():
         cands = fields.get(name) or []
         by_id = dict(zip(candidate_ids(cands), cands, strict=True))
         fields[name] = [by_id[i] for i in ids if i in by_id]
+    metadata = record.get("metadata") or {}
+    fields, metadata, view, draft, suggestions = blind_lease(cs, fields, metadata, view, draft, suggestions)
     return {
         "assignment_id": assignment["id"],
         "project_id": assignment["project_id"],
         "record": {
             "id": record["id"],
             "fields": fields,
-            "metadata": record.get("metadata") or {},
+            "metadata": metadata,
             "suggestions": [] if cs.hide_suggestions else suggestions,
         },
         "lease_expires_at": assignment["expires_at"],
-        "view": assignment.get("view") or {},
+        "view": view,
         "draft": draft,
         "reference_diff": _reference_diffs(cs, record["fields"]) if cs.trajectory_fields else {},
     }
@@ -415,7 +419,7 @@ def submit_response(
             "is_gold": ctx["is_gold"],
         }
         cs = compiled(project)
-        clean = cs.answers.validate(values, record["fields"])
+        clean = cs.answers.validate(unblind_values(cs, values, ctx.get("view")), record["fields"])
         score = gold_score(clean, record["gold"], cs.multi) if record["is_gold"] and record["gold"] else None
         shown = None if cs.hide_suggestions else ctx["suggestions"]
         kept = suggestions_kept(clean, shown) if shown else None
@@ -680,7 +684,7 @@ def save_draft(store: Store, actor: Actor, assignment_id: int, values: dict[str,
         record = dstore.record_for_update(conn, int(a["record_id"]))
         assert project is not None and record is not None
         cs = compiled(project)
-        clean = cs.answers.validate(values, record["fields"], partial=True)
+        clean = cs.answers.validate(unblind_values(cs, values, a.get("view")), record["fields"], partial=True)
         draft = dstore.draft_for(conn, assignment_id)
         if draft is None:
             rid = dstore.insert_response(
