@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from assay.api.headers import API_POLICY, UI_POLICY
+from assay.domain.text import NAME_PATTERN
 from assay.settings import Settings, trusted_proxies
 from tests.api.conftest import API, Live, running, spawn_server, stop_server
 from tests.api.test_security import assert_problem, setup_world
@@ -160,6 +161,7 @@ def test_the_openapi_request_schemas_check_what_the_server_checks(live: Live) ->
     assert user["role"]["enum"] == ["admin", "manager", "reviewer", "annotator"]
     assert user["kind"]["enum"] == ["human", "model"]
     assert user["name"]["maxLength"] == 200 and user["name"]["minLength"] == 1
+    assert user["name"]["pattern"] == NAME_PATTERN  # (tests/domain/test_text.py: clean_name's rule)
     assert schemas["MemberIn"]["properties"]["role"]["enum"] == ["admin", "manager", "reviewer", "annotator"]
     assert schemas["WorkspaceIn"]["properties"]["name"]["maxLength"] == 200
     for name in ("UserIn", "MemberIn", "LoginIn", "ReviewIn", "WorkspaceIn"):

@@ -135,7 +135,11 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID, description="an id (1 to 2^63 - 1)")]
 
 
 async def page_params(
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        # (declared; the check below names the field)
+        Query(description="next_cursor of the previous page", json_schema_extra={"pattern": "^[0-9]{1,19}$"}),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Page:
     after = 0

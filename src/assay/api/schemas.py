@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.domain.numbers import MAX_INT
-from assay.domain.text import MAX_NAME
+from assay.domain.text import MAX_NAME, NAME_PATTERN
 from assay.quality import METHODS
 
 __all__ = [
@@ -39,7 +39,8 @@ class _In(BaseModel):
 
 
 RoleName = Literal["admin", "manager", "reviewer", "annotator"]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+# (The pattern is declared, not applied here: the services' check names the character it refuses.)
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME, json_schema_extra={"pattern": NAME_PATTERN})]
 
 
 class LoginIn(_In):

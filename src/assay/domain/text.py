@@ -18,13 +18,25 @@ import unicodedata
 
 from .errors import ValidationError
 
-__all__ = ["MAX_NAME", "check_text", "clean_name", "name_key"]
+__all__ = ["MAX_NAME", "NAME_PATTERN", "check_text", "clean_name", "name_key"]
 
 MAX_NAME = 200
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # Letters and symbols that render as blank space although their category says otherwise.
 _BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _SPACES = re.compile(" {2,}")
+# The characters of the Basic Multilingual Plane that clean_name refuses wherever they stand
+# (the categories and blanks above, Unicode 14), as a regular expression's class.
+_REFUSED = (
+    r"\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
+    r"\u115f-\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164"
+    r"\ue000-\uf8ff\ufeff\uffa0\ufff9-\ufffb"
+)
+# What the OpenAPI says a name is: one character at least that is not a space, and none of the
+# refused ones. It is clean_name's rule for every assigned character of that plane (a test checks
+# each); unassigned and surrogate code points, and those of the other planes, are left to
+# clean_name, which refuses them too. (Escapes that JSON Schema, Python and Rust regexes all read.)
+NAME_PATTERN = rf"^[^{_REFUSED}]*[^\s{_REFUSED}][^{_REFUSED}]*$"
 
 
 def check_text(value: str, field: str | None = None) -> str:
