@@ -90,12 +90,31 @@ def test_glad_and_mace_skills_order_workers() -> None:
         assert rho > 0.9
 
 
-def test_auto_falls_back_to_majority_vote_when_sparse() -> None:
+def test_auto_keeps_majority_vote_where_dawid_skene_overfits() -> None:
     # every worker answers once: no confusion matrix can be learned
     a = AutoAggregator().fit([0, 0, 0, 1, 1, 1], [0, 1, 2, 3, 4, 5], [1, 1, 0, 0, 0, 1])
-    assert a.method_ == "majority_vote"
-    task, worker, label, _, _ = simulate(500, 20, 3, 5, seed=7)
-    assert AutoAggregator().fit(task, worker, label).method_ == "dawid_skene"
+    assert a.method_ == "mv" and a.rule_ == "too few answers"
+    # 6 classes, 400 workers with about 4 answers each: DS's 36 cells per worker over-fit
+    task, worker, label, truth, _ = simulate(300, 400, 6, 5, seed=8)
+    auto = AutoAggregator().fit(task, worker, label)
+    mv = MajorityVote().fit_predict(task, worker, label)
+    assert auto.rule_ == "held-out answers"
+    assert (auto.labels_ == truth).mean() >= (mv == truth).mean() - 0.02
+
+
+def test_auto_chooses_dawid_skene_where_workers_differ_and_answer_a_lot() -> None:
+    # 20 workers, a third of them answer the opposite most of the time: DS learns it, MV cannot
+    rng = np.random.default_rng(9)
+    task, worker, label, truth, _ = simulate(800, 20, 2, 5, seed=9)
+    bad = worker % 3 == 0
+    label = np.where(bad & (rng.random(label.size) < 0.8), 1 - truth[task], label)
+    auto = AutoAggregator().fit(task, worker, label)
+    mv = MajorityVote().fit_predict(task, worker, label)
+    assert auto.method_ == "ds"
+    assert (auto.labels_ == truth).mean() > (mv == truth).mean() + 0.02
+    # with gold, held-out gold decides
+    gold = (np.arange(40), truth[:40])
+    assert AutoAggregator().fit(task, worker, label, gold=gold).rule_ == "held-out gold"
 
 
 def test_methods_registry() -> None:

@@ -77,3 +77,9 @@ def test_one_method_loads_only_its_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_span_vote_with_annotators_of_texts_past_the_last_span() -> None:
+    # text 1 was annotated by one worker who marked nothing: it must not change text 0's vote
+    r = aggregate_spans([0, 0, 0], [0, 1, 2], [0, 0, 10], [5, 4, 12], annotators=[3, 1])
+    assert (r.task.tolist(), r.start.tolist(), r.end.tolist()) == ([0], [0], [4])

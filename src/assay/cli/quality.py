@@ -1,12 +1,21 @@
-"""`assay quality …`: aggregate crowd labels, measure agreement and score workers from CSV files.
+"""`assay quality …`: aggregate crowd answers, measure agreement and score workers from files.
 
-Input CSVs have a header; labels.csv has columns ``worker,task,label`` and gold.csv ``task,label``.
-Values are strings and are encoded to integers here; the algorithms live in :mod:`assay.quality`.
+Inputs are CSV (with a header) or Parquet, read with Arrow (:mod:`assay.formats.columns`), all
+or nothing: a missing column, an empty cell or a value of the wrong kind is an error naming its
+line, and nothing is written. Columns by ``--kind``:
+
+* ``labels``: ``worker,task,label`` (gold: ``task,label``) → ``task,label,confidence``;
+* ``ratings``: ``worker,task,value`` (or ``label``, numeric) → ``task,value,confidence``;
+* ``boxes``: ``worker,image,x,y,w,h`` [``,label``] (a row with empty ``x,y,w,h``: the worker
+  answered and drew no box) → ``image,x,y,w,h,confidence`` [``,label``];
+* ``spans``: ``worker,task,start,end,label`` (empty ``start,end``: answered, marked nothing) →
+  ``task,start,end,label,confidence``.
+
+The algorithms live in :mod:`assay.quality` and load when a command runs.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +27,26 @@ if TYPE_CHECKING:  # NumPy and the algorithms load when a command runs, not for 
     import numpy as np
     import numpy.typing as npt
 
+    from assay.formats.columns import Codes
+
 __all__ = ["app"]
 
-app = typer.Typer(no_args_is_help=True, help="Aggregate and measure crowd labels from CSV files.")
+app = typer.Typer(no_args_is_help=True, help="Aggregate and measure crowd answers from CSV or Parquet files.")
 
-InputOpt = Annotated[Path, typer.Option("--input", "-i", help="labels CSV with columns worker,task,label.")]
-GoldOpt = Annotated[Path | None, typer.Option("--gold", help="gold CSV with columns task,label.")]
+KINDS = ("labels", "ratings", "boxes", "spans")
+METHODS_BY_KIND = {
+    "labels": ("auto", "mv", "ds", "onecoin", "glad", "mace"),
+    "ratings": ("mean", "median"),
+    "boxes": ("skills", "plain"),
+    "spans": ("vote",),
+}
+
+InputOpt = Annotated[
+    Path, typer.Option("--input", "-i", help="answers (CSV or Parquet); columns depend on --kind.")
+]
+GoldOpt = Annotated[Path | None, typer.Option("--gold", help="gold CSV or Parquet with columns task,label.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+KindOpt = Annotated[str, typer.Option("--kind", "-k", help="labels | ratings | boxes | spans")]
 
 
 @dataclass
@@ -35,7 +57,6 @@ class Encoded:
     tasks: list[str]
     workers: list[str]
     labels: list[str]
-    raw_labels: list[str]
 
 
 def _fail(msg: str) -> typer.Exit:
@@ -43,125 +64,413 @@ def _fail(msg: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _read(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    if not path.exists():
-        raise _fail(f"{path} does not exist")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise _fail(f"{path} lacks column(s) {', '.join(missing)}")
-        rows = [r for r in reader if all(r.get(c) not in (None, "") for c in columns)]
-    return rows
+def _load(path: Path, columns: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    from assay.formats.columns import ColumnError, read_columns
 
-
-def _label_order(values: set[str]) -> list[str]:
-    """Numeric labels sort numerically, others as strings."""
     try:
-        return sorted(values, key=float)
+        return read_columns(path, columns, optional=optional)
+    except ColumnError as err:
+        raise _fail(str(err)) from None
+
+
+def _numeric_first(values: list[str]) -> list[int]:
+    """Positions of ``values`` in sorted order: numbers numerically (when all are), else as text."""
+    try:
+        keys = [float(v) for v in values]
+        return sorted(range(len(values)), key=keys.__getitem__)
     except ValueError:
-        return sorted(values)
+        return sorted(range(len(values)), key=values.__getitem__)
 
 
-def _codes(values: list[str], order: list[str]) -> npt.NDArray[np.int64]:
+def _sorted(c: Codes) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Codes and their values, sorted as text (the reader sorts them)."""
+    return c.codes, c.values
+
+
+def _encode(cols: dict[str, Any], task: str = "task", extra_labels: list[str] | None = None) -> Encoded:
     import numpy as np
 
-    index = {v: i for i, v in enumerate(order)}
-    return np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
+    if len(cols[task].codes) == 0:
+        raise _fail("no answers in the input")
+    t, tasks = _sorted(cols[task])
+    w, workers = _sorted(cols["worker"])
+    lab: Codes = cols["label"]
+    values = list(lab.values)
+    for g in extra_labels or []:
+        if g not in values:
+            values.append(g)
+    order = _numeric_first(values)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
+    return Encoded(t, w, rank[: len(lab.values)][lab.codes], tasks, workers, [values[i] for i in order])
 
 
-def _encode(rows: list[dict[str, str]], gold_rows: list[dict[str, str]] | None = None) -> Encoded:
-    if not rows:
-        raise _fail("no labels in the input")
-    t = [r["task"] for r in rows]
-    w = [r["worker"] for r in rows]
-    y = [r["label"] for r in rows]
-    tasks = sorted(set(t))
-    workers = sorted(set(w))
-    labels = _label_order(set(y) | {g["label"] for g in gold_rows or []})
-    return Encoded(_codes(t, tasks), _codes(w, workers), _codes(y, labels), tasks, workers, labels, y)
-
-
-def _gold(
-    enc: Encoded, gold_rows: list[dict[str, str]]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _gold(enc: Encoded, path: Path) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     import numpy as np
 
+    g = _load(path, {"task": "code", "label": "code"})
     tindex = {s: i for i, s in enumerate(enc.tasks)}
     lindex = {s: i for i, s in enumerate(enc.labels)}
-    pairs = [(tindex[g["task"]], lindex[g["label"]]) for g in gold_rows if g["task"] in tindex]
+    gt = [g["task"].values[c] for c in g["task"].codes.tolist()]
+    gl = [g["label"].values[c] for c in g["label"].codes.tolist()]
+    pairs = [(tindex[t], lindex[lab]) for t, lab in zip(gt, gl, strict=True) if t in tindex and lab in lindex]
     arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     return arr[:, 0], arr[:, 1]
+
+
+def _gold_labels(path: Path) -> list[str]:
+    g = _load(path, {"task": "code", "label": "code"})
+    return list(g["label"].values)
 
 
 @app.command()
 def aggregate(
     input: InputOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output CSV: task,label,confidence.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output CSV (columns by --kind).")],
+    kind: KindOpt = "labels",
     method: Annotated[
-        str, typer.Option("--method", "-m", help="mv | ds | onecoin | glad | mace | auto")
-    ] = "auto",
+        str | None,
+        typer.Option(
+            "--method",
+            "-m",
+            help="labels: auto | mv | ds | onecoin | glad | mace; ratings: mean | median; boxes: skills | plain.",
+        ),
+    ] = None,
     gold: GoldOpt = None,
+    iou: Annotated[float, typer.Option("--iou", help="boxes: IoU at which two boxes match.")] = 0.5,
+    support: Annotated[
+        float, typer.Option("--support", help="boxes, spans: share of the workers an answer needs.")
+    ] = 0.5,
 ) -> None:
-    """Aggregate several labels per task into one label with a confidence."""
-    from assay.quality import METHODS
+    """Aggregate several answers per task into one with a confidence in [0, 1]."""
+    if kind not in KINDS:
+        raise _fail(f"unknown --kind {kind!r}; choose one of {', '.join(KINDS)}")
+    method = method or METHODS_BY_KIND[kind][0]
+    if method not in METHODS_BY_KIND[kind]:
+        raise _fail(
+            f"unknown method {method!r} for --kind {kind}; choose one of {', '.join(METHODS_BY_KIND[kind])}"
+        )
+    if gold is not None and kind != "labels":
+        raise _fail("--gold applies to --kind labels")
+    n = {
+        "labels": _aggregate_labels,
+        "ratings": _aggregate_ratings,
+        "boxes": _aggregate_boxes,
+        "spans": _aggregate_spans,
+    }[kind](input, out, method, gold, iou, support)
+    typer.echo(f"wrote {n} rows to {out} ({kind}, {method})")
 
-    if method not in METHODS:
-        raise _fail(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    rows = _read(input, ("worker", "task", "label"))
-    gold_rows = _read(gold, ("task", "label")) if gold else None
-    enc = _encode(rows, gold_rows)
-    g = _gold(enc, gold_rows) if gold_rows else None
-    model = METHODS[method]().fit(
+
+def _aggregate_labels(
+    input: Path, out: Path, method: str, gold: Path | None, iou: float, support: float
+) -> int:
+    import threading
+
+    # The aggregator's modules (SciPy's sparse matrices) import while Arrow reads the file: the
+    # reader works in C++ without Python's lock, so the two overlap.
+    loaded: dict[str, Any] = {}
+
+    def load() -> None:
+        from assay.quality.aggregation.methods import method_class
+
+        loaded["cls"] = method_class(method)
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    import numpy as np
+    import pyarrow as pa
+
+    from assay.formats.columns import write_csv
+
+    cols = _load(input, {"worker": "code", "task": "code", "label": "code"})
+    enc = _encode(cols, extra_labels=_gold_labels(gold) if gold else None)
+    g = _gold(enc, gold) if gold else None
+    loader.join()
+    model = loaded["cls"]().fit(
         enc.task, enc.worker, enc.label, n_tasks=len(enc.tasks), n_labels=len(enc.labels), gold=g
     )
-    conf = model.confidence_
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        wr = csv.writer(f)
-        wr.writerow(["task", "label", "confidence"])
-        for i, name in enumerate(enc.tasks):
-            lab = int(model.labels_[i])
-            wr.writerow([name, enc.labels[lab] if lab >= 0 else "", f"{conf[i]:.6f}"])
-    typer.echo(f"wrote {len(enc.tasks)} tasks to {out} ({method})")
+    labels = pa.DictionaryArray.from_arrays(
+        pa.array(np.where(model.labels_ >= 0, model.labels_, len(enc.labels)).astype(np.int32)),
+        pa.array([*enc.labels, ""]),
+    )
+    write_csv(out, {"task": enc.tasks, "label": labels, "confidence": np.round(model.confidence_, 6)})
+    return len(enc.tasks)
+
+
+def _aggregate_ratings(
+    input: Path, out: Path, method: str, gold: Path | None, iou: float, support: float
+) -> int:
+    import numpy as np
+
+    from assay.formats.columns import write_csv
+    from assay.quality.aggregation.ratings import BiasCorrectedMean, MedianRating
+
+    cols = _load(
+        input,
+        {"worker": "code", "task": "code", "value": "float", "label": "float"},
+        optional=("value", "label"),
+    )
+    value = cols.get("value", cols.get("label"))
+    if value is None:
+        raise _fail(f"{input.name} lacks a column value (or label) with the ratings")
+    t, tasks = _sorted(cols["task"])
+    w, _ = _sorted(cols["worker"])
+    if method == "median":
+        m: Any = MedianRating().fit(t, value, n_tasks=len(tasks))
+    else:
+        m = BiasCorrectedMean().fit(t, w, value, n_tasks=len(tasks))
+    write_csv(out, {"task": tasks, "value": np.round(m.values_, 6), "confidence": np.round(m.confidence_, 6)})
+    return len(tasks)
+
+
+def _answered_rows(cols: dict[str, Any], coords: tuple[str, ...], input: Path) -> npt.NDArray[np.bool_]:
+    """Which rows hold a shape: all coordinates given; a row with none is an answer with no shape."""
+    import numpy as np
+
+    given = np.stack([~np.isnan(cols[c]) for c in coords])
+    partial = given.any(axis=0) & ~given.all(axis=0)
+    if partial.any():
+        row = int(np.argmax(partial))
+        where = f"line {row + 2}" if input.suffix.lower() not in (".parquet", ".pq") else f"row {row + 1}"
+        raise _fail(
+            f"{input.name}, {where}: give all of {', '.join(coords)} or none (an answer with nothing marked)"
+        )
+    has: npt.NDArray[np.bool_] = np.asarray(given.all(axis=0), dtype=bool)
+    return has
+
+
+def _bad_row(input: Path, mask: npt.NDArray[np.bool_], what: str) -> None:
+    import numpy as np
+
+    if mask.any():
+        row = int(np.argmax(mask))
+        where = f"line {row + 2}" if input.suffix.lower() not in (".parquet", ".pq") else f"row {row + 1}"
+        raise _fail(f"{input.name}, {where}: {what}")
+
+
+def _aggregate_boxes(
+    input: Path, out: Path, method: str, gold: Path | None, iou: float, support: float
+) -> int:
+    import numpy as np
+
+    from assay.formats.columns import write_csv
+    from assay.quality.aggregation.geometry import fuse_boxes, fuse_boxes_with_skills
+
+    coords = ("x", "y", "w", "h")
+    cols = _load(
+        input,
+        {"worker": "code", "image": "code", "label": "code", **dict.fromkeys(coords, "float?")},
+        optional=("label",),
+    )
+    has = _answered_rows(cols, coords, input)
+    _bad_row(input, has & ((cols["w"] <= 0) | (cols["h"] <= 0)), "w and h must be greater than 0")
+    img, images = _sorted(cols["image"])
+    w, _ = _sorted(cols["worker"])
+    if "label" in cols:
+        lab, labels = _sorted(cols["label"])
+    else:
+        lab, labels = np.zeros(img.size, dtype=np.int64), [""]
+    k = len(labels)
+    # one task per (image, label); every worker who answered the image answered each label
+    n_w = int(w.max()) + 1 if w.size else 1
+    answered_pairs = np.unique(img * n_w + w)
+    a_img, a_w = answered_pairs // n_w, answered_pairs % n_w
+    a_task = (a_img[:, None] * k + np.arange(k)[None, :]).ravel()
+    a_worker = np.repeat(a_w, k)
+    task = img[has] * k + lab[has]
+    xywh = np.stack([cols[c][has] for c in coords], axis=1)
+    boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+    if method == "plain":
+        n_ann = np.bincount(a_task, minlength=len(images) * k)
+        fused = fuse_boxes(task, w[has], boxes, threshold=iou, min_support=support, annotators=n_ann)
+    else:
+        fused, _ = fuse_boxes_with_skills(
+            task, w[has], boxes, threshold=iou, min_support=support, answered=(a_task, a_worker)
+        )
+    g = fused.geometry
+    columns: dict[str, Any] = {
+        "image": [images[i] for i in (fused.task // k).tolist()],
+        "x": np.round(g[:, 0], 3),
+        "y": np.round(g[:, 1], 3),
+        "w": np.round(g[:, 2] - g[:, 0], 3),
+        "h": np.round(g[:, 3] - g[:, 1], 3),
+        "confidence": np.round(fused.confidence, 6),
+    }
+    if "label" in cols:
+        columns["label"] = [labels[i] for i in (fused.task % k).tolist()]
+    write_csv(out, columns)
+    return int(fused.task.size)
+
+
+def _aggregate_spans(
+    input: Path, out: Path, method: str, gold: Path | None, iou: float, support: float
+) -> int:
+    import numpy as np
+
+    from assay.formats.columns import write_csv
+    from assay.quality.aggregation.spans import aggregate_spans
+
+    cols = _load(
+        input, {"worker": "code", "task": "code", "start": "float?", "end": "float?", "label": "code"}
+    )
+    has = _answered_rows(cols, ("start", "end"), input)
+    start, end = cols["start"], cols["end"]
+    _bad_row(
+        input, has & ((start != np.floor(start)) | (end != np.floor(end))), "start and end must be integers"
+    )
+    _bad_row(input, has & (start < 0), "start must be at least 0")
+    _bad_row(input, has & (end <= start), "end must be greater than start")
+    t, tasks = _sorted(cols["task"])
+    w, _ = _sorted(cols["worker"])
+    lab, labels = _sorted(cols["label"])
+    n_w = int(w.max()) + 1 if w.size else 1
+    n_ann = np.bincount(np.unique(t * n_w + w) // n_w, minlength=len(tasks))
+    res = aggregate_spans(
+        t[has],
+        w[has],
+        start[has].astype(np.int64),
+        end[has].astype(np.int64),
+        lab[has],
+        annotators=n_ann,
+        threshold=support,
+    )
+    write_csv(
+        out,
+        {
+            "task": [tasks[i] for i in res.task.tolist()],
+            "start": res.start,
+            "end": res.end,
+            "label": [labels[i] for i in res.label.tolist()],
+            "confidence": np.round(res.confidence, 6),
+        },
+    )
+    return int(res.task.size)
 
 
 @app.command()
 def agreement(
     input: InputOpt,
-    level: Annotated[str, typer.Option("--level", help="nominal | ordinal | interval")] = "nominal",
+    kind: KindOpt = "labels",
+    level: Annotated[
+        str, typer.Option("--level", help="labels: nominal | ordinal | interval (ratings: interval)")
+    ] = "nominal",
     json_out: JsonOpt = False,
 ) -> None:
-    """Krippendorff's alpha, Fleiss' kappa and mean pairwise Cohen's kappa."""
+    """Krippendorff's alpha with the distance of --kind (labels: also Fleiss' and Cohen's kappa)."""
     import numpy as np
 
-    from assay.quality import fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappa
-
+    if kind not in KINDS:
+        raise _fail(f"unknown --kind {kind!r}; choose one of {', '.join(KINDS)}")
     if level not in ("nominal", "ordinal", "interval"):
         raise _fail("--level must be nominal, ordinal or interval")
-    rows = _read(input, ("worker", "task", "label"))
-    enc = _encode(rows)
-    if level == "nominal":
-        values = enc.label.astype(np.float64)
+    if kind in ("labels", "ratings"):
+        result = _agreement_labels(
+            input, "interval" if kind == "ratings" and level == "nominal" else level, kind
+        )
     else:
-        try:
-            values = np.array([float(v) for v in enc.raw_labels])
-        except ValueError:
-            raise _fail(f"--level {level} needs numeric labels") from None
-    result: dict[str, Any] = {
-        "alpha": krippendorff_alpha(enc.task, values, level=level),  # type: ignore[arg-type]
-        "level": level,
-        "fleiss_kappa": fleiss_kappa(enc.task, enc.worker, enc.label),
-        "cohen_kappa_mean": pairwise_cohen_kappa(enc.task, enc.worker, enc.label)[0],
-        "items": len(enc.tasks),
-        "workers": len(enc.workers),
-        "labels": len(rows),
-    }
+        result = _agreement_shapes(input, kind)
     result = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in result.items()}
     if json_out:
         typer.echo(json.dumps(result))
         return
     for k, v in result.items():
         typer.echo(f"{k:17} {v:.4f}" if isinstance(v, float) else f"{k:17} {v}")
+
+
+def _agreement_labels(input: Path, level: str, kind: str) -> dict[str, Any]:
+    import numpy as np
+
+    from assay.quality import fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappa
+
+    cols = _load(
+        input,
+        {"worker": "code", "task": "code", "label": "code", "value": "code"},
+        optional=("label", "value"),
+    )
+    if "label" not in cols:
+        if "value" not in cols:
+            raise _fail(f"{input.name} lacks a column label (or value)")
+        cols["label"] = cols["value"]
+    enc = _encode(cols)
+    if level == "nominal":
+        values = enc.label.astype(np.float64)
+    else:
+        try:
+            numbers = np.array([float(v) for v in enc.labels])
+        except ValueError:
+            raise _fail(f"--level {level} needs numeric labels") from None
+        values = numbers[enc.label]
+    result: dict[str, Any] = {
+        "alpha": krippendorff_alpha(enc.task, values, level=level),  # type: ignore[arg-type]
+        "level": level,
+        "kind": kind,
+    }
+    if kind == "labels":
+        result["fleiss_kappa"] = fleiss_kappa(enc.task, enc.worker, enc.label)
+        result["cohen_kappa_mean"] = pairwise_cohen_kappa(enc.task, enc.worker, enc.label)[0]
+    return result | {"items": len(enc.tasks), "workers": len(enc.workers), "labels": int(enc.task.size)}
+
+
+def _agreement_shapes(input: Path, kind: str) -> dict[str, Any]:
+    """Alpha over each worker's whole answer per item, with the IoU or span-overlap distance."""
+    import numpy as np
+
+    from assay.quality import distance_alpha
+    from assay.services.agreement import iou as iou_distance
+    from assay.services.agreement import span_overlap
+
+    if kind == "boxes":
+        coords: tuple[str, ...] = ("x", "y", "w", "h")
+        cols = _load(
+            input,
+            {"worker": "code", "image": "code", "label": "code", **dict.fromkeys(coords, "float?")},
+            optional=("label",),
+        )
+        item = "image"
+    else:
+        coords = ("start", "end")
+        cols = _load(
+            input, {"worker": "code", "task": "code", "start": "float?", "end": "float?", "label": "code"}
+        )
+        item = "task"
+    has = _answered_rows(cols, coords, input)
+    t, items = _sorted(cols[item])
+    w, workers = _sorted(cols["worker"])
+    labels = (
+        [cols["label"].values[c] for c in cols["label"].codes.tolist()] if "label" in cols else [""] * t.size
+    )
+    answers: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for i in range(t.size):
+        shapes = answers.setdefault((int(t[i]), int(w[i])), [])
+        if has[i]:
+            if kind == "boxes":
+                shapes.append(
+                    {
+                        "x": cols["x"][i],
+                        "y": cols["y"][i],
+                        "w": cols["w"][i],
+                        "h": cols["h"][i],
+                        "label": labels[i],
+                    }
+                )
+            else:
+                shapes.append(
+                    {"start": int(cols["start"][i]), "end": int(cols["end"][i]), "label": labels[i]}
+                )
+    keys = list(answers)
+    values = [answers[k] for k in keys]
+    distance = iou_distance if kind == "boxes" else span_overlap
+    alpha = distance_alpha(
+        np.array([k[0] for k in keys]), lambda i, j: distance(values[i], values[j]), max_pairs=20_000
+    )
+    return {
+        "alpha": alpha,
+        "distance": "1 - matched IoU" if kind == "boxes" else "1 - character F1",
+        "kind": kind,
+        "items": len(items),
+        "workers": len(workers),
+        "answers": len(keys),
+    }
 
 
 @app.command()
@@ -171,16 +480,15 @@ def workers(input: InputOpt, gold: GoldOpt = None, json_out: JsonOpt = False) ->
 
     from assay.quality import DawidSkene, consensus_agreement, gold_accuracy
 
-    rows = _read(input, ("worker", "task", "label"))
-    gold_rows = _read(gold, ("task", "label")) if gold else None
-    enc = _encode(rows, gold_rows)
+    cols = _load(input, {"worker": "code", "task": "code", "label": "code"})
+    enc = _encode(cols, extra_labels=_gold_labels(gold) if gold else None)
     nw = len(enc.workers)
     ds = DawidSkene().fit(enc.task, enc.worker, enc.label, n_workers=nw, n_labels=len(enc.labels))
     agree, _ = consensus_agreement(enc.task, enc.worker, enc.label, ds.labels_, n_workers=nw)
     n = np.bincount(enc.worker, minlength=nw)
     scores = None
-    if gold_rows:
-        gt, gl = _gold(enc, gold_rows)
+    if gold:
+        gt, gl = _gold(enc, gold)
         truth = np.full(len(enc.tasks), -1)
         truth[gt] = gl
         has = truth[enc.task] >= 0

@@ -2,7 +2,8 @@
 
 :func:`read_columns` reads the named columns of a file (CSV with a header row, or Parquet) and
 returns each as NumPy: ``"code"`` columns (ids and labels) as integer codes with their distinct
-values, ``"float"`` and ``"int"`` columns as numbers. A missing column, an empty cell or a cell
+values, ``"float"`` and ``"int"`` columns as numbers, ``"float?"`` as numbers where an empty
+cell is NaN. A missing column, an empty cell or a cell
 that is not a number is an error that names its line (CSV: the header is line 1) or row
 (Parquet), as imports do: nothing is read past a bad row.
 
@@ -21,7 +22,7 @@ import numpy.typing as npt
 
 __all__ = ["Codes", "ColumnError", "read_columns", "write_csv"]
 
-Kind = Literal["code", "float", "int"]
+Kind = Literal["code", "float", "int", "float?"]
 
 _FLOAT = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$"
 _INT = r"^\s*[+-]?\d+\s*$"
@@ -33,7 +34,8 @@ class ColumnError(ValueError):
 
 @dataclass(frozen=True)
 class Codes:
-    """A column of strings as ``codes`` into ``values`` (``values[codes[i]]`` is row i's cell)."""
+    """A column of strings as ``codes`` into ``values`` (``values[codes[i]]`` is row i's cell);
+    ``values`` are sorted (as text), so codes order as the strings do."""
 
     codes: npt.NDArray[np.int64]
     values: list[str]
@@ -93,23 +95,37 @@ def read_columns(
     out: dict[str, Codes | npt.NDArray[np.float64] | npt.NDArray[np.int64]] = {}
     for name in present:
         col = table.column(name).combine_chunks()
-        if col.null_count or (
-            pa.types.is_string(col.type) and pc.any(pc.equal(pc.utf8_length(col), 0)).as_py()
-        ):
-            empty = pc.is_null(col) if col.null_count else pc.equal(pc.utf8_length(col), 0)
-            row = int(pc.index(empty, True).as_py())
-            raise ColumnError(f"{_where(path, row, is_csv)}: column {name!r} is empty")
         kind = columns[name]
+        if kind == "float?":
+            if pa.types.is_string(col.type):
+                blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0)
+                col = pc.if_else(blank, pa.scalar("nan"), col)
+            else:
+                col = pc.fill_null(pc.cast(col, pa.float64()), float("nan"))
+        elif col.null_count:
+            row = int(pc.index(pc.is_null(col), True).as_py())
+            raise ColumnError(f"{_where(path, row, is_csv)}: column {name!r} is empty")
         if kind == "code":
             strings = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
             enc = pc.dictionary_encode(strings)
-            out[name] = Codes(
-                enc.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                enc.dictionary.to_pylist(),
-            )
+            codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            order = pc.array_sort_indices(enc.dictionary).to_numpy()  # UTF-8 order = code point order
+            values: list[str] = enc.dictionary.take(pa.array(order)).to_pylist()
+            if values and values[0] == "":  # an empty cell sorts first: find its row
+                row = int(np.argmax(codes == int(order[0])))
+                raise ColumnError(f"{_where(path, row, is_csv)}: column {name!r} is empty")
+            rank = np.empty(order.size, dtype=np.int64)
+            rank[order] = np.arange(order.size)
+            out[name] = Codes(rank[codes], values)
             continue
+        if pa.types.is_string(col.type) and kind != "float?":
+            blank = pc.equal(pc.utf8_length(col), 0)
+            if pc.any(blank).as_py():
+                row = int(pc.index(blank, True).as_py())
+                raise ColumnError(f"{_where(path, row, is_csv)}: column {name!r} is empty")
         if pa.types.is_string(col.type):
-            ok = pc.match_substring_regex(col, _INT if kind == "int" else _FLOAT)
+            pattern = _INT if kind == "int" else (_FLOAT if kind == "float" else f"(?:{_FLOAT})|^nan$")
+            ok = pc.match_substring_regex(col, pattern)
             if not pc.all(ok).as_py():
                 row = int(pc.index(ok, False).as_py())
                 want = "an integer" if kind == "int" else "a number"
@@ -120,9 +136,9 @@ def read_columns(
         elif kind == "int" and not pa.types.is_integer(col.type):
             raise ColumnError(f"{path.name}: column {name!r} must hold integers, it holds {col.type}")
         arr = col.to_numpy(zero_copy_only=False)
-        if kind == "float":
+        if kind in ("float", "float?"):
             arr = arr.astype(np.float64)
-            bad = ~np.isfinite(arr)
+            bad = ~np.isfinite(arr) & (~np.isnan(arr) if kind == "float?" else True)
             if bad.any():
                 row = int(np.argmax(bad))
                 raise ColumnError(f"{_where(path, row, is_csv)}: column {name!r} must be a finite number")
@@ -142,5 +158,5 @@ def write_csv(path: Path, columns: Mapping[str, Sequence[object] | npt.NDArray[n
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
-    table = pa.table({k: pa.array(v) for k, v in columns.items()})
+    table = pa.table({k: v if isinstance(v, pa.Array) else pa.array(v) for k, v in columns.items()})
     pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))

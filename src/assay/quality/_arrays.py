@@ -8,10 +8,13 @@ Every algorithm in :mod:`assay.quality` takes answers as parallel 1-D integer ar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -117,6 +120,8 @@ def gold_arrays(
 
 def incidence(rows: IntArray, cols: IntArray, n_rows: int, n_cols: int) -> sparse.csr_matrix:
     """0/1 (well, count) sparse matrix with a one at each ``(rows[i], cols[i])``."""
+    from scipy import sparse  # loaded on first use: the label aggregators need no SciPy
+
     data = np.ones(rows.size, dtype=np.float64)
     return sparse.csr_matrix((data, (rows, cols)), shape=(n_rows, n_cols))
 

@@ -113,6 +113,9 @@ def aggregate_spans(
         n_ann = as_index(annotators, "annotators").astype(np.float64)
     else:
         n_ann = np.asarray(annotators, dtype=np.float64)
+    if n_ann.size < n_t:
+        raise ValueError("annotators has fewer entries than tasks")
+    n_ann = n_ann[:n_t]  # tasks past the last span have no span to vote on
     # merge each annotator's own spans per (task, label)
     grp = (t * n_lab + lab) * n_w + w
     g, ms, me = merge_spans(grp, s, e)
