@@ -726,13 +726,30 @@ class RankingQuestion(BaseQuestion):
 
 
 class StepReviewQuestion(BaseQuestion):
-    """A verdict per trajectory step. Value: ``{"3": {"verdict": "correct", "comment"?: "..."}}``."""
+    """A verdict per trajectory step. Value: ``{"3": {"verdict": "correct", "comment"?: "..."}}``.
+
+    ``require_all``: an answer must judge every agent (``assistant``) step. ``unjudged``: what a
+    step nobody judged means in the training exports: ``unlabelled`` (the default: it gets no
+    label) or ``correct`` (reviewers mark only the faults)."""
 
     type: Literal["step_review"] = "step_review"
     field: str
     verdicts: list[Option] = Field(
         default_factory=lambda: [Option(v) for v in DEFAULT_VERDICTS], min_length=1
     )
+    require_all: bool = False
+    unjudged: Literal["unlabelled", "correct"] = "unlabelled"
+
+    def unjudged_agent_steps(self, value: Any, fields: Mapping[str, Any]) -> list[int]:
+        """The agent steps of the trajectory that ``value`` gives no verdict."""
+        traj = _field_value(fields, self.field)
+        steps = traj.get("steps") if isinstance(traj, dict) else traj
+        judged = set(value) if isinstance(value, dict) else set()
+        return [
+            i
+            for i, s in enumerate(steps if isinstance(steps, list) else [])
+            if isinstance(s, dict) and s.get("role") == "assistant" and str(i) not in judged
+        ]
 
     @field_validator("verdicts", mode="before")
     @classmethod

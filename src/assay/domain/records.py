@@ -15,7 +15,7 @@ from typing import Any
 from .errors import ValidationError, join_path
 from .fields import ValueChecker, type_name
 from .numbers import MAX_INT, MIN_INT
-from .questions import AnswerChecker
+from .questions import AnswerChecker, StepReviewQuestion
 from .schema import RESERVED_NAMES, ProjectSchema
 from .text import check_text
 
@@ -64,6 +64,9 @@ class AnswerValidator:
         self._required: tuple[str, ...] = tuple(q.name for q in schema.questions if q.required)
         self._need_some = frozenset(q.name for q in schema.questions if q.required and q.empty_is_unanswered)
         self._names = ", ".join(q.name for q in schema.questions)
+        self._every_step = {
+            q.name: q for q in schema.questions if isinstance(q, StepReviewQuestion) and q.require_all
+        }
         # ``None`` means "not answered", except for step_pick where it means "no step"
         self._skip_none = frozenset(q.name for q in schema.questions if q.type != "step_pick")
 
@@ -107,6 +110,15 @@ class AnswerValidator:
                 if out[name] == []:
                     raise ValidationError(
                         "is required: mark at least one (or make the question optional, required: false)",
+                        field=f"{where}.{name}" if where else name,
+                    )
+            for name, q in self._every_step.items():
+                missing = q.unjudged_agent_steps(out[name], fields) if name in out else []
+                if missing:
+                    raise ValidationError(
+                        "judge every agent step (require_all): no verdict for step"
+                        + ("s " if len(missing) > 1 else " ")
+                        + ", ".join(map(str, missing)),
                         field=f"{where}.{name}" if where else name,
                     )
         return out

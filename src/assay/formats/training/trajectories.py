@@ -10,9 +10,11 @@ step (``<tool_result>…</tool_result>``, ``<user>…</user>``).
 
 * ``prm`` — ``{"prompt", "completions": [one string per agent step], "labels": [bool per step]}``
   (TRL's stepwise-supervision layout): a step is ``true`` when its consensus verdict is
-  ``correct``. A step nobody judged counts as correct once a reviewer has judged some step of
-  that trajectory (reviewers mark the faults); trajectories nobody reviewed are left out, and so
-  are those with a step verdict less confident than ``min_confidence``.
+  ``correct``. A step nobody judged gets no label: the example ends before the first such step
+  (and is left out when that is the first agent step), unless the question says
+  ``unjudged: correct`` (reviewers mark only the faults; then it counts as correct once some step
+  of that trajectory is judged). Trajectories nobody reviewed are left out, and so are those with
+  a step verdict less confident than ``min_confidence``.
 * ``orm`` — ``{"prompt", "completion", "label"}``: the whole run and whether it succeeded (the
   plan-level success question, else the trajectory's outcome); unknown success is left out.
 * ``sft-trajectories`` — ``{"messages", "tools"}`` in OpenAI chat layout (tool calls with JSON
@@ -110,11 +112,20 @@ def _stats(
     return rows, {t.external_id: t for t in stats.trajectories}, field
 
 
+def unjudged_means_correct(schema: ProjectSchema, field: str) -> bool:
+    """Whether the field's step_review question says a step nobody judged is correct."""
+    q = next(
+        (q for q in schema.questions if q.type == "step_review" and getattr(q, "field", None) == field), None
+    )
+    return getattr(q, "unjudged", "unlabelled") == "correct"
+
+
 @register_transform("prm")
 def prm(
     schema: ProjectSchema, rows: Iterable[dict[str, Any]], options: TrainingOptions
 ) -> Iterator[dict[str, Any]]:
     rows, summaries, field = _stats(schema, rows)
+    unjudged_correct = unjudged_means_correct(schema, field)
     for row in rows:
         s = summaries[str(row.get("external_id"))]
         if not s.reviewed:
@@ -125,8 +136,20 @@ def prm(
         comps = agent_completions(traj)
         if not comps:
             continue
-        labels = [s.verdicts[i].verdict == "correct" if i in s.verdicts else True for i, _ in comps]
-        yield {"prompt": _prompt(traj), "completions": [c for _, c in comps], "labels": labels}
+        labels: list[bool] = []
+        for i, _ in comps:
+            if i in s.verdicts:
+                labels.append(s.verdicts[i].verdict == "correct")
+            elif unjudged_correct:
+                labels.append(True)
+            else:  # nobody judged this step: the example ends before it (no label is invented)
+                break
+        if labels:
+            yield {
+                "prompt": _prompt(traj),
+                "completions": [c for _, c in comps[: len(labels)]],
+                "labels": labels,
+            }
 
 
 @register_transform("orm")
