@@ -106,7 +106,10 @@ AI_SCHEMA = {
     "name": "ai-sentiment",
     "fields": [{"name": "text", "type": "text"}],
     "questions": [{"name": "sentiment", "type": "label", "options": ["positive", "negative"]}],
-    "workflow": {"overlap": 2, "ai_first": {"bar": 0.8, "min_evidence": 5, "audit_rate": 0.1}},
+    "workflow": {
+        "overlap": 2,
+        "ai_first": {"bar": 0.8, "min_evidence": 5, "confidence": 0.9, "audit_rate": 0.1},
+    },
 }
 
 

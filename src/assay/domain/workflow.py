@@ -74,8 +74,8 @@ class AIFirst(BaseModel):
 
     models: list[str] = Field(default_factory=list, description="the models that count (default: all)")
     bar: float | None = Field(default=None, gt=0, le=1)
-    confidence: float = Field(default=0.9, gt=0, lt=1)
-    min_evidence: int = Field(default=10, ge=1, le=MAX_INT)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    min_evidence: int = Field(default=20, ge=1, le=MAX_INT)
     audit_rate: float = Field(default=0.1, ge=0, le=1)
     min_score: float | None = Field(default=None, ge=0, le=1)
     suggestions: Literal["shown", "hidden"] = "shown"

@@ -50,10 +50,22 @@ PRIORITY_SCALE = 1000  # an unsettled record's priority: its models' uncertainty
 ROUTABLE = ("label", "preference", "rating")
 
 
+def _draw(kind: str, project_id: int, record_id: int) -> float:
+    """A fixed pseudo-random number in [0, 1) per record (so reruns agree)."""
+    digest = hashlib.sha256(f"assay-{kind}:{project_id}:{record_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def is_audited(project_id: int, record_id: int, rate: float) -> bool:
-    """Whether the record is drawn for the audit share (a fixed draw per record, so reruns agree)."""
-    digest = hashlib.sha256(f"assay-audit:{project_id}:{record_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+    """Whether the record is drawn for the audit share."""
+    return _draw("audit", project_id, record_id) < rate
+
+
+def priority_of(project_id: int, record_id: int, uncertainty: float) -> int:
+    """A record's place in the people's queue: its models' uncertainty (0..1) × 990, plus a fixed
+    random 0..9, so that records equally uncertain come in a random order and the people's answers
+    (the evidence trust is measured on) sample the project evenly, not in the order it was imported."""
+    return round(PRIORITY_SCALE * 0.99 * uncertainty) + int(10 * _draw("order", project_id, record_id))
 
 
 @dataclass
@@ -262,7 +274,7 @@ def plan_routing(conn: Connection, project: dict[str, Any], cfg: AIFirst) -> Pla
             else:
                 plan.settle.append({"record_id": rid, "consensus": settled})
                 continue
-        priority = round(PRIORITY_SCALE * uncertainty)
+        priority = priority_of(data.project_id, rid, uncertainty)
         if priority != rec["priority"]:
             plan.priorities[rid] = priority
     return plan
