@@ -96,8 +96,8 @@ def _save_hf_dataset(examples: Iterator[dict[str, Any]], path: Path) -> int:
         import datasets
     except ImportError:  # pragma: no cover - depends on the install
         raise ValidationError(
-            "writing a datasets folder needs the 'datasets' package (pip install 'assay[hf]'); "
-            "or give a path ending in .jsonl or .parquet",
+            "writing a datasets folder needs the 'datasets' package: pip install 'assay[hf]' "
+            "(from the repository: pip install '.[hf]'); or give a path ending in .jsonl or .parquet",
             field="out",
         ) from None
     rows = list(examples)
