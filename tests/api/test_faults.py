@@ -119,18 +119,29 @@ def test_dropped_database_connections_get_a_retry_or_503_never_a_500(db_url: str
 
 
 @contextmanager
-def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
+def small_tmpfs(path: Path, size: str, options: str = "") -> Iterator[Path]:
     """A tmpfs of ``size`` mounted at ``path`` (root only; else the test is skipped)."""
     path.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True
+        ["mount", "-t", "tmpfs", "-o", f"size={size}{options}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
     )
     if mounted.returncode:
+        path.rmdir()
         pytest.skip(f"cannot mount a tmpfs here (root needed): {mounted.stderr.strip()}")
     try:
         yield path
     finally:
         subprocess.run(["umount", str(path)], check=True)
+        path.rmdir()
+
+
+def _fill_but(home: Path, keep: int) -> Path:
+    """A file that takes all of ``home``'s free space but ``keep`` bytes."""
+    filler = home / "filler"
+    filler.write_bytes(b"\0" * (shutil.disk_usage(home).free - keep))
+    return filler
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -148,9 +159,7 @@ def test_a_full_disk_answers_507_and_the_server_recovers(
         p = make_project(store, SCHEMA)
         _, token = make_user(store, "boss", role="admin")
         store.dispose()
-        filler = home / "filler"
-        free = shutil.disk_usage(home).free
-        filler.write_bytes(b"\0" * (free - 256 * 1024))  # leave 256 KiB
+        filler = _fill_but(home, 256 * 1024)
         rows = [{"id": f"r{i}", "text": "x" * 2000} for i in range(1000)]  # about 2 MB
         with running(url, Settings(home=home, database_url=url)) as live:
             admin = live.client(token)
@@ -164,3 +173,41 @@ def test_a_full_disk_answers_507_and_the_server_recovers(
             again = admin.post(f"/projects/{p['id']}/records", json=rows)
             assert again.status_code == 201, again.text
             assert admin.get(f"/projects/{p['id']}").json()["records"] == 1000
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_full_disk_on_postgresql_answers_507(db_url: str, tmp_path: Path) -> None:
+    """PostgreSQL's records table in a tablespace on an 8 MB tmpfs (owned by the server's user,
+    on this machine), filled up but for 256 KiB: an import answers 507 (SQLSTATE 53100), nothing
+    is half-stored, and once space is freed the same import goes in."""
+    where = Path("/tmp") / f"assay-pg-{uuid.uuid4().hex[:8]}"  # (the postgres user must reach it)
+    admin = sa.create_engine(db_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    space = f"assay_small_{uuid.uuid4().hex[:8]}"
+    with small_tmpfs(where, "8m", ",mode=0700,uid=postgres,gid=postgres") as home:
+        try:
+            with admin.connect() as c:
+                c.exec_driver_sql(f"CREATE TABLESPACE {space} LOCATION '{home}'")
+                c.exec_driver_sql(f"ALTER TABLE records SET TABLESPACE {space}")
+        except sa.exc.DBAPIError as e:
+            pytest.skip(f"no tablespace on a tmpfs here (the server is not on this machine?): {e}")
+        try:
+            store = open_store(db_url, migrate=False)
+            p = make_project(store, SCHEMA)
+            _, token = make_user(store, "boss", role="admin")
+            store.dispose()
+            filler = _fill_but(home, 256 * 1024)
+            rows = [{"id": f"r{i}", "text": uuid.uuid4().hex * 64} for i in range(1000)]  # 2 MB
+            with running(db_url, Settings(home=tmp_path, database_url=db_url)) as live:
+                client = live.client(token)
+                r = client.post(f"/projects/{p['id']}/records", json=rows)
+                assert r.status_code == 507, r.text
+                assert r.json()["code"] == "storage_full"
+                assert client.get(f"/projects/{p['id']}").json()["records"] == 0
+                filler.unlink()
+                again = client.post(f"/projects/{p['id']}/records", json=rows)
+                assert again.status_code == 201, again.text
+        finally:
+            with admin.connect() as c:
+                c.exec_driver_sql("ALTER TABLE records SET TABLESPACE pg_default")
+                c.exec_driver_sql(f"DROP TABLESPACE {space}")
+            admin.dispose()

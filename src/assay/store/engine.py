@@ -8,6 +8,7 @@ take the open connection.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 from sqlalchemy import event
@@ -164,7 +166,13 @@ def database_errors() -> Iterator[None]:
                 "the database cannot store a value of this request (text with a NUL character, a "
                 "text too long, or a number beyond its column)"
             ) from e
-        fault = _fault(e)
+        invalidated = isinstance(e, sa.exc.DBAPIError) and e.connection_invalidated
+        fault = _fault(e.orig, operational=isinstance(e, sa.exc.OperationalError), invalidated=invalidated)
+        if fault is not None:
+            raise fault from e
+        raise
+    except (psycopg.Error, sqlite3.Error) as e:  # (the driver's own, from a COPY or a raw cursor)
+        fault = _fault(e, operational=isinstance(e, psycopg.OperationalError | sqlite3.OperationalError))
         if fault is not None:
             raise fault from e
         raise
@@ -181,16 +189,16 @@ _PG_DISK_FULL = "53100"
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_FULL = 5, 6, 13
 
 
-def _fault(e: sa.exc.StatementError) -> AssayError | None:
-    """The domain's error for a database fault that is not the request's (see database_errors)."""
-    orig = e.orig
-    if isinstance(e, sa.exc.DBAPIError) and e.connection_invalidated:
+def _fault(orig: BaseException | None, *, operational: bool, invalidated: bool = False) -> AssayError | None:
+    """The domain's error for a database fault that is not the request's (see database_errors):
+    ``orig`` is the driver's error, ``operational`` whether it is an OperationalError."""
+    if invalidated:
         return Unavailable(_UNAVAILABLE, details={"retry_after": 1})
     sqlstate = getattr(orig, "sqlstate", None)
     code = getattr(orig, "sqlite_errorcode", None)
     if sqlstate == _PG_DISK_FULL or (code is not None and code & 0xFF == _SQLITE_FULL):
         return StorageFull(_FULL)
-    if isinstance(e, sa.exc.OperationalError):
+    if operational:
         gone = code is None and (sqlstate is None or sqlstate.startswith(_GONE))
         if gone or (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)):
             return Unavailable(_UNAVAILABLE, details={"retry_after": 1})
