@@ -15,6 +15,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from assay.domain.errors import StorageFull
+from assay.sdk import Client
 from assay.services import imports
 from assay.services.actors import SYSTEM
 from assay.settings import Settings
@@ -169,6 +171,8 @@ def test_a_full_disk_answers_507_and_the_server_recovers(
             body = r.json()
             assert body["code"] == "storage_full" and "disk is full" in body["detail"]
             assert admin.get(f"/projects/{p['id']}").json()["records"] == 0  # nothing half-stored
+            with Client(live.url, token) as sdk, pytest.raises(StorageFull, match="disk is full"):
+                sdk.add_records(p["id"], rows)  # the SDK's error is the domain's, as locally
             filler.unlink()
             again = admin.post(f"/projects/{p['id']}/records", json=rows)
             assert again.status_code == 201, again.text

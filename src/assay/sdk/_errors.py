@@ -12,6 +12,8 @@ Hierarchy::
     ├── InvalidInput        422  (also ValidationError)
     ├── RateLimited         429
     └── ServerError         5xx
+        ├── ServiceUnavailable   503  (also Unavailable; retried by the client first)
+        └── InsufficientStorage  507  (also StorageFull)
     TransportError (AssayError)          the server could not be reached (after retries)
 
 Catching the domain class (``except NotFound``) works the same for local and remote calls.
@@ -28,7 +30,9 @@ from assay.domain.errors import (
     Conflict,
     NotFound,
     PermissionDenied,
+    StorageFull,
     Unauthenticated,
+    Unavailable,
     ValidationError,
 )
 
@@ -37,11 +41,13 @@ __all__ = [
     "BadRequest",
     "ConflictError",
     "Forbidden",
+    "InsufficientStorage",
     "InvalidInput",
     "NotFoundError",
     "PayloadTooLarge",
     "RateLimited",
     "ServerError",
+    "ServiceUnavailable",
     "TransportError",
     "Unauthorized",
     "error_from_response",
@@ -108,6 +114,14 @@ class ServerError(ApiError):
     pass
 
 
+class ServiceUnavailable(ServerError, Unavailable):
+    """The server's database is out of reach for now; the client retried and gave up."""
+
+
+class InsufficientStorage(ServerError, StorageFull):
+    """The server's disk is full; nothing of the request was stored."""
+
+
 class TransportError(AssayError):
     """No answer from the server (connection refused, reset, timed out) after the retries."""
 
@@ -123,6 +137,8 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     413: PayloadTooLarge,
     422: InvalidInput,
     429: RateLimited,
+    503: ServiceUnavailable,
+    507: InsufficientStorage,
 }
 
 
