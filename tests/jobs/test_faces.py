@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from assay.cli.main import app
@@ -30,7 +31,7 @@ def _wait(c: httpx.Client, pid: int, job_id: int) -> dict[str, Any]:
         time.sleep(0.02)
 
 
-def test_jobs_over_http(live: Live, llm: FakeLLM, tmp_path: Path) -> None:
+def test_jobs_over_http(live: Live, llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     p = make_project(live.store, TEXT_SCHEMA)
     imports.import_rows(
         live.store,
@@ -41,6 +42,16 @@ def test_jobs_over_http(live: Live, llm: FakeLLM, tmp_path: Path) -> None:
     _, token = make_user(live.store, "boss", role="manager")
     c = live.client(token)
     spec = {"type": "openai", "model": "labeler", "base_url": llm.base_url}
+    refused = c.post(f"/projects/{p['id']}/jobs", json={"kind": "prelabel", "params": {"connector": spec}})
+    assert refused.status_code == 422 and "ASSAY_MODEL_ENDPOINTS" in refused.text  # none listed
+    monkeypatch.setenv("ASSAY_MODEL_ENDPOINTS", f"http://10.0.0.1/v1,{llm.base_url}")
+    other = {**spec, "base_url": llm.base_url.replace("/v1", "/other")}
+    assert (
+        c.post(
+            f"/projects/{p['id']}/jobs", json={"kind": "prelabel", "params": {"connector": other}}
+        ).status_code
+        == 422
+    )
     r = c.post(f"/projects/{p['id']}/jobs", json={"kind": "prelabel", "params": {"connector": spec}})
     assert r.status_code == 201, r.text
     job = r.json()

@@ -7,6 +7,10 @@
 a job never imports code a caller names); ``{"type": "rules", "name": "...", "rules": [...],
 "defaults": {...}}`` (:mod:`assay.connectors.rules`). A spec never holds a secret: an API key
 is read from the environment variable it names, on the worker.
+
+A spec sent over HTTP (``remote``) may name only model endpoints the instance's admin lists in
+``$ASSAY_MODEL_ENDPOINTS`` (comma-separated URL prefixes), so that no caller makes the server
+send requests (with its API keys) to an address of its choosing; the local CLI may name any.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from assay.connectors.callable import CallableConnector
 from assay.connectors.openai_compat import OpenAICompatible
 from assay.connectors.rules import RuleGrader
 
-__all__ = ["CALLABLE_MODULES_ENV", "build_connector", "check_spec", "spec_model"]
+__all__ = ["CALLABLE_MODULES_ENV", "MODEL_ENDPOINTS_ENV", "build_connector", "check_spec", "spec_model"]
 
 CALLABLE_MODULES_ENV = "ASSAY_CALLABLE_MODULES"
+MODEL_ENDPOINTS_ENV = "ASSAY_MODEL_ENDPOINTS"
 TYPES = ("openai", "callable", "rules")
 MAX_CONCURRENCY = 64
 
@@ -33,8 +38,15 @@ def _allowed_module(ref: str) -> bool:
     return any(module == m or module.startswith(m + ".") for m in allowed)
 
 
-def check_spec(spec: Any) -> dict[str, Any]:
-    """The spec, checked (``ValueError`` naming what is wrong); builds nothing that calls out."""
+def _allowed_endpoint(url: str) -> bool:
+    allowed = [u.strip().rstrip("/") for u in os.environ.get(MODEL_ENDPOINTS_ENV, "").split(",") if u.strip()]
+    url = url.rstrip("/")
+    return any(url == a or url.startswith(a + "/") for a in allowed)
+
+
+def check_spec(spec: Any, *, remote: bool = False) -> dict[str, Any]:
+    """The spec, checked (``ValueError`` naming what is wrong); builds nothing that calls out.
+    ``remote``: it came over HTTP (model endpoints must be listed in ``$ASSAY_MODEL_ENDPOINTS``)."""
     if not isinstance(spec, dict):
         raise ValueError("a connector is an object with a type")
     kind = spec.get("type")
@@ -51,6 +63,10 @@ def check_spec(spec: Any) -> dict[str, Any]:
         url = spec.get("base_url")
         if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
             raise ValueError("base_url must be an http(s) URL")
+        if remote and not (isinstance(url, str) and _allowed_endpoint(url)):
+            raise ValueError(
+                f"base_url must be one of the model endpoints listed in ${MODEL_ENDPOINTS_ENV} on the server"
+            )
         price = spec.get("price")
         if price is not None and not (
             isinstance(price, list)

@@ -41,9 +41,10 @@ def _int(params: dict[str, Any], name: str, default: int, lo: int, hi: int) -> i
     return value
 
 
-def _connector_spec(spec: Any, field: str = "params.connector") -> dict[str, Any]:
+def _connector_spec(spec: Any, actor: Actor, field: str = "params.connector") -> dict[str, Any]:
+    """The connector spec, checked; a user's (over HTTP) may call only listed model endpoints."""
     try:
-        return check_spec(spec)
+        return check_spec(spec, remote=actor.id is not None)
     except ValueError as e:
         raise ValidationError(str(e), field=field) from None
 
@@ -158,7 +159,7 @@ def _prepare_judge(
                 )
             item = {
                 "judge": j["judge"],
-                "connector": _connector_spec(j.get("connector"), f"params.judges.{i}"),
+                "connector": _connector_spec(j.get("connector"), actor, f"params.judges.{i}"),
             }
             if j.get("template") is not None:
                 item["template"] = str(j["template"])
@@ -216,7 +217,7 @@ def _prepare_prelabel(
     store: Store, actor: Actor, project: dict[str, Any], params: dict[str, Any]
 ) -> tuple[dict[str, Any], int | None]:
     schema = ProjectSchema.from_dict(project["schema"])
-    spec = _connector_spec(params.get("connector"))
+    spec = _connector_spec(params.get("connector"), actor)
     questions = params.get("questions") or list(schema.question_names)
     if not isinstance(questions, list) or any(q not in schema.question_names for q in questions):
         raise ValidationError(
