@@ -286,3 +286,19 @@ def test_the_in_process_runner_runs_queued_jobs(store: Store) -> None:
             time.sleep(0.02)
     finally:
         runner.stop()
+
+
+def test_sharded_prelabel_jobs_split_a_project(store: Store, llm: FakeLLM) -> None:
+    p = _project(store, 10)
+    spec = _openai(llm)
+    shards = [
+        jobs.enqueue(store, SYSTEM, p["id"], "prelabel", {"connector": spec, "shard": [k, 3]}, submit=False)
+        for k in range(3)
+    ]
+    assert sum(j["total"] for j in shards) == 10
+    for j in shards:
+        assert jobs.run_job(store, j["id"]) == "succeeded"
+    rows = _suggestions(store)
+    assert len(rows) == 10 and len({r["record_id"] for r in rows}) == 10
+    with pytest.raises(ValidationError):
+        jobs.enqueue(store, SYSTEM, p["id"], "prelabel", {"connector": spec, "shard": [3, 3]}, submit=False)

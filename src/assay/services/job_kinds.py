@@ -229,10 +229,25 @@ def _prepare_prelabel(
         "questions": questions,
         "batch": _int(params, "batch", 32, 1, MAX_BATCH),
     }
+    shard = params.get("shard")
+    if shard is not None:
+        if not (
+            isinstance(shard, list)
+            and len(shard) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in shard)
+            and 0 <= shard[0] < shard[1] <= 1024
+        ):
+            raise ValidationError(
+                "[k, n]: the records whose id is k modulo n (0 <= k < n <= 1024)", field="params.shard"
+            )
+        out["shard"] = shard
     if params.get("template") is not None:
         out["template"] = str(params["template"])
     if params.get("system") is not None:
         out["system"] = str(params["system"])
+    if shard is not None:
+        with store.read() as conn:
+            return out, job_store.shard_size(conn, int(project["id"]), (shard[0], shard[1]))
     return out, _count(store, int(project["id"]))
 
 
@@ -273,7 +288,15 @@ def _prelabel_pages(ctx: JobContext, schema: ProjectSchema, connector: BaseConne
     while True:
         ctx.check_time()
         with ctx.store.read() as conn:
-            page = job_store.records_to_prelabel(conn, ctx.project_id, after, model, questions, p["batch"])
+            page = job_store.records_to_prelabel(
+                conn,
+                ctx.project_id,
+                after,
+                model,
+                questions,
+                p["batch"],
+                tuple(p["shard"]) if p.get("shard") else None,
+            )
         if not page:
             break
         prompts: list[list[dict[str, Any]]] = []

@@ -29,6 +29,7 @@ __all__ = [
     "insert_suggestions",
     "list_jobs",
     "records_to_prelabel",
+    "shard_size",
     "request_cancel",
     "requeue",
     "runnable_jobs",
@@ -225,10 +226,17 @@ def insert_suggestions(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def records_to_prelabel(
-    conn: Connection, project_id: int, after_id: int, model: str, questions: list[str], limit: int
+    conn: Connection,
+    project_id: int,
+    after_id: int,
+    model: str,
+    questions: list[str],
+    limit: int,
+    shard: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """The project's next records after ``after_id`` (id order) that hold no suggestion of ``model``
-    for any of ``questions``: what a pre-labeling run has still to do."""
+    for any of ``questions``: what a pre-labeling run has still to do. ``shard=(k, n)``: only the
+    records whose id is k modulo n (n jobs share a project between n workers)."""
     done = sa.exists().where(
         suggestions.c.record_id == records.c.id,
         suggestions.c.model == model,
@@ -240,4 +248,14 @@ def records_to_prelabel(
         .order_by(records.c.id)
         .limit(limit)
     )
+    if shard is not None:
+        q = q.where(records.c.id % shard[1] == shard[0])
     return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def shard_size(conn: Connection, project_id: int, shard: tuple[int, int]) -> int:
+    """How many of the project's records have an id that is k modulo n."""
+    q = sa.select(sa.func.count()).where(
+        records.c.project_id == project_id, records.c.id % shard[1] == shard[0]
+    )
+    return int(conn.execute(q).scalar() or 0)
