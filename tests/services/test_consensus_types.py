@@ -190,3 +190,27 @@ def test_a_submit_after_a_recompute_keeps_the_project_method(store: Store, qtype
     assert after["method"] == project_method
     assert after["details"]["incremental"] is True and "fit" in after["details"]
     assert len(after["response_ids"]) == 4 and 0 <= after["confidence"] <= 1
+
+
+def test_adaptive_overlap_reads_the_confidence_of_boxes(store: Store) -> None:
+    """No categorical question: the least confident question decides (here boxes)."""
+    schema = {
+        **SCHEMA,
+        "name": "adaptive-boxes",
+        "questions": [q for q in SCHEMA["questions"] if q["type"] == "bbox"],
+        "workflow": {"overlap": {"min": 2, "max": 3, "confidence": 0.8}},
+    }
+    p = make_project(store, schema)
+    imports.import_rows(store, SYSTEM, p["id"], enumerate([_record(1), _record(2)], 1))
+    far = [{"x": 400, "y": 300, "w": 50, "h": 50, "label": "person"}]
+    plan = {"r1": [_box(0), _box(0.5)], "r2": [_box(0), far, _box(1)]}  # r1 agrees, r2 does not
+    for w in range(3):
+        who, _ = make_user(store, f"ad{w}")
+        while (lease := dispatch.next_assignment(store, who, p["id"])) is not None:
+            answers = plan[_ext(lease)]
+            dispatch.submit_response(
+                store, who, lease["assignment_id"], {"boxes": answers[min(w, len(answers) - 1)]}
+            )
+    got = _consensus(store)
+    assert len(got[("r1", "boxes")]["response_ids"]) == 2  # confident after two: done
+    assert len(got[("r2", "boxes")]["response_ids"]) == 3  # a third answer was asked for

@@ -128,6 +128,9 @@ def update_record(
     ``old`` is the record's consensus by question (at least its ``value``), when read already.
 
     The main question is the first categorical one (label or preference), used by adaptive overlap.
+    A record with no categorical question answered returns its least confident question instead,
+    as ``([question], [confidence], answers)``: adaptive overlap and review routing then read the
+    confidence of boxes, spans, ratings … the same way.
     """
     pid = int(project["id"])
     rid = int(record["id"])
@@ -140,6 +143,7 @@ def update_record(
         old = cons_store.record_consensus(conn, rid)
     new_rows: list[dict[str, Any]] = []
     main: Posterior | None = None
+    least: Posterior | None = None
     gone: list[str] = []
     for q in cs.schema.questions:
         answers = [
@@ -156,6 +160,8 @@ def update_record(
         )
         if main is None and post is not None:
             main = post
+        elif post is None and (least is None or conf < float(least[1][0])):
+            least = ([q.name], np.array([conf]), len(answers))
         new_rows.append(
             {
                 "project_id": pid,
@@ -186,7 +192,7 @@ def update_record(
             before={q: old[q]["value"] for q in [*(r["question"] for r in changed), *gone] if q in old},
             after={r["question"]: {"value": r["value"], "confidence": r["confidence"]} for r in changed},
         )
-    return main
+    return main if main is not None else least
 
 
 def recompute_project(

@@ -620,6 +620,7 @@ def settle_record(
         return "low_confidence" if decision == "review" else None
     if (
         posterior is not None
+        and posterior[1].size > 1  # a categorical posterior (not another type's confidence)
         and submitted > 1
         and float(posterior[1].max()) < 0.999
         and any(consensus.effective_values(r) != consensus.effective_values(answers[0]) for r in answers[1:])
