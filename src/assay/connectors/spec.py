@@ -4,7 +4,8 @@
 "params": {...}, "max_concurrency": 4, "price": [prompt_per_mtok, completion_per_mtok]}``;
 ``{"type": "callable", "ref": "module:function", "model": "..."}`` (only modules listed in
 ``$ASSAY_CALLABLE_MODULES``, comma-separated, on the machine that queues and the one that runs:
-a job never imports code a caller names); ``{"type": "rules", "name": "...", "rules": [...],
+a job never imports code a caller names); ``{"type": "embedding", "model": "<name>", "question":
+"<question>"}`` (a local model a ``train`` job made: :mod:`assay.connectors.embeddings`); ``{"type": "rules", "name": "...", "rules": [...],
 "defaults": {...}}`` (:mod:`assay.connectors.rules`). A spec never holds a secret: an API key
 is read from the environment variable it names, on the worker.
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 from assay.connectors.base import BaseConnector, Price
@@ -24,11 +27,18 @@ from assay.connectors.callable import CallableConnector
 from assay.connectors.openai_compat import OpenAICompatible
 from assay.connectors.rules import RuleGrader
 
-__all__ = ["CALLABLE_MODULES_ENV", "MODEL_ENDPOINTS_ENV", "build_connector", "check_spec", "spec_model"]
+__all__ = [
+    "CALLABLE_MODULES_ENV",
+    "MODEL_ENDPOINTS_ENV",
+    "build_connector",
+    "check_spec",
+    "model_path",
+    "spec_model",
+]
 
 CALLABLE_MODULES_ENV = "ASSAY_CALLABLE_MODULES"
 MODEL_ENDPOINTS_ENV = "ASSAY_MODEL_ENDPOINTS"
-TYPES = ("openai", "callable", "rules")
+TYPES = ("openai", "callable", "rules", "embedding")
 MAX_CONCURRENCY = 64
 
 
@@ -74,6 +84,14 @@ def check_spec(spec: Any, *, remote: bool = False) -> dict[str, Any]:
             and all(isinstance(p, int | float) and p >= 0 for p in price)
         ):
             raise ValueError("price is [prompt, completion] per million tokens, each at least 0")
+    elif kind == "embedding":
+        name = spec.get("model")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
+            raise ValueError("an embedding connector names a trained model (letters, digits, . _ -)")
+        if not isinstance(spec.get("question"), str):
+            raise ValueError("an embedding connector names the question its classifier answers")
+        if not model_path(name).is_file():
+            raise ValueError(f"no trained model {name!r} (train one with a `train` job)")
     elif kind == "callable":
         ref = spec.get("ref")
         if not isinstance(ref, str) or ":" not in ref:
@@ -85,6 +103,13 @@ def check_spec(spec: Any, *, remote: bool = False) -> dict[str, Any]:
             spec.get("rules") or [], name=str(spec.get("name") or "rules"), defaults=spec.get("defaults")
         )
     return dict(spec)
+
+
+def model_path(name: str) -> Path:
+    """Where a trained local model of that name lives: ``$ASSAY_HOME/models/<name>.npz``."""
+    from assay.settings import Settings
+
+    return Settings().home / "models" / f"{name}.npz"
 
 
 def spec_model(spec: dict[str, Any]) -> str:
@@ -112,6 +137,10 @@ def build_connector(spec: dict[str, Any]) -> BaseConnector:
             timeout=float(spec.get("timeout", 60.0)),
             price=Price(float(price[0]), float(price[1])) if price else None,
         )
+    if spec["type"] == "embedding":
+        from assay.connectors.embeddings import EmbeddingConnector
+
+        return EmbeddingConnector(model_path(spec["model"]), spec["question"], name=spec["model"])
     if spec["type"] == "callable":
         module, _, name = spec["ref"].partition(":")
         fn = getattr(importlib.import_module(module), name)

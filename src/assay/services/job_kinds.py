@@ -282,7 +282,7 @@ def _prelabel_pages(ctx: JobContext, schema: ProjectSchema, connector: BaseConne
     model: str = p["model"]
     questions: list[str] = p["questions"]
     template = p.get("template") or default_prelabel_template(schema)
-    rules = p["connector"]["type"] == "rules"
+    reads_fields = p["connector"]["type"] in ("rules", "embedding")  # they read the fields, not a prompt
     after = int(ctx.position or 0)
     written = 0
     while True:
@@ -302,7 +302,7 @@ def _prelabel_pages(ctx: JobContext, schema: ProjectSchema, connector: BaseConne
         prompts: list[list[dict[str, Any]]] = []
         labels: list[dict[str, dict[str, str]]] = []
         for rec in page:
-            if rules:
+            if reads_fields:
                 prompts.append(fields_message(rec["fields"]))
                 labels.append({})
             else:
@@ -319,7 +319,7 @@ def _prelabel_pages(ctx: JobContext, schema: ProjectSchema, connector: BaseConne
                 continue
             cost += res.cost
             values = _values(res, schema, rec["fields"], lab, questions)
-            if rules and isinstance(values, str) and res.text.startswith('{"score"'):
+            if reads_fields and isinstance(values, str) and res.text.startswith('{"score"'):
                 continue  # no rule held and no default: the grader abstains (done, nothing to suggest)
             if isinstance(values, str):
                 errors.append(f"record {rec['external_id']}: {values}")
@@ -408,5 +408,81 @@ job_kind(
         _prepare_route,
         description="AI-first routing: estimate trust, settle what trusted models agree on, order the "
         "people's queue by uncertainty",
+    )
+)
+
+
+# --------------------------------------------------------------------------- local models
+
+
+def _prepare_train(
+    store: Store, actor: Actor, project: dict[str, Any], params: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    import re
+
+    from assay.connectors.embeddings import EMBEDDERS
+
+    schema = ProjectSchema.from_dict(project["schema"])
+    question = params.get("question")
+    labels = [q.name for q in schema.questions if q.type in ("label", "preference", "rating")]
+    if question not in labels:
+        raise ValidationError(
+            f"a label, preference or rating question: {', '.join(labels)}", field="params.question"
+        )
+    fields = params.get("fields") or [f.name for f in schema.fields if f.type in ("text", "markdown")]
+    if not isinstance(fields, list) or not fields or any(f not in schema.field_names for f in fields):
+        raise ValidationError(
+            f"fields of the project: {', '.join(schema.field_names)}", field="params.fields"
+        )
+    emb = params.get("embedder", "hashing")
+    if emb not in EMBEDDERS:
+        raise ValidationError(f"one of {', '.join(EMBEDDERS)}", field="params.embedder")
+    name = params.get("name") or f"project-{project['id']}-{question}"
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", name):
+        raise ValidationError("letters, digits, . _ - (at most 100)", field="params.name")
+    return {"question": question, "fields": fields, "embedder": emb, "name": name}, None
+
+
+def _run_train(ctx: JobContext) -> dict[str, Any]:
+    """Fit the local model on every record labelled by gold or by people, and save it."""
+    import numpy as np
+
+    from assay.connectors.embeddings import EmbeddingClassifier, embedder, record_text
+    from assay.connectors.spec import model_path
+    from assay.domain.gold import categorical_key
+    from assay.store import ai_first as ai_store
+
+    assert ctx.project_id is not None
+    p = ctx.params
+    project = project_of(ctx.store, ctx.project_id)
+    qtype = ProjectSchema.from_dict(project["schema"]).question(p["question"]).type
+    with ctx.store.read() as conn:
+        rows = ai_store.labelled_records(conn, ctx.project_id, p["question"])
+    texts, ys = [], []
+    for r in rows:
+        value = (r["gold"] or {}).get(p["question"]) if r["is_gold"] else r["value"]
+        key = categorical_key(qtype, value)
+        if key is not None:
+            texts.append(record_text(r["fields"], p["fields"]))
+            ys.append(key)
+    if len(set(ys)) < 2:
+        raise ValidationError("training needs records of at least two labels, from gold or from people")
+    x = embedder(p["embedder"]).encode(texts)
+    clf = EmbeddingClassifier.fit(x, ys, embedder_name=p["embedder"], fields=p["fields"])
+    path = model_path(p["name"])
+    clf.save(path)
+    fitted = float(np.mean(np.array(clf.labels)[clf.predict_proba(x).argmax(axis=1)] == np.array(ys)))
+    ctx.progress(done=len(ys))
+    return {"model": p["name"], "path": str(path), "trained_on": len(ys), "labels": clf.labels,
+            "embedder": p["embedder"], "train_accuracy": round(fitted, 4)}  # fmt: skip
+
+
+job_kind(
+    JobKind(
+        "train",
+        _run_train,
+        _prepare_train,
+        description="train the project's local model (embeddings + classifier) on the labels of gold and "
+        "people; pre-label with it as connector {type: embedding, model, question}",
     )
 )

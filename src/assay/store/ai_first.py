@@ -15,6 +15,7 @@ from assay.store.types import IN_CHUNK, utcnow
 __all__ = [
     "audited_records",
     "human_answers",
+    "labelled_records",
     "model_costs",
     "model_suggestions",
     "project_records",
@@ -151,3 +152,24 @@ def settled_by_models(conn: Connection, project_id: int) -> set[int]:
 def audited_records(conn: Connection, project_id: int, action: str) -> set[int]:
     q = sa.select(events.c.object_id).where(events.c.project_id == project_id, events.c.action == action)
     return {int(r[0]) for r in conn.execute(q) if r[0] is not None}
+
+
+def labelled_records(conn: Connection, project_id: int, question: str) -> list[dict[str, Any]]:
+    """Records with a label for ``question`` from gold or from people (not the models' own
+    consensus): ``{id, fields, gold, value}``, what a local model is trained on."""
+    people = (
+        sa.select(consensus.c.record_id, consensus.c.value)
+        .where(
+            consensus.c.project_id == project_id,
+            consensus.c.question == question,
+            consensus.c.method != "ai_first",
+        )
+        .subquery()
+    )
+    q = (
+        sa.select(records.c.id, records.c.fields, records.c.gold, records.c.is_gold, people.c.value)
+        .outerjoin(people, people.c.record_id == records.c.id)
+        .where(records.c.project_id == project_id, sa.or_(records.c.is_gold, people.c.value.is_not(None)))
+        .order_by(records.c.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
