@@ -62,7 +62,10 @@ def import_file(
     fmt: str = "auto",
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> ImportReport:
-    """Import a JSONL, JSON, CSV or Parquet file (streamed: never held in memory whole)."""
+    """Import a JSONL, JSON, CSV or Parquet file (streamed: never held in memory whole).
+
+    A file of agent traces (not records) is recognised when its columns do not fit: the error
+    names its trace format and the command that imports it (``assay import-traces``)."""
     source = open_source(path, fmt)
     try:
         progress = None
@@ -81,8 +84,27 @@ def import_file(
             strings=source.strings,
             progress=progress,
         )
+    except ValidationError as e:
+        trace_format = _trace_format(path) if e.message.startswith("unknown column") else None
+        if trace_format is None:
+            raise
+        raise ValidationError(
+            f"this file holds agent traces ({trace_format}), not records: import it into a "
+            f"project with a trajectory field with `assay import-traces {project_ref} {path.name}`",
+            file=path.name,
+        ) from None
     finally:
         source.close()
+
+
+def _trace_format(path: Path) -> str | None:
+    """The trace format a file holds, when it holds agent traces."""
+    from assay.formats.traces import detect_trace_format
+
+    try:
+        return detect_trace_format(path)
+    except (AssayError, OSError, ValueError):
+        return None
 
 
 def _precheck_targets(schema: ProjectSchema) -> list[tuple[str, str, list[str]]]:
