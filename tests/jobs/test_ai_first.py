@@ -247,3 +247,32 @@ def test_the_lower_bound_of_precision() -> None:
     assert lo[1] == 0.0 and 0.2 < lo[2] < 0.5
     with pytest.raises(ValueError):
         precision_lower_bound([3], [2])
+
+
+def test_a_rule_grader_is_a_contributor_like_any_other(store: Store) -> None:
+    """A verifiable reward (a regular expression) pre-labels, earns trust on gold, and settles."""
+    p = make_project(store, _schema())
+    rows = [
+        {
+            "id": f"r{i}",
+            "text": f"{'great' if i % 2 == 0 else 'awful'} {i}",
+            **({"gold": {"sentiment": truth(i)}} if i < 40 else {}),
+        }
+        for i in range(100)
+    ]
+    imports.import_rows(store, SYSTEM, p["id"], enumerate(rows, 1))
+    grader = {
+        "type": "rules",
+        "name": "regex-grader",
+        "rules": [
+            {"question": "sentiment", "field": "text", "pattern": r"^great\b", "value": "positive"},
+            {"question": "sentiment", "field": "text", "pattern": r"^awful\b", "value": "negative"},
+        ],
+    }
+    job = jobs.enqueue(store, SYSTEM, p["id"], "prelabel", {"connector": grader}, submit=False)
+    assert jobs.run_job(store, job["id"]) == "succeeded"
+    summary = ai_first.route(store, SYSTEM, p["id"])
+    assert set(summary["trusted"]) == {"regex-grader:sentiment=positive", "regex-grader:sentiment=negative"}
+    ids = _ids(store, p["id"])
+    audited = {ids[f"r{i}"] for i in range(40, 100) if ai_first.is_audited(p["id"], ids[f"r{i}"], 0.2)}
+    assert summary["settled"] == 60 - len(audited)

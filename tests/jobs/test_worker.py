@@ -20,7 +20,7 @@ from assay.services import imports, jobs
 from assay.services.actors import SYSTEM
 from assay.store.engine import Store
 from assay.store.tables import suggestions
-from tests.factories import TEXT_SCHEMA, make_project
+from tests.factories import TEXT_SCHEMA, make_project, make_user
 from tests.rlhf.fake_llm import FakeLLM
 
 N = 40
@@ -153,3 +153,65 @@ def test_workers_share_the_queue_and_a_failing_job_is_retried_then_fails(
     assert failed["state"] == "failed" and failed["attempts"] == 2, failed
     assert "Error" in failed["error"]
     assert len({jobs.get_job(pg, SYSTEM, j["id"])["worker"] for j in queued}) >= 1
+
+
+def test_every_kind_of_job_runs_in_worker_processes(
+    pg: Store, workers: Workers, tmp_path: Path, llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """judge (a jury of one), train, prelabel with the trained model, route, export: real workers."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    workers.env["ASSAY_HOME"] = str(tmp_path)
+    arena = make_project(
+        pg,
+        {
+            "name": "w-arena",
+            "fields": [{"name": "prompt", "type": "text"}, {"name": "candidates", "type": "comparison"}],
+            "questions": [{"name": "preference", "type": "preference", "field": "candidates", "ties": True}],
+            "workflow": {"overlap": 1},
+        },
+    )
+    pairs = [
+        {
+            "id": f"c{i}",
+            "prompt": f"q{i}",
+            "candidates": [{"id": "x", "text": "x (q=3)"}, {"id": "y", "text": "y (q=1)"}],
+        }
+        for i in range(3)
+    ]
+    imports.import_rows(pg, SYSTEM, arena["id"], enumerate(pairs, 1))
+    make_user(pg, "judge-w", kind="model")
+    jury = [
+        {"judge": "judge-w", "connector": {"type": "openai", "model": "judge-w", "base_url": llm.base_url}}
+    ]
+    texts = make_project(
+        pg,
+        {
+            **TEXT_SCHEMA,
+            "name": "w-texts",
+            "workflow": {"overlap": 1, "ai_first": {"bar": 0.5, "min_evidence": 2, "audit_rate": 0.0}},
+        },
+    )
+    rows = [
+        {
+            "id": f"t{i}",
+            "text": f"{'great' if i % 2 else 'awful'} thing {i}",
+            **({"gold": {"sentiment": "positive" if i % 2 else "negative"}} if i < 20 else {}),
+        }
+        for i in range(40)
+    ]
+    imports.import_rows(pg, SYSTEM, texts["id"], enumerate(rows, 1))
+    workers.start()
+    judge = jobs.enqueue(pg, SYSTEM, arena["id"], "judge", {"judges": jury})
+    train = jobs.enqueue(pg, SYSTEM, texts["id"], "train", {"question": "sentiment", "name": "w-model"})
+    assert _wait_state(pg, judge["id"], ("succeeded", "failed"), workers.log)["result"] == {"answered": 3}
+    trained = _wait_state(pg, train["id"], ("succeeded", "failed"), workers.log)
+    assert trained["state"] == "succeeded" and trained["result"]["trained_on"] == 20, trained
+    spec = {"type": "embedding", "model": "w-model", "question": "sentiment"}
+    pre = jobs.enqueue(pg, SYSTEM, texts["id"], "prelabel", {"connector": spec})
+    assert _wait_state(pg, pre["id"], ("succeeded", "failed"), workers.log)["done"] == 40
+    route = jobs.enqueue(pg, SYSTEM, texts["id"], "route")
+    routed = _wait_state(pg, route["id"], ("succeeded", "failed"), workers.log)
+    assert routed["state"] == "succeeded" and routed["result"]["settled"] > 0, routed
+    export = jobs.enqueue(pg, SYSTEM, texts["id"], "export", {"format": "csv"})
+    exported = _wait_state(pg, export["id"], ("succeeded", "failed"), workers.log)
+    assert exported["result"]["rows"] == 40 and Path(exported["result"]["path"]).is_file()
