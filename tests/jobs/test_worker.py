@@ -215,3 +215,20 @@ def test_every_kind_of_job_runs_in_worker_processes(
     export = jobs.enqueue(pg, SYSTEM, texts["id"], "export", {"format": "csv"})
     exported = _wait_state(pg, export["id"], ("succeeded", "failed"), workers.log)
     assert exported["result"]["rows"] == 40 and Path(exported["result"]["path"]).is_file()
+
+
+def test_assay_worker_on_sqlite_runs_jobs_in_its_process(store: Store, tmp_path: Path) -> None:
+    """`assay worker` on SQLite is one in-process runner: it runs jobs queued by another process
+    (here, this test, with no runner of its own) and stops on SIGTERM."""
+    if not store.is_sqlite:
+        pytest.skip("SQLite's runner")
+    w = Workers(store.url.render_as_string(hide_password=False), tmp_path / "worker.log")
+    try:
+        proc = w.start()
+        pid = _project(store, 3)
+        job = jobs.enqueue(store, SYSTEM, pid, "consensus")
+        got = _wait_state(store, job["id"], ("succeeded", "failed"), w.log)
+        assert got["state"] == "succeeded" and got["worker"] and got["worker"].split(":")[1] == str(proc.pid)
+    finally:
+        w.stop_all()
+    assert proc.returncode == 0
