@@ -211,3 +211,21 @@ def test_parquet_input_and_the_agreement_of_boxes_and_spans(tmp_path: Path) -> N
     r = runner.invoke(app, ["agreement", "-i", str(path), "--kind", "spans", "--json"])
     res = json.loads(r.output)
     assert r.exit_code == 0 and 0 < res["alpha"] < 1 and res["items"] == 6
+
+
+def test_the_assay_process_aggregates_without_loading_pandas(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    labels = _labels(tmp_path)
+    out = tmp_path / "o.csv"
+    code = (
+        "import sys\n"
+        "from assay.cli.main import main\n"
+        f"sys.argv = ['assay', 'quality', 'aggregate', '-i', {str(labels)!r}, '-m', 'ds', '-o', {str(out)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('pandas' in sys.modules, 'scipy.stats' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.split()[-2:] == ["False", "False"], r.stdout + r.stderr
+    assert len(_rows(out)) == 40

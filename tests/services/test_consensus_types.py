@@ -161,6 +161,10 @@ def test_every_type_has_consensus_confidence_and_agreement(store: Store, tmp_pat
     assert [s["text"] for s in spans] == ["Ada Lovelace", "London"]
     assert by_id["r1"]["consensus"]["rating"]["value"] == 4
     figures = stats.project_stats(store, SYSTEM, p["id"])
+    assert (
+        figures["agreement_distance"]["boxes"] == "iou"
+        and figures["agreement_distance"]["ents"] == "span_overlap"
+    )
     for q in SCHEMA["questions"]:
         assert figures["agreement"][q["name"]] is not None, q["name"]
         assert -1.0 <= figures["agreement"][q["name"]] <= 1.0

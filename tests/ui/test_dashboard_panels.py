@@ -140,3 +140,56 @@ def test_agent_review_panel(browser: Any, server: Server, setup: dict[str, Any])
     assert page.get_by_role("tab", name="Leaderboard").count() == 0
     shot(page, "16-agent-review")
     page.context.close()
+
+
+def test_agreement_table_shows_boxes_and_spans(browser: Any, server: Server, setup: dict[str, Any]) -> None:
+    """Boxes and spans get Krippendorff's alpha with their own distances (they had none)."""
+    workers = ["ag0", "ag1", "ag2"]
+    for name in workers:
+        server.user(name, "annotator")
+    box = {"x": 10, "y": 10, "w": 20, "h": 20, "label": "car"}
+    p = server.project(
+        {
+            "name": "agreement-types",
+            "fields": [{"name": "text", "type": "text"}, {"name": "photo", "type": "image"}],
+            "questions": [
+                {"name": "objects", "type": "bbox", "field": "photo", "labels": ["car"]},
+                {"name": "entities", "type": "span", "field": "text", "labels": ["PER"]},
+            ],
+            "workflow": {"overlap": 3},
+        },
+        [
+            {
+                "external_id": f"a{i}",
+                "text": "Ada met Grace",
+                "photo": {"url": "a.png", "width": 100, "height": 100},
+                "responses": [
+                    {
+                        "user": w,
+                        "values": {
+                            "objects": [box | {"x": 10 + i * 20 + k}],
+                            "entities": [{"start": 0, "end": 3 + (k == 2) * i % 2, "label": "PER"}],
+                        },
+                    }
+                    for k, w in enumerate(workers)
+                ],
+            }
+            for i in range(4)
+        ],
+    )
+    page = login(browser, server, "boss")
+    page.goto(f"/#/p/{p['id']}/dashboard")
+    table = page.get_by_role("table", name="Agreement per question")
+    table.wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('table[aria-label=\"Agreement per question\"] td.num')]"
+        ".every(td => td.textContent.trim() !== '—')"
+    )
+    rows = {
+        r.locator("th").text_content(): r.locator("td").all_text_contents()
+        for r in table.locator("tbody tr").all()
+    }
+    assert rows["objects"][:2] == ["bbox", "iou"] and float(rows["objects"][2]) > 0.5
+    assert rows["entities"][:2] == ["span", "span_overlap"] and float(rows["entities"][2]) <= 1
+    shot(page, "09-dashboard-agreement")
+    page.context.close()

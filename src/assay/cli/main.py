@@ -31,7 +31,9 @@ app = typer.Typer(
 )
 app.add_typer(project_app, name="project")
 app.add_typer(users_app, name="users")
-app.add_typer(quality_app, name="quality", help="Aggregate and measure crowd labels from CSV files.")
+app.add_typer(
+    quality_app, name="quality", help="Aggregate and measure crowd answers from CSV or Parquet files."
+)
 for module in (serve, data, traces, consensus, rlhf, demo, jobs, ai_first):
     module.register(app)
 
@@ -83,6 +85,12 @@ def init(
 
 
 def main() -> None:
+    import sys
+
+    if sys.argv[1:2] == ["quality"]:
+        from assay.cli.quality import keep_pandas_out
+
+        keep_pandas_out()
     app()
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # NumPy and the algorithms load when a command runs, not for 
 
     from assay.formats.columns import Codes
 
-__all__ = ["app"]
+__all__ = ["app", "keep_pandas_out"]
 
 app = typer.Typer(no_args_is_help=True, help="Aggregate and measure crowd answers from CSV or Parquet files.")
 
@@ -57,6 +57,28 @@ class Encoded:
     tasks: list[str]
     workers: list[str]
     labels: list[str]
+
+
+class _NoPandas:
+    """An import hook that refuses pandas (see :func:`keep_pandas_out`)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is kept out of `assay quality` commands")
+
+
+def keep_pandas_out() -> None:
+    """Make pandas unimportable in this process: PyArrow then works without it.
+
+    PyArrow imports pandas (a third of a second) the first time it turns an array into NumPy or
+    writes a CSV file, to recognise DataFrames; `assay quality` never hands it one. Called by
+    ``assay.cli.main.main`` for the `quality` commands of the ``assay`` process only (not when the
+    Typer app runs inside another program, which may need pandas).
+    """
+    import sys
+
+    if "pandas" not in sys.modules and not any(isinstance(f, _NoPandas) for f in sys.meta_path):
+        sys.meta_path.insert(0, _NoPandas())
 
 
 def _fail(msg: str) -> typer.Exit:

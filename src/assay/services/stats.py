@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from assay.domain.gold import CATEGORICAL_TYPES, categorical_key, released
+from assay.domain.question_types import REGISTRY
 from assay.services import agreement
 from assay.services.actors import Actor
 from assay.services.policies import load_project
@@ -148,6 +149,8 @@ def project_stats(store: Store, actor: Actor, project_ref: int | str) -> dict[st
         "throughput": [{"hour": h, "submits": n} for h, n in hourly],
         "cost": round(sum(costs), 4) if costs else None,
         "agreement": {q.name: _alpha(cs, q.name, answers) for q in cs.schema.questions},
+        # the distance each question's alpha uses, as the question-type registry names it
+        "agreement_distance": {q.name: REGISTRY[q.type].agreement for q in cs.schema.questions},
         "confusion": {
             q.name: _confusion(cs, q.name, answers, cons)
             for q in cs.schema.questions
