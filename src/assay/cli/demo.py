@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from assay.cli.common import console, open_cli_store
+from assay.cli.serve import require_free_port
 from assay.cli.serve import serve as run_server
 
 
@@ -24,6 +25,8 @@ def demo(
     """Create a demo instance (SQLite, three projects, simulated contributors) and serve it."""
     from assay.services.demo import build_demo
 
+    if serve:
+        require_free_port(host, port)  # before seeding: a busy port is told at once
     home = home or Path(tempfile.mkdtemp(prefix="assay-demo-"))
     home.mkdir(parents=True, exist_ok=True)
     db = f"sqlite:///{(home / 'assay.db').resolve()}"

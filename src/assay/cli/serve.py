@@ -12,7 +12,7 @@ from assay.cli.common import DbOpt, HomeOpt, console, settings_for
 if TYPE_CHECKING:
     from assay.sdk import Client
 
-__all__ = ["TokenOpt", "UrlOpt", "register", "remote_client", "serve"]
+__all__ = ["TokenOpt", "UrlOpt", "register", "remote_client", "require_free_port", "serve"]
 
 UrlOpt = Annotated[
     str | None,
@@ -24,6 +24,26 @@ TokenOpt = Annotated[
     str | None,
     typer.Option("--token", envvar="ASSAY_TOKEN", help="API token for --url."),
 ]
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Refuse, with a clear message, an address that something else already listens on (before
+    any work is done: ``assay demo`` would otherwise seed everything, then die on a bind error)."""
+    import socket
+
+    from assay.domain.errors import Conflict
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            s.bind(addr)
+    except OSError as e:
+        raise Conflict(
+            f"cannot listen on {host}:{port} ({e.strerror or e}): another program uses that port; "
+            "pass --port with a free one (or stop the other program)",
+            field="port",
+        ) from None
 
 
 def remote_client(url: str, token: str | None) -> Client:
@@ -52,6 +72,7 @@ def serve(
     from assay.cli.workers import run_workers, spread_workers
     from assay.store.engine import open_store
 
+    require_free_port(host, port)
     settings = settings_for(home, db)
     settings.home.mkdir(parents=True, exist_ok=True)
     open_store(settings.db_url).dispose()  # migrate once, before any worker starts

@@ -9,6 +9,8 @@ Per project: progress (records done of total, responses), submits per hour (a se
 plots), cost so far, Krippendorff's alpha per question with the distance the question type's
 registry entry names (:mod:`assay.services.agreement`: nominal for labels and preferences,
 ordinal for ratings, interval for numbers, IoU for boxes, span overlap for spans …) and, per
+the observed agreement (the share of pairs of answers to a record that agree: alpha near 0
+beside a high observed agreement means nearly every answer is the same), and, per
 categorical question, the confusion matrix of contributors' answers (rows) against the
 consensus (columns).
 """
@@ -94,6 +96,26 @@ def contributor_stats(store: Store, actor: Actor, project_ref: int | str) -> lis
     ]
 
 
+def _observed(cs: CompiledSchema, question: str, answers: list[dict[str, Any]]) -> float | None:
+    """The share of pairs of answers to the same record that agree (None without such pairs).
+
+    Shown beside alpha: when nearly every answer is the same, chance agreement is high too and
+    alpha falls to about 0 although people agree (the "high agreement, low alpha" paradox)."""
+    qtype = cs.schema.question(question).type
+    by_record: dict[int, list[Any]] = {}
+    for a in answers:
+        v = (a["values"] or {}).get(question)
+        if v is not None:
+            by_record.setdefault(int(a["record_id"]), []).append(v)
+    pairs = agree = 0
+    for vs in by_record.values():
+        for i in range(len(vs)):
+            for j in range(i + 1, len(vs)):
+                pairs += 1
+                agree += agreement.agrees(qtype, vs[i], vs[j])
+    return round(agree / pairs, 4) if pairs else None
+
+
 def _alpha(cs: CompiledSchema, question: str, answers: list[dict[str, Any]]) -> float | None:
     q = cs.schema.question(question)
     return agreement.alpha(q, ((int(a["record_id"]), (a["values"] or {}).get(question)) for a in answers))
@@ -151,6 +173,7 @@ def project_stats(store: Store, actor: Actor, project_ref: int | str) -> dict[st
         "agreement": {q.name: _alpha(cs, q.name, answers) for q in cs.schema.questions},
         # the distance each question's alpha uses, as the question-type registry names it
         "agreement_distance": {q.name: REGISTRY[q.type].agreement for q in cs.schema.questions},
+        "observed_agreement": {q.name: _observed(cs, q.name, answers) for q in cs.schema.questions},
         "confusion": {
             q.name: _confusion(cs, q.name, answers, cons)
             for q in cs.schema.questions
