@@ -190,3 +190,25 @@ def test_cli_ai_first(db_url: str, tmp_path: Path) -> None:
     report = run("savings", "ai-sentiment")
     assert report["settled_by_models"] > 10 and report["records"] == 20
     assert "human answers" in run("savings", "ai-sentiment", as_json=False)
+
+
+def test_an_export_job_file_downloads(live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    p = make_project(live.store, TEXT_SCHEMA)
+    imports.import_rows(
+        live.store, SYSTEM, p["id"], enumerate([{"id": f"r{i}", "text": f"t{i}"} for i in range(7)], 1)
+    )
+    _, token = make_user(live.store, "exporter", role="manager")
+    c = live.client(token)
+    job = c.post(f"/projects/{p['id']}/jobs", json={"kind": "export", "params": {"format": "csv"}}).json()
+    other = c.post(f"/projects/{p['id']}/jobs", json={"kind": "consensus"}).json()
+    if live.store.is_sqlite:
+        assert _wait(c, p["id"], job["id"])["state"] == "succeeded"
+        assert _wait(c, p["id"], other["id"])["state"] == "succeeded"
+    else:
+        assert jobs.run_job(live.store, job["id"]) == "succeeded"
+        assert jobs.run_job(live.store, other["id"]) == "succeeded"
+    r = c.get(f"/projects/{p['id']}/jobs/{job['id']}/file")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert len(r.text.strip().splitlines()) == 8  # a header and 7 records
+    assert c.get(f"/projects/{p['id']}/jobs/{other['id']}/file").status_code == 409

@@ -46,6 +46,10 @@ def test_jobs_panel(browser: Any, server: Server) -> None:
     newest = panel.locator("[data-testid=job-row]").first
     newest.and_(page.locator("[data-state=succeeded]")).wait_for()
     assert "consensus" in newest.inner_text() and "1 / 1" in newest.inner_text()
+    panel.get_by_role("button", name="Export (JSONL)").click()
+    link = panel.get_by_role("link", name="Download")
+    link.wait_for()
+    assert link.get_attribute("href").endswith("/file")
     shot(page, "20-jobs-panel")
     page.context.close()
 

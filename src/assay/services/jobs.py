@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -45,6 +46,7 @@ __all__ = [
     "cancel_job",
     "enqueue",
     "get_job",
+    "job_file",
     "job_kind",
     "list_jobs",
     "run_job",
@@ -184,6 +186,23 @@ def get_job(store: Store, actor: Actor, job_id: int, project_ref: int | str | No
     """One job (managers of its project); ``project_ref``: it must be that project's."""
     with store.read() as conn:
         return _public(_visible_job(conn, actor, job_id, project_ref))
+
+
+def job_file(store: Store, actor: Actor, job_id: int, project_ref: int | str | None = None) -> Path:
+    """The file an export job wrote (managers of its project); Conflict when there is none."""
+    from assay.domain.errors import Conflict
+    from assay.services.job_kinds import export_dir
+
+    with store.read() as conn:
+        job = _visible_job(conn, actor, job_id, project_ref)
+    path = Path(str((job.get("result") or {}).get("path") or ""))
+    root = export_dir().resolve()
+    if job["kind"] != "export" or job["state"] != "succeeded" or not path.name:
+        raise Conflict(f"job {job_id} wrote no file (only a finished export job has one)")
+    path = path.resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise Conflict(f"the file of job {job_id} is no longer there")
+    return path
 
 
 def list_jobs(

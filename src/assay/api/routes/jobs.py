@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import FileResponse
 
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, paged
@@ -50,3 +51,20 @@ def get_job(project_id: Id, job_id: Id, actor: CurrentActor, store: StoreDep) ->
 @router.post("/projects/{project_id}/jobs/{job_id}/cancel", **access("project:manager"))
 def cancel_job(project_id: Id, job_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(jobs.cancel_job(store, actor, job_id, project_id))
+
+
+_TYPES = {
+    ".jsonl": "application/x-ndjson",
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".parquet": "application/vnd.apache.parquet",
+}
+
+
+@router.get("/projects/{project_id}/jobs/{job_id}/file", **access("project:manager"))
+def job_file(project_id: Id, job_id: Id, actor: CurrentActor, store: StoreDep) -> FileResponse:
+    """The file a finished export job wrote (409 for any other job)."""
+    path = jobs.job_file(store, actor, job_id, project_id)
+    return FileResponse(
+        path, media_type=_TYPES.get(path.suffix, "application/octet-stream"), filename=path.name
+    )
