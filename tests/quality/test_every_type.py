@@ -83,3 +83,10 @@ def test_span_vote_with_annotators_of_texts_past_the_last_span() -> None:
     # text 1 was annotated by one worker who marked nothing: it must not change text 0's vote
     r = aggregate_spans([0, 0, 0], [0, 1, 2], [0, 0, 10], [5, 4, 12], annotators=[3, 1])
     assert (r.task.tolist(), r.start.tolist(), r.end.tolist()) == ([0], [0], [4])
+
+
+def test_median_box_is_robust_to_one_sloppy_box() -> None:
+    boxes = [[10, 10, 50, 50], [11, 10, 51, 50], [10, 11, 50, 51], [14, 10, 62, 58]]  # the last is sloppy
+    mean = fuse_boxes([0] * 4, [0, 1, 2, 3], boxes).geometry[0]
+    median = fuse_boxes([0] * 4, [0, 1, 2, 3], boxes, geometry="median").geometry[0]
+    assert abs(median[2] - 50.5) <= 0.5 and mean[2] > 53

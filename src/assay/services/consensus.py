@@ -462,13 +462,16 @@ def _box_skills_question(
     question: str,
     by_record: dict[int, list[dict[str, Any]]],
 ) -> dict[int, float]:
-    """Boxes over the project: each worker's skill is the F1 of its boxes against the unweighted
-    fusion of everyone's (IoU ≥ the threshold, smoothed towards 0.7 by 2 pseudo-boxes); then every
-    record is fused again with its workers weighed by those skills. Returns each worker's skill."""
-    from assay.services.agreement import iou
+    """Boxes over the project: each worker's skill is the F1 of its boxes against a plain fusion
+    of everyone's (:func:`assay.quality.aggregation.geometry.box_skills`, as
+    ``assay quality aggregate --kind boxes`` estimates it, over every record and label, answers
+    with no box included); then every record is fused again with its workers weighed by those
+    skills. Returns each worker's skill."""
+    from assay.quality.aggregation.geometry import box_skills, fuse_boxes
 
     q = cs.schema.question(question)
     entry = REGISTRY[q.type]
+    labels = [o.value for o in getattr(q, "labels", [])]
     records = [rid for rid, rows in by_record.items() if not rows[0]["is_gold"]]
     answers_of: dict[int, list[tuple[int, int, Any]]] = {
         rid: [
@@ -478,16 +481,31 @@ def _box_skills_question(
         ]
         for rid in records
     }
-    f1: dict[int, list[float]] = {}
-    for rid, answers in answers_of.items():
-        if len(answers) < 2:
-            continue
-        ctx = cm.Ctx(q, by_record[rid][0]["fields"], entry.options, {})
-        fused = cm.METHODS[entry.consensus](ctx, answers).value
+    users: dict[int, int] = {}
+    t_arr: list[int] = []
+    w_arr: list[int] = []
+    boxes: list[list[float]] = []
+    a_t: list[int] = []
+    a_w: list[int] = []
+    for n, answers in enumerate(answers_of.values()):
         for _, u, v in answers:
-            f1.setdefault(u, []).append(1.0 - iou(v, fused))
-    skills = {u: (sum(x) + 2 * 0.7) / (len(x) + 2) for u, x in f1.items()}
-    skills = {u: min(max(s, 0.05), 0.99) for u, s in skills.items()}
+            wi = users.setdefault(u, len(users))
+            for li in range(len(labels)):  # one task per (record, label); every author answered each
+                a_t.append(n * len(labels) + li)
+                a_w.append(wi)
+            for b in v or []:
+                if b.get("label") in labels:
+                    t_arr.append(n * len(labels) + labels.index(b["label"]))
+                    w_arr.append(wi)
+                    boxes.append([b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"]])
+    skills: dict[int, float] = {}
+    if t_arr:
+        th = float(entry.options.get("threshold", 0.5))
+        ms = float(entry.options.get("min_support", 0.5))
+        n_ann = np.bincount(np.array(a_t), minlength=max(a_t) + 1)
+        plain = fuse_boxes(t_arr, w_arr, boxes, threshold=th, min_support=ms, annotators=n_ann)
+        est = box_skills(np.array(t_arr), np.array(w_arr), plain, answered=(np.array(a_t), np.array(a_w)))
+        skills = {u: min(max(float(est[i]), 0.05), 0.99) for u, i in users.items() if i < est.size}
     rows_out = []
     for rid, answers in answers_of.items():
         if not answers:

@@ -397,7 +397,7 @@ def _geometry(ctx: Ctx, answers: list[Answer], kind: str) -> Outcome:
     """bbox, polygon, keypoints: shapes of one label matched across authors (IoU / OKS), fused.
 
     Authors weigh by their skill: a cluster is kept when the authors who drew it hold at least
-    ``min_support`` of the weight of all who answered; boxes are the weighted mean of the
+    ``min_support`` of the weight of all who answered; boxes are the weighted median of the
     cluster, polygons its medoid, keypoints the per-joint mean. Confidence: over every cluster,
     kept or not, the mean of its (weighted) support when kept, 1 - support when dropped, times
     the cluster's mean match score.
@@ -417,7 +417,14 @@ def _geometry(ctx: Ctx, answers: list[Answer], kind: str) -> Outcome:
         if kind == "bbox":
             b = np.array([[s["x"], s["y"], s["x"] + s["w"], s["y"] + s["h"]] for _, s in shapes], dtype=float)
             fused = fuse_boxes(
-                t, w, b, threshold=threshold, min_support=0.0, annotators=[total], weights=weights
+                t,
+                w,
+                b,
+                threshold=threshold,
+                min_support=0.0,
+                annotators=[total],
+                weights=weights,
+                geometry="median",
             )
             rot = np.array([float(s.get("rotation") or 0.0) for _, s in shapes])
             for k in range(fused.task.size):

@@ -22,6 +22,7 @@ marked the joint visible, a joint being visible when most cluster members marked
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -192,12 +193,14 @@ def fuse_boxes(
     min_support: float = 0.5,
     annotators: npt.ArrayLike | None = None,
     weights: npt.ArrayLike | None = None,
+    geometry: Literal["mean", "median"] = "mean",
 ) -> FusedShapes:
-    """Match boxes ``(n, 4)`` (``x1, y1, x2, y2``) by IoU and fuse by coordinate mean.
+    """Match boxes ``(n, 4)`` (``x1, y1, x2, y2``) by IoU and fuse by coordinate mean (or median).
 
-    ``weights`` ``(n_workers,)``: worker skills; support and the mean are then weighted by them
-    (``annotators``: the summed weight of each task's annotators). Returns ``geometry``
-    ``(n_objects, 4)``.
+    ``weights`` ``(n_workers,)``: worker skills; support and the mean (median) are then weighted
+    by them (``annotators``: the summed weight of each task's annotators). ``geometry="median"``
+    takes each coordinate's weighted median over the cluster, robust to one sloppy box. Returns
+    ``geometry`` ``(n_objects, 4)``.
     """
     t = as_index(task, "task")
     w = as_index(worker, "worker")
@@ -212,6 +215,17 @@ def fuse_boxes(
     k = cl.task.size
     ok = cl.cluster >= 0
     ww = np.ones(int(ok.sum())) if wt is None else np.maximum(wt[w[ok]], 1e-9)
+    if geometry == "median":
+        geom = np.zeros((k, 4))
+        idx = np.flatnonzero(ok)
+        order = np.argsort(cl.cluster[idx], kind="stable")
+        members = idx[order]
+        weight_of = ww[order]
+        bounds = np.flatnonzero(np.diff(cl.cluster[members])) + 1
+        for c, (m, mw) in enumerate(zip(np.split(members, bounds), np.split(weight_of, bounds), strict=True)):
+            if m.size:
+                geom[c] = _weighted_median(b[m], mw)
+        return FusedShapes(cl.task, geom, cl.support, cl.confidence, cl.cluster)
     cnt = np.bincount(cl.cluster[ok], weights=ww, minlength=k)
     geom = (
         np.stack([np.bincount(cl.cluster[ok], weights=ww * b[ok, c], minlength=k) for c in range(4)], axis=1)
@@ -408,19 +422,17 @@ def fuse_boxes_with_skills(
             have = np.bincount(present // max(n_w, 1), minlength=n_ann.size).astype(np.float64)
             weight_sum = np.pad(weight_sum, (0, max(0, n_ann.size - weight_sum.size))).astype(np.float64)
             weight_sum = weight_sum + np.maximum(n_ann - have, 0) * float(skills.mean() if n_w else 0.7)
-    pi, pj = same_task_pairs(t, w)
-    sc = box_iou(b[pi], b[pj])
-    cl = cluster_shapes(
-        t, w, pi, pj, sc, threshold=threshold, min_support=min_support, annotators=weight_sum, weights=skills
+    fused = fuse_boxes(
+        t,
+        w,
+        b,
+        threshold=threshold,
+        min_support=min_support,
+        annotators=weight_sum,
+        weights=skills,
+        geometry="median",
     )
-    k = cl.task.size
-    geom = np.zeros((k, 4))
-    ok = np.flatnonzero(cl.cluster >= 0)
-    order = ok[np.argsort(cl.cluster[ok], kind="stable")]
-    bounds = np.flatnonzero(np.diff(cl.cluster[order])) + 1
-    for c, members in enumerate(np.split(order, bounds) if order.size else []):
-        geom[c] = _weighted_median(b[members], skills[w[members]])
-    return FusedShapes(cl.task, geom, cl.support, cl.confidence, cl.cluster), skills
+    return fused, skills
 
 
 def _weighted_median(values: FloatArray, weights: FloatArray) -> FloatArray:
