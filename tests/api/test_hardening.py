@@ -119,6 +119,21 @@ def test_a_csrf_token_is_refused_on_another_session(live: Live) -> None:
     assert first.post("/users", json={"name": "x2"}, headers={"X-CSRF-Token": first_csrf}).status_code == 201
 
 
+def test_a_session_signed_in_before_the_binding_gets_its_token_on_its_next_page_load(live: Live) -> None:
+    """A CSRF cookie that is not the session's (one set before tokens were bound to sessions) is
+    set again by GET /me, which the web UI asks when it loads; writes then work again."""
+    setup_world(live)
+    _, csrf, session = _sign_in(live)
+    old = live.client(cookies={"assay_session": session, "assay_csrf": "from-before"})
+    assert_problem(old.post("/users", json={"name": "x3"}, headers={"X-CSRF-Token": "from-before"}), 403)
+    r = old.get("/me")
+    assert r.status_code == 200 and r.cookies["assay_csrf"] == csrf
+    ok = old.post("/users", json={"name": "x3"}, headers={"X-CSRF-Token": r.cookies["assay_csrf"]})
+    assert ok.status_code == 201, ok.text
+    right = live.client(cookies={"assay_session": session, "assay_csrf": csrf})
+    assert "assay_csrf" not in right.get("/me").headers.get("set-cookie", "")  # (nothing to set)
+
+
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         (method, path, op)

@@ -21,6 +21,7 @@ from assay.domain.text import name_key
 from assay.services import accounts, stats
 from assay.services.accounts import SESSION_HOURS
 from assay.services.actors import Actor
+from assay.settings import Settings
 
 router = APIRouter(tags=["auth"])
 
@@ -63,16 +64,21 @@ def login(body: LoginIn, request: Request, store: StoreDep, settings: SettingsDe
         secure=settings.secure_cookies,
         path="/",
     )
+    _csrf_cookie(response, csrf, settings)
+    return response
+
+
+def _csrf_cookie(response: Response, csrf: str, settings: Settings) -> None:
+    """The CSRF cookie: readable by the page, which sends it back as the X-CSRF-Token header."""
     response.set_cookie(
         CSRF_COOKIE,
         csrf,
-        max_age=age,
+        max_age=SESSION_HOURS * 3600,
         httponly=False,
         samesite="lax",
         secure=settings.secure_cookies,
         path="/",
     )
-    return response
 
 
 @router.post("/auth/logout", status_code=204, **access("signed-in"))
@@ -87,8 +93,16 @@ def logout(request: Request, actor: CurrentActor, store: StoreDep) -> Response:
 
 
 @router.get("/me", **access("signed-in"))
-def me(actor: CurrentActor) -> Response:
-    return out(_user(actor))
+def me(actor: CurrentActor, request: Request, settings: SettingsDep) -> Response:
+    response = out(_user(actor))
+    session = request.cookies.get(SESSION_COOKIE)
+    if actor.token_kind == "session" and session:
+        # A session's CSRF cookie is set again when it is not the session's token (a session
+        # signed in before tokens were bound to sessions): the web UI asks /me when it loads.
+        csrf = csrf_token_for(session)
+        if request.cookies.get(CSRF_COOKIE) != csrf:
+            _csrf_cookie(response, csrf, settings)
+    return response
 
 
 @router.get("/me/stats", **access("signed-in"))
