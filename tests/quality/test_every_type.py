@@ -90,3 +90,14 @@ def test_median_box_is_robust_to_one_sloppy_box() -> None:
     mean = fuse_boxes([0] * 4, [0, 1, 2, 3], boxes).geometry[0]
     median = fuse_boxes([0] * 4, [0, 1, 2, 3], boxes, geometry="median").geometry[0]
     assert abs(median[2] - 50.5) <= 0.5 and mean[2] > 53
+
+
+def test_span_vote_keeps_a_boundary_most_annotators_draw() -> None:
+    # three annotators mark "New York" and "City" as two spans that touch: two spans, not one
+    two = aggregate_spans([0] * 6, [0, 0, 1, 1, 2, 2], [0, 9, 0, 9, 0, 9], [8, 13, 8, 13, 8, 13])
+    assert list(zip(two.start.tolist(), two.end.tolist(), strict=True)) == [(0, 8), (9, 13)]
+    touching = aggregate_spans([0] * 6, [0, 0, 1, 1, 2, 2], [0, 8, 0, 8, 0, 8], [8, 13, 8, 13, 8, 13])
+    assert list(zip(touching.start.tolist(), touching.end.tolist(), strict=True)) == [(0, 8), (8, 13)]
+    # one annotator of three draws the boundary: one span
+    one = aggregate_spans([0] * 4, [0, 0, 1, 2], [0, 8, 0, 0], [8, 13, 13, 13])
+    assert list(zip(one.start.tolist(), one.end.tolist(), strict=True)) == [(0, 13)]

@@ -5,7 +5,9 @@ same text; produce consensus spans. Each annotator's spans are first merged (so 
 counts once per character), then each character of each (task, span label) gets a vote
 share = annotators covering it / annotators of the task; characters whose share reaches
 ``threshold`` (default: strict majority, > 0.5) are kept and consecutive kept characters are
-merged into spans. This is the token-level voting baseline of e.g. Rodrigues, Pereira &
+merged into spans — except at a position where most of the annotators marking either side put
+a span edge (two adjacent entities, "New York | City"), which cuts the run in two. This is the
+token-level voting baseline of e.g. Rodrigues, Pereira &
 Ribeiro (2014, "Sequence labeling with multiple annotators", doi:10.1007/s10994-013-5411-2),
 here at character granularity (pass token offsets to vote on tokens).
 
@@ -131,12 +133,36 @@ def aggregate_spans(
     share = cover / denom
     keep = share > threshold if strict else share >= threshold
     keep &= cover > 0
-    # runs of kept positions
+    # Boundaries: where most of the annotators who mark either side of a position put a span edge
+    # there (one span ends, the next starts: "New York | City"), a kept run is cut in two.
+    edges = np.unique(
+        np.concatenate(
+            [
+                ((t * n_lab + lab) * n_w + w) * (length + 1) + s,
+                ((t * n_lab + lab) * n_w + w) * (length + 1) + e,
+            ]
+        )
+    )
+    e_pos = edges % (length + 1)
+    e_tl = edges // (length + 1) // n_w
+    e_w = (edges // (length + 1)) % n_w
+    inner = (e_pos > 0) & (e_pos < length)
+    edge_votes = np.bincount(
+        e_tl[inner] * length + e_pos[inner], weights=wt[e_w[inner]], minlength=n_t * n_lab * length
+    ).reshape(n_t * n_lab, length)
+    either = np.maximum(cover, np.concatenate([np.zeros((cover.shape[0], 1)), cover[:, :-1]], axis=1))
+    split = np.zeros_like(keep)
+    split[:, 1:] = keep[:, 1:] & keep[:, :-1] & (edge_votes[:, 1:] > 0.5 * either[:, 1:])
+    # runs of kept positions (a split position starts a new run)
     padded = np.zeros((keep.shape[0], length + 2), dtype=np.int8)
     padded[:, 1:-1] = keep
     d = np.diff(padded, axis=1)
-    rs, cs = np.nonzero(d == 1)
-    re_, ce = np.nonzero(d == -1)
+    starts = d == 1
+    stops = d == -1
+    starts[:, :-1] |= split
+    stops[:, :-1] |= split
+    rs, cs = np.nonzero(starts)
+    re_, ce = np.nonzero(stops)
     # np.nonzero is row-major, so starts and ends pair up in order
     conf_cum = np.concatenate([np.zeros((share.shape[0], 1)), np.cumsum(share, axis=1)], axis=1)
     conf = (conf_cum[rs, ce] - conf_cum[rs, cs]) / (ce - cs)
