@@ -229,3 +229,10 @@ def test_the_assay_process_aggregates_without_loading_pandas(tmp_path: Path) -> 
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.split()[-2:] == ["False", "False"], r.stdout + r.stderr
     assert len(_rows(out)) == 40
+
+
+def test_numeric_labels_get_a_note_about_ratings(tmp_path: Path) -> None:
+    rows = [[f"w{w}", f"t{t}", (t * 7 + w) % 60] for t in range(20) for w in range(3)]
+    path = _write(tmp_path / "nums.csv", ["worker", "task", "label"], rows)
+    r = runner.invoke(app, ["aggregate", "-i", str(path), "-m", "mv", "-o", str(tmp_path / "o.csv")])
+    assert r.exit_code == 0 and "--kind ratings" in r.output

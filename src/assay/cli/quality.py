@@ -95,6 +95,15 @@ def _load(path: Path, columns: dict[str, Any], optional: tuple[str, ...] = ()) -
         raise _fail(str(err)) from None
 
 
+def _all_numbers(values: list[str]) -> bool:
+    try:
+        for v in values:
+            float(v)
+    except ValueError:
+        return False
+    return True
+
+
 def _numeric_first(values: list[str]) -> list[int]:
     """Positions of ``values`` in sorted order: numbers numerically (when all are), else as text."""
     try:
@@ -206,6 +215,12 @@ def _aggregate_labels(
 
     cols = _load(input, {"worker": "code", "task": "code", "label": "code"})
     enc = _encode(cols, extra_labels=_gold_labels(gold) if gold else None)
+    if len(enc.labels) > 10 and _all_numbers(enc.labels):
+        typer.echo(
+            f"note: the {len(enc.labels)} labels are all numbers; if they are ratings, "
+            "--kind ratings averages them instead of voting on each value as a class",
+            err=True,
+        )
     g = _gold(enc, gold) if gold else None
     loader.join()
     model = loaded["cls"]().fit(
