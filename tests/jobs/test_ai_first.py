@@ -276,3 +276,39 @@ def test_a_rule_grader_is_a_contributor_like_any_other(store: Store) -> None:
     ids = _ids(store, p["id"])
     audited = {ids[f"r{i}"] for i in range(40, 100) if ai_first.is_audited(p["id"], ids[f"r{i}"], 0.2)}
     assert summary["settled"] == 60 - len(audited)
+
+
+def test_with_min_score_a_model_is_judged_on_its_confident_answers(store: Store) -> None:
+    """Right whenever it is sure (score 0.95), a coin toss otherwise (0.6): untrusted as a whole,
+    trusted, and settling only its sure answers, with min_score 0.9."""
+    rng = random.Random(3)
+    rows_of = []
+    for i in range(160):
+        sure = (i // 2) % 2 == 0  # both labels have sure and unsure records
+        rows_of.append((sure, truth(i) if sure else rng.choice(LABELS)))
+
+    def make(**ai: Any) -> dict[str, Any]:
+        p = make_project(store, _schema(**ai))
+        rows = [
+            {
+                "id": f"r{i}",
+                "text": f"t{i}",
+                "suggestions": [
+                    {"question": "sentiment", "value": v, "score": 0.95 if sure else 0.6, "model": "m"}
+                ],
+                **({"gold": {"sentiment": truth(i)}} if i < 100 else {}),
+            }
+            for i, (sure, v) in enumerate(rows_of)
+        ]
+        imports.import_rows(store, SYSTEM, p["id"], enumerate(rows, 1))
+        return p
+
+    plain = make()
+    assert ai_first.route(store, SYSTEM, plain["id"])["settled"] == 0
+    picky = make(min_score=0.9)
+    summary = ai_first.route(store, SYSTEM, picky["id"])
+    assert summary["settled"] > 0
+    ids = _ids(store, picky["id"])
+    settled = _settled(store, picky["id"])
+    assert all(rows_of[int(ext[1:])][0] for ext, rid in ids.items() if rid in settled)  # only sure ones
+    assert all(v == truth(int(ext[1:])) for ext, rid in ids.items() if (v := settled.get(rid)) is not None)

@@ -66,7 +66,9 @@ class AIFirst(BaseModel):
     people who answered the same records) reaches ``bar`` (default: the people's own accuracy on
     gold, else 0.9), on at least ``min_evidence`` records. A record is settled when the models
     that answered it agree, one of them is trusted for that answer, every score reaches
-    ``min_score``, and it is not drawn for the ``audit_rate`` share that goes to people anyway.
+    ``min_score``, and it is not drawn for the ``audit_rate`` share that goes to people anyway. With
+    ``min_score``, trust is measured on the answers that reach it only (a model may be reliable
+    when it is confident and not otherwise).
     Every other record goes to people, with the models' answers shown as suggestions or hidden.
     """
 

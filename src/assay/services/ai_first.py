@@ -125,6 +125,8 @@ class _Data:
             qtype = self.questions.get(s["question"])
             if qtype is None or (allowed and s["model"] not in allowed):
                 continue
+            if cfg.min_score is not None and (s["score"] is None or s["score"] < cfg.min_score):
+                continue  # with min_score, a model is judged (and settles) on its confident answers only
             key = categorical_key(qtype, s["value"])
             if key is not None:
                 self.votes[int(s["record_id"])][s["question"]][str(s["model"])] = (
@@ -303,13 +305,17 @@ def route(
         project = load_project(conn, actor, project_ref, need="manager")
     pid = int(project["id"])
     cfg = _config(project)
-    with store.tx() as conn:
+    # Planning reads the whole project: in a read transaction, so writers are not held up; the
+    # writes then settle only records still open, unanswered and unleased (checked as they are made).
+    with store.read() as conn:
         plan = plan_routing(conn, project, cfg)
+    decided = {int(r["record_id"]): r["consensus"] for r in plan.settle}
+    with store.tx() as conn:
         settled = ai_store.settle_by_models(conn, pid, plan.settle)
         known = ai_store.audited_records(conn, pid, ev.RECORD_AUDITED)
         for rid in settled:
             audit(conn, actor, ev.RECORD_SETTLED_BY_MODELS, "record", rid, project_id=pid,
-                  after={"consensus": next(r["consensus"] for r in plan.settle if r["record_id"] == rid)})  # fmt: skip
+                  after={"consensus": decided[rid]})  # fmt: skip
         for rid in plan.audit:
             if rid not in known:
                 audit(
