@@ -42,8 +42,8 @@ def _with_app_name(url: str, name: str) -> str:
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_dropped_database_connections_get_a_retry_or_503_never_a_500(db_url: str, tmp_path: Path) -> None:
     """pg_terminate_backend on every connection of the server, five times, under 8 annotators'
-    next+submit load: each answer is 2xx, 204 or 503 with Retry-After, and every answer the
-    server acknowledged is in the database."""
+    next+submit load and a reader's: each answer is 2xx, 204 or 503 with Retry-After, and every
+    answer the server acknowledged is in the database."""
     store = open_store(db_url, migrate=False)
     p = make_project(store, SCHEMA)
     imports.import_rows(
@@ -80,9 +80,19 @@ def test_dropped_database_connections_get_a_retry_or_503_never_a_500(db_url: str
                     acked.append((r.json()["id"], key))
                 answered.release()
 
+    def reader(base: str, token: str) -> None:  # (the FastAPI routes, through store.read())
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
+            while not stop.is_set():
+                r = c.get(f"/projects/{p['id']}/records", params={"limit": 20})
+                statuses.append(r.status_code)
+                if r.status_code == 503:
+                    retry_after.append(r.headers.get("retry-after"))
+
+    _, admin_token = make_user(store, "boss", role="admin")
     kills = 0
     with running(server_url, Settings(home=tmp_path, database_url=server_url)) as live:
         threads = [threading.Thread(target=annotator, args=(live.url + "/api/v1", t)) for t in tokens]
+        threads.append(threading.Thread(target=reader, args=(live.url + "/api/v1", admin_token)))
         for t in threads:
             t.start()
         admin = sa.create_engine(db_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
