@@ -212,3 +212,24 @@ def test_an_export_job_file_downloads(live: Live, tmp_path: Path, monkeypatch: p
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert len(r.text.strip().splitlines()) == 8  # a header and 7 records
     assert c.get(f"/projects/{p['id']}/jobs/{other['id']}/file").status_code == 409
+
+
+def test_the_sdk_starts_watches_and_cancels_jobs_and_reads_savings(live: Live) -> None:
+    from assay.sdk import Client
+
+    p = make_project(live.store, AI_SCHEMA)
+    imports.import_rows(live.store, SYSTEM, p["id"], enumerate(ai_rows(40, 20), 1))
+    _, token = make_user(live.store, "sdk-boss", role="manager")
+    with Client(live.url, token) as client:
+        job = client.start_job("ai-sentiment", "route")
+        assert job["kind"] == "route" and job["state"] == "queued"
+        if live.store.is_sqlite:
+            assert client.wait_job("ai-sentiment", job["id"], timeout=60, poll=0.05)["state"] == "succeeded"
+        else:
+            assert jobs.run_job(live.store, job["id"]) == "succeeded"
+        assert [j["id"] for j in client.jobs("ai-sentiment")] == [job["id"]]
+        assert client.savings("ai-sentiment")["settled_by_models"] > 0
+        assert client.trust("ai-sentiment")["models"][0]["model"] == "m1"
+        queued = client.start_job("ai-sentiment", "consensus")
+        got = client.cancel_job("ai-sentiment", queued["id"])
+        assert got["state"] in ("cancelled", "succeeded", "running")  # the server may have run it already

@@ -426,3 +426,64 @@ class Client:
 
     def events(self, project: int | str, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
         return self._pages(f"/projects/{self.project_id(project)}/events", None, limit=page_size)
+
+    # ---- background jobs, AI-first routing ----------------------------------------------------
+
+    def start_job(
+        self,
+        project: int | str,
+        kind: str,
+        params: dict[str, Any] | None = None,
+        *,
+        max_attempts: int | None = None,
+        time_limit: int | None = None,
+    ) -> dict[str, Any]:
+        """Queue a job (``prelabel``, ``judge``, ``consensus``, ``export``, ``route``, ``train``)."""
+        body = {"kind": kind, "params": params or {}, "max_attempts": max_attempts, "time_limit": time_limit}
+        data: dict[str, Any] = self._json(
+            "POST",
+            f"/projects/{self.project_id(project)}/jobs",
+            json={k: v for k, v in body.items() if v is not None},
+        )
+        return data
+
+    def jobs(
+        self, project: int | str, *, state: str | None = None, page_size: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        """The project's jobs, newest first."""
+        return self._pages(
+            f"/projects/{self.project_id(project)}/jobs", None, {"state": state}, limit=page_size
+        )
+
+    def job(self, project: int | str, job_id: int) -> dict[str, Any]:
+        data: dict[str, Any] = self._json("GET", f"/projects/{self.project_id(project)}/jobs/{job_id}")
+        return data
+
+    def cancel_job(self, project: int | str, job_id: int) -> dict[str, Any]:
+        data: dict[str, Any] = self._json(
+            "POST", f"/projects/{self.project_id(project)}/jobs/{job_id}/cancel"
+        )
+        return data
+
+    def wait_job(
+        self, project: int | str, job_id: int, *, timeout: float = 3600, poll: float = 0.5
+    ) -> dict[str, Any]:
+        """The job once it has ended (succeeded, failed or cancelled); ``TimeoutError`` past ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(project, job_id)
+            if job["state"] not in ("queued", "running"):
+                return job
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} is still {job['state']} after {timeout} s")
+            time.sleep(poll)
+
+    def trust(self, project: int | str) -> dict[str, Any]:
+        """Trust in the project's models per question and answer (AI-first routing)."""
+        data: dict[str, Any] = self._json("GET", f"/projects/{self.project_id(project)}/trust")
+        return data
+
+    def savings(self, project: int | str) -> dict[str, Any]:
+        """The savings report: settled by models, people, both; human answers; accuracy; cost."""
+        data: dict[str, Any] = self._json("GET", f"/projects/{self.project_id(project)}/savings")
+        return data
