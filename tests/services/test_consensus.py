@@ -116,3 +116,27 @@ def test_em_keeps_each_preference_to_its_own_candidates(store: Store) -> None:
     for fields, value in got:
         cands = [c["model"] for c in fields["pair"]]
         assert value["choice"] == min(cands, key=rank.__getitem__), (cands, value)
+
+
+def test_recompute_with_auto_records_what_it_chose(store: Store) -> None:
+    p = make_project(store, {**SCHEMA, "name": "auto-choice"})
+    rows = [{"id": f"r{i}", "text": f"r{i}"} for i in range(12)]
+    imports.import_rows(store, SYSTEM, p["id"], enumerate(rows, 1))
+    for n in range(3):
+        who, _ = make_user(store, f"au{n}")
+        while (lease := dispatch.next_assignment(store, who, p["id"])) is not None:
+            dispatch.submit_response(store, who, lease["assignment_id"], {"label": "a" if n < 2 else "b"})
+    summary = consensus.recompute_project(store, SYSTEM, p["id"], "auto")
+    chosen = summary["chosen"]["label"]
+    assert chosen["method"] in ("mv", "ds") and chosen["rule"] and set(chosen["scores"]) <= {"mv", "ds"}
+    with store.read() as conn:
+        details = (
+            conn.execute(
+                sa.select(cons_table.c.details).where(
+                    cons_table.c.question == "label", cons_table.c.method == "auto"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert details and all(d["chosen"] == chosen["method"] for d in details)

@@ -221,10 +221,13 @@ def recompute_project(
                     conn, actor, project, cs, {"id": rid, "fields": rows[0]["fields"], "is_gold": False}
                 )
         skills: dict[str, dict[int, float]] = {}
+        chosen: dict[str, dict[str, Any]] = {}  # what auto chose per question, and by which evidence
         for q in cs.schema.questions:
             project_method = REGISTRY[q.type].project
             if project_method == "em":
-                skills[q.name] = _em_question(conn, project, cs, q.name, q.type, by_record, method)
+                skills[q.name], chose = _em_question(conn, project, cs, q.name, q.type, by_record, method)
+                if chose is not None:
+                    chosen[q.name] = chose
             elif project_method == "bias_mean":
                 skills[q.name] = _bias_question(conn, project, cs, q.name, by_record)
             elif project_method == "iou_fusion_skills":
@@ -241,9 +244,13 @@ def recompute_project(
                 "records": len(by_record),
                 # The worker estimates behind this consensus (lineage): skill per question and user id.
                 "skills": {q: {str(u): round(v, 6) for u, v in per.items()} for q, per in skills.items()},
+                **({"chosen": chosen} if chosen else {}),
             },
         )
-    return {"method": method, "records": len(by_record), "skills": skills}
+    summary: dict[str, Any] = {"method": method, "records": len(by_record), "skills": skills}
+    if chosen:
+        summary["chosen"] = chosen
+    return summary
 
 
 def _em_question(
@@ -254,7 +261,7 @@ def _em_question(
     qtype: str,
     by_record: dict[int, list[dict[str, Any]]],
     method: str,
-) -> dict[int, float]:
+) -> tuple[dict[int, float], dict[str, Any] | None]:
     """Fit one EM aggregator over a categorical question of the whole project.
 
     Labels are coded per record: a label question's options by their position; a preference's
@@ -293,7 +300,7 @@ def _em_question(
                 gold_t.append(tasks[rid])
                 gold_l.append(index[g])
     if not t_arr:
-        return {}
+        return {}, None
     n_labels = max(len(spaces[rid]) for rid in tasks)
     model: Any = METHODS[method]()
     model.fit(
@@ -371,6 +378,7 @@ def _em_question(
                 "response_ids": resp_ids.get(rid, []),
                 "details": {
                     "posterior": {lab: round(float(x), 6) for lab, x in zip(labels, p, strict=True)},
+                    **({"chosen": model.method_} if hasattr(model, "method_") else {}),
                     "fit": fit,
                 },
             }
@@ -378,7 +386,12 @@ def _em_question(
     cons_store.upsert_consensus(conn, rows_out)
     skill = _skills(model, len(users))
     inverse = {i: u for u, i in users.items()}
-    return {inverse[i]: s for i, s in enumerate(skill)}
+    choice = (
+        {"method": model.method_, "rule": model.rule_, "scores": model.scores_}
+        if hasattr(model, "method_")
+        else None
+    )
+    return {inverse[i]: s for i, s in enumerate(skill)}, choice
 
 
 def _skills(model: Any, n_workers: int) -> Sequence[float]:
