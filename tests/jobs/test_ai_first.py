@@ -312,3 +312,27 @@ def test_with_min_score_a_model_is_judged_on_its_confident_answers(store: Store)
     settled = _settled(store, picky["id"])
     assert all(rows_of[int(ext[1:])][0] for ext, rid in ids.items() if rid in settled)  # only sure ones
     assert all(v == truth(int(ext[1:])) for ext, rid in ids.items() if (v := settled.get(rid)) is not None)
+
+
+def test_routing_is_queued_again_once_people_gave_enough_answers(store: Store) -> None:
+    p = _project(store, 60, 20, {"bad": bad}, reroute_after=4)
+    assert ai_first.queue_due_routes(store, submit=False) == []  # no answer of people yet
+    ai_first.route(store, SYSTEM, p["id"])
+    person, _ = make_user(store, "busy-person")
+    ids = _ids(store, p["id"])
+    truth_of = {rid: truth(int(ext[1:])) for ext, rid in ids.items()}
+    for _ in range(3):
+        lease = dispatch.next_assignment(store, person, p["id"])
+        assert lease is not None
+        dispatch.submit_response(
+            store, person, lease["assignment_id"], {"sentiment": truth_of[lease["record"]["id"]]}
+        )
+    assert ai_first.queue_due_routes(store, submit=False) == []  # 3 < 4
+    lease = dispatch.next_assignment(store, person, p["id"])
+    assert lease is not None
+    dispatch.submit_response(store, person, lease["assignment_id"], {"sentiment": "positive"})
+    queued = ai_first.queue_due_routes(store, submit=False)
+    assert len(queued) == 1 and jobs.get_job(store, SYSTEM, queued[0])["kind"] == "route"
+    assert ai_first.queue_due_routes(store, submit=False) == []  # one is queued already
+    assert jobs.run_job(store, queued[0]) == "succeeded"
+    assert ai_first.queue_due_routes(store, submit=False) == []  # routed since those answers

@@ -232,3 +232,28 @@ def test_assay_worker_on_sqlite_runs_jobs_in_its_process(store: Store, tmp_path:
     finally:
         w.stop_all()
     assert proc.returncode == 0
+
+
+def test_workers_queue_the_routing_people_made_due(pg: Store, workers: Workers) -> None:
+    from assay.services import ai_first, dispatch
+
+    workers.env["ASSAY_DUE_ROUTES_EVERY"] = "0.2"
+    p = make_project(
+        pg,
+        {**TEXT_SCHEMA, "name": "due", "workflow": {"overlap": 1, "ai_first": {"reroute_after": 2}}},
+    )
+    imports.import_rows(
+        pg, SYSTEM, p["id"], enumerate([{"id": f"r{i}", "text": f"t{i}"} for i in range(5)], 1)
+    )
+    person, _ = make_user(pg, "due-person")
+    for _ in range(2):
+        lease = dispatch.next_assignment(pg, person, p["id"])
+        assert lease is not None
+        dispatch.submit_response(pg, person, lease["assignment_id"], {"sentiment": "positive"})
+    workers.start()
+    deadline = time.monotonic() + 120
+    while not (routes := [j for j in jobs.list_jobs(pg, SYSTEM, p["id"]) if j["kind"] == "route"]):
+        assert time.monotonic() < deadline, workers.log.read_text()[-3000:]
+        time.sleep(0.05)
+    assert _wait_state(pg, routes[0]["id"], ("succeeded", "failed"), workers.log)["state"] == "succeeded"
+    assert ai_first.queue_due_routes(pg, submit=False) == []

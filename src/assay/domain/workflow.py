@@ -81,6 +81,9 @@ class AIFirst(BaseModel):
     audit_rate: float = Field(default=0.1, ge=0, le=1)
     min_score: float | None = Field(default=None, ge=0, le=1)
     suggestions: Literal["shown", "hidden"] = "shown"
+    # Route again by itself (a `route` job the job runners queue) once this many answers of people
+    # came in since the last routing; None: only when asked.
+    reroute_after: int | None = Field(default=100, ge=1, le=MAX_INT)
 
 
 class Workflow(BaseModel):

@@ -36,6 +36,7 @@ from assay.store.engine import Store
 
 __all__ = [
     "DEFAULT_BAR",
+    "queue_due_routes",
     "PRIORITY_SCALE",
     "Plan",
     "is_audited",
@@ -428,3 +429,23 @@ def savings(store: Store, actor: Actor, project_ref: int | str) -> dict[str, Any
         "human_cost": round(sum(costs), 6) if costs else None,
         "human_cost_all_human": round(per_answer * all_human, 6) if per_answer is not None else None,
     }
+
+
+def queue_due_routes(store: Store, *, submit: bool = True) -> list[int]:
+    """Queue a ``route`` job for each AI-first project whose people gave ``reroute_after`` answers or
+    more since its last routing (and that has none queued): trust is estimated anew as answers come
+    in. The job runners call this now and then; returns the jobs queued."""
+    from assay.services import jobs
+    from assay.services.actors import SYSTEM
+    from assay.store import projects as proj_store
+
+    due: list[int] = []
+    with store.read() as conn:
+        for project in proj_store.list_projects(conn, limit=100_000):
+            cfg = compiled(project).schema.workflow.ai_first
+            if cfg is None or cfg.reroute_after is None:
+                continue
+            n, busy = ai_store.answers_since(conn, int(project["id"]), ev.TRUST_ESTIMATED)
+            if n >= cfg.reroute_after and not busy:
+                due.append(int(project["id"]))
+    return [int(jobs.enqueue(store, SYSTEM, pid, "route", submit=submit)["id"]) for pid in due]

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +41,9 @@ TASK = "assay.run_job"
 QUEUE = "assay"
 # A SQLite run that has not beaten for this long is taken over (its process is gone).
 STALE_AFTER = 60.0
+# How often the runners look for AI-first projects due for routing (ai_first.reroute_after), in
+# seconds ($ASSAY_DUE_ROUTES_EVERY).
+DUE_ROUTES_EVERY = float(os.environ.get("ASSAY_DUE_ROUTES_EVERY", "30"))
 
 _RUNNERS: dict[str, InProcessRunner] = {}
 _RUNNERS_LOCK = threading.Lock()
@@ -103,9 +108,15 @@ class InProcessRunner:
         return runs
 
     def _loop(self) -> None:
+        from assay.services import ai_first
+
+        next_due = 0.0
         while not self._stop.is_set():
             self._wake.clear()
             try:
+                if time.monotonic() >= next_due:
+                    next_due = time.monotonic() + DUE_ROUTES_EVERY
+                    ai_first.queue_due_routes(self.store)
                 self.run_pending()
             except Exception:  # a database hiccup must not end the runner
                 log.exception("the job runner failed; it goes on")
@@ -178,14 +189,27 @@ def defer(store: Store, job_id: int) -> None:
         app.tasks[TASK].configure(queueing_lock=f"assay-job-{job_id}").defer(job_id=job_id)
 
 
-async def _rescue(app: Any, every: float, stalled_after: float) -> None:
-    """Queue again the jobs of workers that stopped beating (killed, lost)."""
+async def _rescue(app: Any, store: Store, every: float, stalled_after: float) -> None:
+    """Queue again the jobs of workers that stopped beating (killed, lost); now and then, queue the
+    routing of AI-first projects that people's answers made due."""
+    from assay.services import ai_first
+
+    next_due = 0.0
     while True:
         await asyncio.sleep(every)
         with contextlib.suppress(Exception):
             for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
                 log.warning("job %s of a stalled worker is queued again", job.id)
                 await app.job_manager.retry_job(job)
+        if time.monotonic() >= next_due:
+            next_due = time.monotonic() + DUE_ROUTES_EVERY
+            with contextlib.suppress(Exception):
+                for job_id in await asyncio.to_thread(ai_first.queue_due_routes, store, submit=False):
+                    await (
+                        app.tasks[TASK]
+                        .configure(queueing_lock=f"assay-job-{job_id}")
+                        .defer_async(job_id=job_id)
+                    )
 
 
 def run_procrastinate_worker(
@@ -198,7 +222,7 @@ def run_procrastinate_worker(
 
     async def main() -> None:
         async with app.open_async():
-            rescue = asyncio.create_task(_rescue(app, heartbeat, stalled_after))
+            rescue = asyncio.create_task(_rescue(app, store, heartbeat, stalled_after))
             try:
                 await app.run_worker_async(
                     queues=[QUEUE],

@@ -14,6 +14,7 @@ from assay.store.types import IN_CHUNK, utcnow
 
 __all__ = [
     "audited_records",
+    "answers_since",
     "human_answers",
     "labelled_records",
     "model_costs",
@@ -173,3 +174,32 @@ def labelled_records(conn: Connection, project_id: int, question: str) -> list[d
         .order_by(records.c.id)
     )
     return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def answers_since(conn: Connection, project_id: int, action: str) -> tuple[int, bool]:
+    """People's answers in the project since its last event ``action`` (all when none), and whether
+    a ``route`` job of the project is queued or running."""
+    from assay.store.tables import jobs
+
+    last = (
+        sa.select(sa.func.max(events.c.at))
+        .where(events.c.project_id == project_id, events.c.action == action)
+        .scalar_subquery()
+    )
+    q = (
+        sa.select(sa.func.count())
+        .select_from(responses.join(users, users.c.id == responses.c.user_id))
+        .where(
+            responses.c.project_id == project_id,
+            responses.c.status == "submitted",
+            users.c.kind == "human",
+            sa.or_(last.is_(None), responses.c.created_at > last),
+        )
+    )
+    n = int(conn.execute(q).scalar() or 0)
+    busy = conn.execute(
+        sa.select(sa.func.count()).where(
+            jobs.c.project_id == project_id, jobs.c.kind == "route", jobs.c.state.in_(("queued", "running"))
+        )
+    ).scalar()
+    return n, bool(busy)
