@@ -92,7 +92,9 @@ def test_login_page(browser: Any, server: Server) -> None:
     page.get_by_label("Name").wait_for()
     assert violations(page) == []
     # the check sees what it should: a planted image without a text alternative is critical
-    page.evaluate("() => { const i = document.createElement('img'); i.src = '/x.png'; document.body.append(i); }")
+    page.evaluate(
+        "() => { const i = document.createElement('img'); i.src = '/x.png'; document.body.append(i); }"
+    )
     assert any("image-alt" in v for v in violations(page))
     ctx.close()
 
