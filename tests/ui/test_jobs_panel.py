@@ -4,6 +4,7 @@ them; a pre-labeling job queued over the API shows its progress and cost."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -50,6 +51,25 @@ def test_jobs_panel(browser: Any, server: Server) -> None:
     link = panel.get_by_role("link", name="Download")
     link.wait_for()
     assert link.get_attribute("href").endswith("/file")
+    # any kind, parameters as JSON: a rule grader for the other word
+    form = panel.get_by_role("form", name="Start a job")
+    form.get_by_label("Kind").select_option("prelabel")
+    other = {
+        "connector": {
+            "type": "rules",
+            "name": "bad-words",
+            "rules": [{"question": "sentiment", "field": "text", "pattern": r"\bbad\b", "value": "negative"}],
+        }
+    }
+    form.get_by_label("Parameters (JSON)").fill(json.dumps(other))
+    form.get_by_role("button", name="Start").click()
+    panel.locator("[data-testid=job-row]").nth(3).wait_for()
+    panel.locator("[data-testid=job-row]").first.and_(page.locator("[data-state=succeeded]")).wait_for()
+    assert "12 / 12" in panel.locator("[data-testid=job-row]").first.inner_text()
+    form.get_by_label("Parameters (JSON)").fill("{not json")
+    form.get_by_role("button", name="Start").click()
+    panel.get_by_role("alert").wait_for()
+    assert "not JSON" in panel.get_by_role("alert").inner_text()
     shot(page, "20-jobs-panel")
     page.context.close()
 

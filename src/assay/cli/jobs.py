@@ -119,7 +119,8 @@ def _follow(store: Store, actor: Any, job: dict[str, Any]) -> dict[str, Any]:
 
         runner = InProcessRunner(store)
         while jobs.get_job(store, actor, job["id"])["state"] in ("queued", "running"):
-            jobs.run_job(store, job["id"], stale_after=runner.stale_after)
+            if jobs.run_job(store, job["id"], stale_after=runner.stale_after) == "skipped":
+                time.sleep(0.5)  # another process (a running `assay serve`) runs it: watch it
         return jobs.get_job(store, actor, job["id"])
     with progress_bar(f"job {job['id']} ({job['kind']})") as update:
         while True:
