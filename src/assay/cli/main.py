@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from assay.cli import ai_first, consensus, data, demo, jobs, rlhf, serve, traces
+from assay.cli import ai_first, consensus, data, demo, jobs, rlhf, serve, synth, traces
 from assay.cli.common import (
     AssayGroup,
     DbOpt,
@@ -34,7 +34,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(
     quality_app, name="quality", help="Aggregate and measure crowd answers from CSV or Parquet files."
 )
-for module in (serve, data, traces, consensus, rlhf, demo, jobs, ai_first):
+for module in (serve, data, traces, consensus, rlhf, demo, jobs, ai_first, synth):
     module.register(app)
 
 

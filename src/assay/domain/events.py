@@ -22,6 +22,7 @@ __all__ = [
     "JOB_FINISHED",
     "RECORD_AUDITED",
     "RECORD_SETTLED_BY_MODELS",
+    "SYNTH_SINGLE_TEACHER",
     "TRUST_ESTIMATED",
     "MEMBER_ADDED",
     "MEMBER_REMOVED",
@@ -79,6 +80,7 @@ JOB_FINISHED: Final = "job.finished"
 RECORD_SETTLED_BY_MODELS: Final = "record.settled_by_models"
 RECORD_AUDITED: Final = "record.audited"
 TRUST_ESTIMATED: Final = "trust.estimated"
+SYNTH_SINGLE_TEACHER: Final = "synth.single_teacher"
 
 ALL_ACTIONS: Final[frozenset[str]] = frozenset(
     {
@@ -116,6 +118,7 @@ ALL_ACTIONS: Final[frozenset[str]] = frozenset(
         RECORD_SETTLED_BY_MODELS,
         RECORD_AUDITED,
         TRUST_ESTIMATED,
+        SYNTH_SINGLE_TEACHER,
     }
 )
 

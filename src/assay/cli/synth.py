@@ -1,0 +1,152 @@
+"""``assay synth``: a synthesis run (several teachers, filters, a per-teacher cap) as a job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from assay.cli.common import DbOpt, HomeOpt, JsonOpt, open_cli_store
+
+__all__ = ["register"]
+
+
+def _teacher(text: str, endpoint: str | None, prices: dict[str, list[float]]) -> dict[str, Any]:
+    from assay.cli.rlhf import _parse_model
+
+    name, params = _parse_model(text)
+    spec: dict[str, Any] = {"type": "openai", "model": name, "params": params}
+    if endpoint:
+        spec["base_url"] = endpoint
+    if name in prices:
+        spec["price"] = prices[name]
+    if params:
+        spec["label"] = text
+    return spec
+
+
+def synth(
+    project: Annotated[str, typer.Argument(help="The synthesis project (made when missing).")],
+    prompts: Annotated[Path | None, typer.Argument(help="Seed prompts: JSONL/JSON/CSV/Parquet.")] = None,
+    teacher: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--teacher", "-t", help="A teacher: MODEL or MODEL@temperature=0.7 (repeat: two or more)."
+        ),
+    ] = None,
+    teachers: Annotated[
+        Path | None,
+        typer.Option(help="A JSON/YAML file listing teachers as connectors ({type, model, ...})."),
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL of the --teacher models.")
+    ] = None,
+    price: Annotated[
+        list[str] | None, typer.Option(help="MODEL=IN,OUT: prices per million prompt/completion tokens.")
+    ] = None,
+    template: Annotated[
+        Path | None, typer.Option(help="A prompt template file ({{name}} placeholders).")
+    ] = None,
+    variables: Annotated[
+        Path | None, typer.Option(help="The template's variables: JSONL/CSV, one prompt a row.")
+    ] = None,
+    from_project: Annotated[
+        str | None, typer.Option(help="Take the prompts from this project's field.")
+    ] = None,
+    field: Annotated[str, typer.Option(help="The prompt field of --from-project.")] = "prompt",
+    pairs: Annotated[bool, typer.Option(help="Preference pairs: two teachers answer each prompt.")] = False,
+    max_share: Annotated[
+        float | None, typer.Option(help="No teacher above this share of the accepted answers (default 0.5).")
+    ] = None,
+    allow_single_teacher: Annotated[
+        bool, typer.Option(help="Run with one teacher (recorded in the audit log).")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Why one teacher is enough (goes into the audit log).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Sampling seed sent to every teacher and recorded.")
+    ] = None,
+    system: Annotated[str | None, typer.Option(help="A system prompt for every call.")] = None,
+    min_chars: Annotated[int, typer.Option(help="Drop answers shorter than this.")] = 1,
+    max_chars: Annotated[int, typer.Option(help="Drop answers longer than this.")] = 20_000,
+    near_duplicate: Annotated[
+        float,
+        typer.Option(help="Jaccard similarity (character 5-grams) from which answers are near-duplicates."),
+    ] = 0.8,
+    dedup_against: Annotated[
+        list[str] | None, typer.Option(help="Also drop duplicates of this project's records (repeatable).")
+    ] = None,
+    eval_set: Annotated[
+        list[str] | None,
+        typer.Option("--eval", help="An evaluation project no item may share an n-gram with (repeatable)."),
+    ] = None,
+    ngram: Annotated[int, typer.Option(help="Word n-gram length of the contamination check.")] = 8,
+    overlap: Annotated[int, typer.Option(help="People verifying each item (new project).")] = 1,
+    detach: Annotated[bool, typer.Option(help="Queue it and return.")] = False,
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Several teachers write answers (or preference pairs) for seed prompts; exact, near-duplicate,
+    contamination and length filters and a per-teacher cap; the items land as records to verify."""
+    import yaml
+
+    from assay.cli.jobs import start_job
+    from assay.domain.errors import ValidationError
+    from assay.formats import open_source
+    from assay.services import generation, synthesis
+
+    prices: dict[str, list[float]] = {}
+    for item in price or []:
+        name, _, vals = item.partition("=")
+        try:
+            prices[name.strip()] = [float(x) for x in vals.split(",")]
+        except ValueError:
+            raise ValidationError(f"bad price {item!r}; use MODEL=IN,OUT", field="price") from None
+    specs = [_teacher(t, endpoint, prices) for t in teacher or []]
+    if teachers is not None:
+        doc = yaml.safe_load(teachers.read_text(encoding="utf-8"))
+        if not isinstance(doc, list):
+            raise ValidationError("a teachers file is a list of connectors", file=str(teachers))
+        specs += doc
+    params: dict[str, Any] = {"mode": "pairs" if pairs else "answers", "teachers": specs,
+                              "allow_single_teacher": allow_single_teacher, "min_chars": min_chars,
+                              "max_chars": max_chars, "near_duplicate": near_duplicate, "ngram": ngram,
+                              "dedup_against": dedup_against or [], "eval_sets": eval_set or []}  # fmt: skip
+    for key, value in (
+        ("max_share", max_share),
+        ("seed", seed),
+        ("system", system),
+        ("override_reason", reason),
+    ):
+        if value is not None:
+            params[key] = value
+    if sum(x is not None for x in (prompts, template, from_project)) != 1:
+        raise ValidationError(
+            "give a prompt file, --template with --variables, or --from-project", field="prompts"
+        )
+    if prompts is not None:
+        params["prompts"] = [{"id": p.id, "prompt": p.text} for p in generation.load_prompts(prompts)]
+    elif template is not None:
+        if variables is None:
+            raise ValidationError("--template needs --variables", field="variables")
+        params["template"] = template.read_text(encoding="utf-8")
+        source = open_source(variables)
+        try:
+            params["variables"] = [row for _, row in source.rows]
+        finally:
+            source.close()
+    else:
+        params["from_project"] = from_project
+        params["field"] = field
+    with open_cli_store(home, db) as (store, actor):
+        generation.ensure_project(
+            store, actor, project, synthesis.synth_schema(project, pairs=pairs, overlap=overlap)
+        )
+    start_job("synth", project, params, home=home, db=db, detach=detach, as_json=as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("synth")(synth)
