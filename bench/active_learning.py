@@ -8,7 +8,8 @@ pair sent to people gets ``--answers`` of its crowd answers (in a seeded random 
 majority. *All-human*: every pair goes to people. *Local model*: the pairs people settled so far
 train the local model (assay's embeddings + classifier: ``[u, v, |u - v|, u * v]`` of the two
 sentences' embeddings), which labels the rest; then the next ``--batch`` pairs go to people,
-chosen by the model's uncertainty (active learning) or at random (the baseline). Printed, one JSON
+chosen by the model's uncertainty (active learning), by uncertainty and diversity (the most
+uncertain pairs, spread out in embedding space), or at random (the baseline). Printed, one JSON
 line per strategy: the curve (human answers → accuracy on gold of all 800 labels), and the human
 answers needed to come within 1 point of all-human, against all-human's.
 """
@@ -88,11 +89,19 @@ def run(
             return curve
         rest = np.flatnonzero(~labelled)
         k = min(batch, len(rest))
-        pick = (
-            rest[np.argsort(margin, kind="stable")[:k]]
-            if strategy == "uncertainty"
-            else rng.choice(rest, size=k, replace=False)
-        )
+        if strategy == "random":
+            pick = rng.choice(rest, size=k, replace=False)
+        elif strategy == "uncertainty":
+            pick = rest[np.argsort(margin, kind="stable")[:k]]
+        else:  # diverse: among the 3k most uncertain, k far apart in embedding space (farthest first)
+            pool = rest[np.argsort(margin, kind="stable")[: 3 * k]]
+            chosen = [int(pool[0])]
+            dist = np.linalg.norm(features[pool] - features[pool[0]], axis=1)
+            while len(chosen) < min(k, len(pool)):
+                nxt = int(np.argmax(dist))
+                chosen.append(int(pool[nxt]))
+                dist = np.minimum(dist, np.linalg.norm(features[pool] - features[pool[nxt]], axis=1))
+            pick = np.array(chosen)
         labelled[pick] = True
 
 
@@ -108,7 +117,7 @@ def main() -> None:
     u, v = emb.encode(text), emb.encode(hyp)
     features = np.hstack([u, v, np.abs(u - v), u * v])
     truth = [gold[t] for t in tasks]
-    for strategy in ("uncertainty", "random"):
+    for strategy in ("uncertainty", "diverse", "random"):
         curves, alls = [], []
         for seed in range(args.seeds):
             rng = np.random.default_rng(1000 + seed)
