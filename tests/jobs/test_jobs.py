@@ -302,3 +302,15 @@ def test_sharded_prelabel_jobs_split_a_project(store: Store, llm: FakeLLM) -> No
     assert len(rows) == 10 and len({r["record_id"] for r in rows}) == 10
     with pytest.raises(ValidationError):
         jobs.enqueue(store, SYSTEM, p["id"], "prelabel", {"connector": spec, "shard": [3, 3]}, submit=False)
+
+
+def test_a_job_the_queue_cannot_take_fails_saying_so(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assay.services import job_queue
+
+    def down(_store: Store, _job_id: int) -> None:
+        raise ConnectionError("queue down")
+
+    monkeypatch.setattr(job_queue, "submit", down)
+    p = _project(store, 1)
+    job = jobs.enqueue(store, SYSTEM, p["id"], "consensus")
+    assert job["state"] == "failed" and "queue down" in job["error"]

@@ -161,7 +161,14 @@ def enqueue(
     if submit:
         from assay.services import job_queue
 
-        job_queue.submit(store, job_id)
+        try:
+            job_queue.submit(store, job_id)
+        except Exception as e:  # the queue is unreachable: the job fails, saying so, not lingers
+            with store.tx() as conn:
+                job_store.finish(
+                    conn, job_id, None, "failed", error=f"could not be queued: {type(e).__name__}: {e}"
+                )
+                job = job_store.get_job(conn, job_id) or job
     return _public(job)
 
 
