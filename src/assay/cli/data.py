@@ -59,6 +59,15 @@ def export(
     remove_unnecessary: Annotated[
         bool, typer.Option(help="Trajectory SFT: remove steps reviewers judged unnecessary.")
     ] = False,
+    max_synthetic_share: Annotated[
+        float | None,
+        typer.Option(
+            help="Training formats: at most this share of synthetic examples (unverified go first)."
+        ),
+    ] = None,
+    provenance: Annotated[
+        bool, typer.Option(help="Training formats: state each example's origin and teacher.")
+    ] = False,
     home: HomeOpt = None,
     db: DbOpt = None,
     url: UrlOpt = None,
@@ -80,14 +89,21 @@ def export(
         return
     if format not in EXPORT_FORMATS:
         options = TrainingOptions(
-            min_confidence=min_confidence, ties=ties, remove_unnecessary=remove_unnecessary
+            min_confidence=min_confidence,
+            ties=ties,
+            remove_unnecessary=remove_unnecessary,
+            max_synthetic_share=max_synthetic_share,
+            extra={"provenance": True} if provenance else {},
         )
         with open_cli_store(home, db) as (store, actor):
-            n = training_exports.export_training(store, actor, project, out, format, options)
+            summary = training_exports.export_training_report(store, actor, project, out, format, options)
         if as_json:
-            print_json({"rows": n, "path": str(out), "format": format})
+            print_json({"rows": summary.rows, "path": str(out), "format": format}
+                       | ({k: v for k, v in summary.to_dict().items() if k != "rows"} if summary.origins else {}))  # fmt: skip
         else:
-            console.print(f"Exported {n} {format} examples to {out}.")
+            console.print(f"Exported {summary.rows} {format} examples to {out}.")
+            if summary.origins:
+                console.print(f"  {summary.summary()}", markup=False, highlight=False, soft_wrap=True)
         return
     with open_cli_store(home, db) as (store, actor):
         with progress_bar(f"exporting {project}") as update:

@@ -9,7 +9,10 @@ this module writes their examples as JSONL, Parquet, or a Hugging Face ``dataset
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,58 @@ from assay.services.exports import iter_export_rows
 from assay.services.policies import load_project
 from assay.store.engine import Store
 
-__all__ = ["TrainingOptions", "export_training", "training_formats", "unknown_format"]
+__all__ = [
+    "TrainingOptions",
+    "TrainingReport",
+    "cap_synthetic",
+    "export_training",
+    "export_training_report",
+    "training_formats",
+    "unknown_format",
+]
+
+
+@dataclass
+class TrainingReport:
+    """What a training export wrote: examples per origin and per teacher (when the export states
+    them), and the synthetic examples left out to hold ``max_synthetic_share``."""
+
+    rows: int = 0
+    origins: dict[str, int] = field(default_factory=dict)
+    teachers: dict[str, int] = field(default_factory=dict)
+    capped: int = 0
+
+    def shares(self) -> dict[str, float]:
+        from assay.formats.training.provenance import ORIGINS
+
+        if not self.rows:
+            return {}
+        return {k: round(self.origins[k] / self.rows, 4) for k in ORIGINS if self.origins.get(k)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "origins": self.origins, "shares": self.shares(),
+                "teachers": self.teachers, "capped_synthetic": self.capped}  # fmt: skip
+
+    def summary(self) -> str:
+        """``human 60.0 %, synthetic-verified 30.0 % …; teachers: a 5, b 4``."""
+        parts = [f"{k} {100 * v:.1f} %" for k, v in self.shares().items()]
+        out = ", ".join(parts)
+        if self.teachers:
+            out += "; teachers: " + ", ".join(f"{k} {v}" for k, v in sorted(self.teachers.items()))
+        if self.capped:
+            out += f"; {self.capped} synthetic examples left out by the share cap"
+        return out
+
+
+def cap_synthetic(examples: list[dict[str, Any]], share: float) -> tuple[list[dict[str, Any]], int]:
+    """The examples with synthetic ones left out until they are at most ``share`` of the whole:
+    verified ones are kept before unverified ones, earlier before later; the order is kept."""
+    human = sum(1 for ex in examples if ex.get("origin", "human") == "human")
+    allowed = len(examples) if share >= 1.0 else math.floor(share * human / (1.0 - share) + 1e-9)
+    synthetic = [i for i, ex in enumerate(examples) if ex.get("origin", "human") != "human"]
+    synthetic.sort(key=lambda i: (examples[i]["origin"] != "synthetic-verified", i))
+    drop = set(synthetic[allowed:])
+    return [ex for i, ex in enumerate(examples) if i not in drop], len(drop)
 
 
 def training_formats() -> list[str]:
@@ -49,23 +103,58 @@ def export_training(
     fmt: str,
     options: TrainingOptions | None = None,
 ) -> int:
-    """Write a project's training examples in format ``fmt``; returns how many were written.
+    """Write a project's training examples in format ``fmt``; returns how many were written
+    (:func:`export_training_report` tells more).
 
     ``path`` ending in ``.jsonl`` or ``.parquet`` gives that file; any other path is written
     as a Hugging Face ``datasets`` folder (``datasets.load_from_disk`` reads it). ``path``
     appears only when every example is written; a project the format does not fit, or any
     other error, leaves nothing behind.
     """
+    return export_training_report(store, actor, project_ref, path, fmt, options).rows
+
+
+def export_training_report(
+    store: Store,
+    actor: Actor,
+    project_ref: int | str,
+    path: Path,
+    fmt: str,
+    options: TrainingOptions | None = None,
+) -> TrainingReport:
+    """:func:`export_training`, returning the counts per origin and teacher. With
+    ``options.max_synthetic_share`` each example states its origin and synthetic ones are left
+    out (unverified first) until they are at most that share."""
     transforms = load_transforms()
     if fmt not in transforms:
         raise unknown_format(fmt)
     options = options or TrainingOptions()
+    share = options.max_synthetic_share
+    if share is not None:
+        if not 0.0 <= share <= 1.0:
+            raise ValidationError("a share from 0 to 1", field="max_synthetic_share")
+        options = replace(options, extra={**options.extra, "provenance": True})
     suffix = path.suffix.lower()
+    report = TrainingReport()
+    origins: Counter[str] = Counter()
+    teachers: Counter[str] = Counter()
+
+    def counted(examples: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        if share is not None:
+            kept, report.capped = cap_synthetic(list(examples), share)
+            examples = iter(kept)
+        for ex in examples:
+            if "origin" in ex:
+                origins[ex["origin"]] += 1
+                if ex.get("teacher"):
+                    teachers[str(ex["teacher"])] += 1
+            yield ex
+
     with store.read() as conn:
         project = load_project(conn, actor, project_ref, need="manager")
         pid = int(project["id"])
         schema = ProjectSchema.from_dict(project["schema"])
-        examples = transforms[fmt](schema, iter_export_rows(conn, pid, lineage=True), options)
+        examples = counted(transforms[fmt](schema, iter_export_rows(conn, pid, lineage=True), options))
         with atomic_output(path) as tmp:
             if suffix in (".jsonl", ".parquet"):
                 writer = open_writer(tmp, suffix[1:])
@@ -86,9 +175,11 @@ def export_training(
             "project",
             pid,
             project_id=pid,
-            after={"path": str(path), "format": fmt, "rows": n},
+            after={"path": str(path), "format": fmt, "rows": n}
+            | ({"origins": dict(origins), "capped_synthetic": report.capped} if origins else {}),
         )
-    return n
+    report.rows, report.origins, report.teachers = n, dict(origins), dict(teachers)
+    return report
 
 
 def _save_hf_dataset(examples: Iterator[dict[str, Any]], path: Path) -> int:

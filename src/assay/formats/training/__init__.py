@@ -26,6 +26,7 @@ class TrainingOptions:
     min_confidence: float = 0.0  # drop examples whose consensus confidence is below this
     ties: str = "drop"  # "drop" | "keep" (where a format can express a tie)
     remove_unnecessary: bool = False  # trajectory SFT: drop steps judged unnecessary
+    max_synthetic_share: float | None = None  # at most this share of synthetic examples (provenance.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

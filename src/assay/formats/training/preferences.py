@@ -34,6 +34,7 @@ from assay.domain.errors import ValidationError
 from assay.domain.fields import candidate_ids
 from assay.domain.schema import ProjectSchema
 from assay.formats.training import TrainingOptions, register_transform
+from assay.formats.training.provenance import provenance, teacher, wants_provenance
 
 __all__ = ["Decision", "decide", "dpo", "kto", "orpo", "rm", "sft"]
 
@@ -200,7 +201,11 @@ def dpo(
     """``prompt``, ``chosen``, ``rejected`` (TRL's DPO/ORPO/IPO/CPO trainers)."""
     lay = _layout(schema, options)
     _check(lay, "dpo")
+    stated = wants_provenance(schema, options.extra)
     for row in rows:
+        prov = provenance(row)
+        if prov.rejected:
+            continue
         texts = _texts(row, lay)
         for a, b, margin, _d in _pairs(row, lay, options):
             if margin == 0.0 and options.ties == "keep":
@@ -209,7 +214,7 @@ def dpo(
                 "prompt": _prompt(row, lay),
                 "chosen": _answer(texts[a], lay),
                 "rejected": _answer(texts[b], lay),
-            }
+            } | (prov.columns(teacher(row, a)) if stated else {})
 
 
 @register_transform("orpo")
@@ -227,7 +232,11 @@ def rm(
     """``prompt``, ``chosen``, ``rejected``, ``margin`` (TRL's RewardTrainer uses ``margin`` when present)."""
     lay = _layout(schema, options)
     _check(lay, "rm")
+    stated = wants_provenance(schema, options.extra)
     for row in rows:
+        prov = provenance(row)
+        if prov.rejected:
+            continue
         texts = _texts(row, lay)
         for a, b, margin, _d in _pairs(row, lay, options):
             yield {
@@ -235,7 +244,7 @@ def rm(
                 "chosen": _answer(texts[a], lay),
                 "rejected": _answer(texts[b], lay),
                 "margin": float(margin),
-            }
+            } | (prov.columns(teacher(row, a)) if stated else {})
 
 
 @register_transform("kto")
@@ -245,7 +254,11 @@ def kto(
     """``prompt``, ``completion``, ``label``: the chosen answer is desirable, the others are not."""
     lay = _layout(schema, options)
     _check(lay, "kto")
+    stated = wants_provenance(schema, options.extra)
     for row in rows:
+        prov = provenance(row)
+        if prov.rejected:
+            continue
         texts = _texts(row, lay)
         labels: dict[str, bool] = {}
         for a, b, margin, _d in _pairs(row, lay, options):
@@ -254,7 +267,9 @@ def kto(
             labels[a] = True
             labels.setdefault(b, False)
         for cid, label in labels.items():
-            yield {"prompt": _prompt(row, lay), "completion": _answer(texts[cid], lay), "label": label}
+            yield {"prompt": _prompt(row, lay), "completion": _answer(texts[cid], lay), "label": label} | (
+                prov.columns(teacher(row, cid)) if stated else {}
+            )
 
 
 def _rewrite(row: dict[str, Any], name: str) -> str | None:
@@ -282,9 +297,23 @@ def sft(
     """
     lay = _layout(schema, options)
     chat_field = next((f.name for f in schema.fields if f.type == "chat"), None)
+    stated = wants_provenance(schema, options.extra)
     for row in rows:
+        prov = provenance(row)
+        if prov.rejected:
+            continue
         best: str | None = None
-        if lay.rewrite is not None:
+        source: str | None = None  # the candidate the answer comes from
+        fields = row.get("fields") or {}
+        if (
+            lay.comparison is None
+            and (stated or prov.origin != "human")
+            and isinstance(fields.get("response"), str)
+        ):
+            best = (
+                prov.edit or fields["response"]
+            )  # a synthesis project's answer: the verifier's edit, else as written
+        if best is None and lay.rewrite is not None:
             best = _rewrite(row, lay.rewrite)
         if best is None and lay.question is not None and lay.qtype is not None:
             d = decide(row, lay.question, lay.qtype)
@@ -292,16 +321,16 @@ def sft(
             if d is not None and d.confidence >= options.min_confidence:
                 winner = d.order[0] if d.order else d.choice
                 if winner in texts:
-                    best = texts[str(winner)]
+                    best, source = texts[str(winner)], str(winner)
         if best is None:
             if lay.comparison is None and chat_field is not None:
                 msgs = (row.get("fields") or {}).get(chat_field) or []
                 if msgs:
                     yield {
                         "messages": [{"role": m["role"], "content": str(m.get("content", ""))} for m in msgs]
-                    }
+                    } | (prov.columns(teacher(row)) if stated else {})
             continue
         prompt = _prompt(row, lay)
         messages = list(prompt) if lay.prompt_is_chat else [{"role": "user", "content": prompt}]
         messages.append({"role": "assistant", "content": best})
-        yield {"messages": messages}
+        yield {"messages": messages} | (prov.columns(teacher(row, source)) if stated else {})
