@@ -40,6 +40,8 @@ def test_arabic_from_the_browser_labels_a_record(
     page.get_by_label("كلمة المرور").fill(PASSWORD)
     page.get_by_role("button", name="دخول").click()
     page.get_by_role("link", name="المشاريع").wait_for()
+    page.get_by_role("heading", name="المشاريع").wait_for()  # the projects page too
+    assert page.get_by_role("link", name="توسيم").count() == 1
     page.goto(f"/#/p/{project['id']}/work")
     page.locator("[data-testid=record]").wait_for()
     assert page.get_by_role("button", name="تخطٍّ s").count() == 1
