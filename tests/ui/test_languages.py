@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from .conftest import PASSWORD, Server, shot
+from .test_dashboard_panels import answer_all
 
 pytestmark = pytest.mark.browser
 
@@ -74,4 +75,32 @@ def test_the_user_chooses_a_language(browser: Any, server: Server, project: dict
     page.get_by_label("Idioma").select_option("ar")
     page.get_by_role("button", name="تسجيل الخروج").wait_for()
     assert page.evaluate("() => document.documentElement.dir") == "rtl"
+    ctx.close()
+
+
+def test_review_in_spanish(browser: Any, server: Server) -> None:
+    server.user("rosa", "reviewer")
+    ann = server.user("ana", "annotator")
+    p = server.project(
+        {
+            "name": "revision",
+            "fields": [{"name": "text", "type": "text"}],
+            "questions": [{"name": "ok", "type": "label", "options": ["yes", "no"]}],
+            "workflow": {"overlap": 1, "review_rate": 1.0},
+        },
+        [{"external_id": "r1", "text": "hola"}],
+    )
+    answer_all(server, ann["token"], p["id"], lambda r: {"ok": "yes"})
+    ctx = browser.new_context(locale="es-ES", base_url=server.url)
+    page = ctx.new_page()
+    page.goto("/")
+    page.get_by_label("Nombre").fill("rosa")
+    page.get_by_label("Contraseña").fill(PASSWORD)
+    page.get_by_role("button", name="Entrar").click()
+    page.get_by_role("link", name="Proyectos").wait_for()
+    page.goto(f"/#/p/{p['id']}/review")
+    page.get_by_role("table", name="Esta respuesta junto a las demás y al consenso").wait_for()
+    page.get_by_role("button", name="Aceptar a").click()
+    page.get_by_test_id("no-reviews").wait_for()
+    assert page.get_by_test_id("no-reviews").inner_text() == "No hay nada pendiente de revisión."
     ctx.close()
