@@ -10,11 +10,12 @@ from typing import Any
 from typer.testing import CliRunner
 
 from assay.cli.main import app
-from assay.services import blind, dispatch, generation, imports, jobs, records, training_exports
+from assay.services import blind, dispatch, generation, imports, jobs, records, synthesis, training_exports
 from assay.services.actors import SYSTEM, Actor
 from assay.services.synthesis import synth_schema
 from assay.services.training_exports import TrainingOptions, cap_synthetic
 from assay.store.engine import Store
+from tests.api.conftest import Live
 from tests.factories import make_user
 from tests.rlhf.fake_llm import FakeLLM
 from tests.synth.test_synth import PROMPTS, teacher
@@ -116,3 +117,31 @@ def test_cap_synthetic_keeps_order_and_verified_first() -> None:
     kept, dropped = cap_synthetic(ex, 0.5)
     assert [e["n"] for e in kept] == [1, 2, 4, 5] and dropped == 2
     assert cap_synthetic(ex, 0.0)[1] == 4 and cap_synthetic(ex, 1.0)[1] == 0
+
+
+def test_the_diversity_report_in_the_service_the_terminal_and_over_http(
+    live: Live, db_url: str, llm: FakeLLM
+) -> None:
+    store = live.store
+    p = _synth(store, llm, "report", 6)
+    ann, _ = make_user(store, "verifier")
+    _verify(store, ann, "report", [{"verdict": "accept"}, {"verdict": "reject"}])
+    rep = synthesis.project_report(store, SYSTEM, "report")
+    # 12 answers, beta's q3 (an exact copy) and q5 (a near copy) removed, the cap 4 + 4
+    assert rep["records"] == 8 and rep["answers"] == 8
+    assert rep["origins"] == {"synthetic-verified": 1, "rejected": 1, "synthetic-unverified": 6}
+    assert rep["teacher_shares"] == {"t-alpha": 0.5, "t-beta": 0.5}
+    assert rep["near_duplicate_rate"] == 0.0 and 0 < rep["distinct_1"] < rep["distinct_2"] <= 1
+    (run,) = rep["runs"]
+    assert run["generated"] == 12 and run["accepted"] == 8
+    assert run["removed"]["exact_duplicate"] == 1 and run["removed"]["near_duplicate"] == 1
+    assert run["diversity"]["near_duplicate_rate"] == round(2 / 12, 4)
+    _, token = make_user(store, "lead", role="manager")
+    got = live.client(token).get(f"/projects/{p['id']}/synthetic")
+    assert got.status_code == 200 and got.json()["origins"] == rep["origins"]
+    _, atoken = make_user(store, "someone")
+    assert live.client(atoken).get(f"/projects/{p['id']}/synthetic").status_code == 403
+    text = runner.invoke(app, ["synth-report", "report", "--db", db_url])
+    assert text.exit_code == 0, text.output
+    assert "teacher shares: t-alpha 50.0 %, t-beta 50.0 %" in text.output
+    assert "removed exact_duplicate 1, near_duplicate 1, teacher_cap 2" in text.output

@@ -148,5 +148,37 @@ def synth(
     start_job("synth", project, params, home=home, db=db, detach=detach, as_json=as_json)
 
 
+def synth_report(
+    project: Annotated[str, typer.Argument(help="The synthesis project.")],
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The diversity report of a synthesis project: records by origin, teacher shares, distinct-n,
+    near-duplicate rate, and each run's counts removed per filter."""
+    from assay.cli.common import console, print_json
+    from assay.services import synthesis
+
+    with open_cli_store(home, db) as (store, actor):
+        report = synthesis.project_report(store, actor, project)
+    if as_json:
+        print_json(report)
+        return
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    say(f"{report['project']}: {report['records']} records "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report["origins"].items())))  # fmt: skip
+    say("teacher shares: " + ", ".join(f"{t} {100 * s:.1f} %" for t, s in report["teacher_shares"].items()))
+    say(f"answers {report['answers']}: distinct-1 {report['distinct_1']}, distinct-2 {report['distinct_2']}, "
+        f"near-duplicate rate {report['near_duplicate_rate']}")  # fmt: skip
+    for run in report["runs"]:
+        removed = ", ".join(f"{k} {v}" for k, v in (run.get("removed") or {}).items() if v)
+        say(f"run {run['job']} ({run['state']}): generated {run.get('generated')}, accepted {run.get('accepted')}"
+            + (f"; removed {removed}" if removed else ""))  # fmt: skip
+
+
 def register(app: typer.Typer) -> None:
     app.command("synth")(synth)
+    app.command("synth-report")(synth_report)

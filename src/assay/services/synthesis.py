@@ -435,3 +435,54 @@ job_kind(
         "near-duplicate filters and a per-teacher cap; the items land as records to verify",
     )
 )
+
+
+# --------------------------------------------------------------------------- the diversity report
+
+
+def project_report(
+    store: Store, actor: Actor, project_ref: int | str, *, near_duplicate: float = 0.8
+) -> dict[str, Any]:
+    """A synthesis project as it stands: records by origin (human, synthetic verified, unverified,
+    rejected), teacher shares, distinct-1/2 of the answers, the near-duplicate rate among them, and
+    each run's report (generated, removed per filter, accepted, diversity)."""
+    from assay.formats.training.provenance import provenance
+    from assay.services.jobs import list_jobs
+
+    origins: Counter[str] = Counter()
+    teachers: Counter[str] = Counter()
+    texts: list[str] = []
+    with store.read() as conn:
+        project = load_project(conn, actor, project_ref, need="manager")
+        for row in iter_export_rows(conn, int(project["id"])):
+            prov = provenance(row)
+            origins["rejected" if prov.rejected else prov.origin] += 1
+            synth = (row.get("metadata") or {}).get("synth") or {}
+            for t in synth.get("teachers") or []:
+                teachers[str(t)] += 1
+            fields = row.get("fields") or {}
+            if isinstance(fields.get("response"), str):
+                texts.append(fields["response"])
+            for c in fields.get("candidates") or []:
+                if isinstance(c, dict):
+                    texts.append(str(c.get("text", "")))
+    index = NearDuplicateIndex(near_duplicate)
+    dups = sum(index.check_add(str(i), t) is not None for i, t in enumerate(texts))
+    total = sum(teachers.values())
+    runs = [
+        {"job": j["id"], "state": j["state"], "created_at": j.get("created_at"),
+         **{k: (j.get("result") or {}).get(k) for k in ("generated", "accepted", "removed", "cost", "seed", "diversity")}}
+        for j in list_jobs(store, actor, int(project["id"]), limit=1000)
+        if j["kind"] == "synth"
+    ]  # fmt: skip
+    return {
+        "project": project["name"],
+        "records": sum(origins.values()),
+        "origins": dict(origins),
+        "teacher_shares": {t: round(n / total, 4) for t, n in sorted(teachers.items())},
+        "answers": len(texts),
+        "distinct_1": distinct_n(texts, 1),
+        "distinct_2": distinct_n(texts, 2),
+        "near_duplicate_rate": round(dups / len(texts), 4) if texts else 0.0,
+        "runs": runs,
+    }

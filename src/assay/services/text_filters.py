@@ -61,7 +61,11 @@ class NearDuplicateIndex:
         self.shingle = shingle
         self.seed = seed
         self._minhash = MinHash
-        self._lsh = MinHashLSH(threshold=min(threshold, 0.99), num_perm=num_perm)
+        # The index is tuned for recall (a lower threshold, false negatives weighed 4x); the estimated
+        # similarity check below drops the extra candidates.
+        self._lsh = MinHashLSH(
+            threshold=min(max(threshold - 0.1, 0.05), 0.99), num_perm=num_perm, weights=(0.2, 0.8)
+        )
         self._exact: dict[bytes, str] = {}
         self._sigs: dict[str, np.ndarray] = {}
         self._probe = MinHash(num_perm=num_perm, seed=seed)  # its permutations, made once
