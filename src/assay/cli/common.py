@@ -39,6 +39,9 @@ __all__ = [
     "sqlite_file",
 ]
 
+# The user the CLI acts as (``assay --as NAME``, ASSAY_AS), set by the main callback per invocation.
+ACTING_AS: list[str | None] = [None]
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -87,11 +90,12 @@ def require_database(home: Path | None, db: str | None) -> None:
 def open_cli_store(
     home: Path | None, db: str | None, *, create: bool = False
 ) -> Iterator[tuple[Store, Actor]]:
-    """The database the options name, migrated, and the local actor (the CLI acts as admin).
+    """The database the options name, migrated, and the local actor: an admin named in the
+    audit log (``--as``, else the OS user, else the first admin: ``accounts.local_actor``).
 
     A SQLite database that does not exist yet is an error unless ``create`` (``assay init``,
     ``assay demo``)."""
-    from assay.services.actors import SYSTEM
+    from assay.services.accounts import local_actor
     from assay.store.engine import open_store
 
     settings = settings_for(home, db)
@@ -99,7 +103,8 @@ def open_cli_store(
         require_database(home, db)
     store = open_store(settings.db_url)
     try:
-        yield store, SYSTEM
+        actor = local_actor(store, ACTING_AS[0])
+        yield store, actor
     finally:
         store.dispose()
 

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from assay.cli import ai_first, consensus, data, demo, jobs, rlhf, serve, synth, traces
+from assay.cli.audit import app as audit_app
 from assay.cli.common import (
+    ACTING_AS,
     AssayGroup,
     DbOpt,
     HomeOpt,
@@ -31,11 +33,28 @@ app = typer.Typer(
 )
 app.add_typer(project_app, name="project")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 app.add_typer(
     quality_app, name="quality", help="Aggregate and measure crowd answers from CSV or Parquet files."
 )
 for module in (serve, data, traces, consensus, rlhf, demo, jobs, ai_first, synth):
     module.register(app)
+
+
+@app.callback()
+def _global_options(
+    acting_as: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            envvar="ASSAY_AS",
+            help="The assay user this command acts as (default: the one named as the OS user, "
+            "else the first admin); the audit log names it.",
+        ),
+    ] = None,
+) -> None:
+    """assay: an open data engine for human and AI feedback."""
+    ACTING_AS[0] = acting_as
 
 
 @app.command()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import math
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,7 @@ from assay.store.engine import Store
 from assay.store.types import utcnow
 
 __all__ = [
+    "local_actor",
     "DEFAULT_WORKSPACE",
     "NewUser",
     "add_user",
@@ -329,3 +331,28 @@ def create_workspace(store: Store, actor: Actor, name: str) -> dict[str, Any]:
         ws = acc.get_workspace_by_name(conn, name)
     assert ws is not None
     return ws
+
+
+def local_actor(store: Store, name: str | None = None) -> Actor:
+    """Who a command of the local CLI acts as (it names them in the audit log): the user ``name``
+    (``--as``), else the user named as the OS user who runs it, else the instance's first admin.
+    Whoever can open the database administers it, so the actor has the admin role whatever its
+    own. Only ``assay init``, before the first admin exists, acts as the unnamed system."""
+    with store.read() as conn:
+        if name is not None:
+            row = acc.get_user_by_name(conn, name)
+            if row is None or not row.get("active", True):
+                raise NotFound(
+                    f"no active user {name!r} to act as (--as, ASSAY_AS): add it with `assay users add`"
+                )
+        else:
+            try:
+                os_user: str | None = getpass.getuser()
+            except (KeyError, OSError):  # (no name for the process's uid)
+                os_user = None
+            row = acc.get_user_by_name(conn, os_user) if os_user else None
+            if row is None or not row.get("active", True):
+                row = acc.first_admin(conn)
+    if row is None:
+        return SYSTEM
+    return replace(actor_from_row(row), role="admin")

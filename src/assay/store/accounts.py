@@ -92,6 +92,18 @@ def get_user_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
+def first_admin(conn: Connection) -> dict[str, Any] | None:
+    """The instance's first active admin (the one ``assay init`` made, unless it left)."""
+    q = (
+        sa.select(users)
+        .where(users.c.role == "admin", users.c.active.is_(True))
+        .order_by(users.c.id)
+        .limit(1)
+    )
+    row = conn.execute(q).first()
+    return dict(row._mapping) if row else None
+
+
 def list_users(conn: Connection, *, workspace_ids: list[int] | None = None) -> list[dict[str, Any]]:
     """Every user; with ``workspace_ids``, the members of those workspaces."""
     q = sa.select(users).order_by(users.c.id)

@@ -1,4 +1,5 @@
-"""The append-only audit log: one row per change, never updated or deleted."""
+"""The append-only audit log: one row per change, never updated or deleted, each chained by hash
+to the one before it (:mod:`assay.store.audit_chain`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.store.audit_chain import chain_rows
 from assay.store.statements import run
 from assay.store.tables import events
 from assay.store.types import utcnow
@@ -46,6 +48,8 @@ def write_event(
     pending = conn.info.get(PENDING)
     if pending is not None:
         pending.append(row)
+    elif conn.dialect.name == "sqlite":  # (PostgreSQL chains events in a trigger)
+        conn.execute(_INSERT, chain_rows(conn, [row]))
     else:
         conn.execute(_INSERT, row)
 
@@ -58,6 +62,8 @@ def flush_events(conn: Connection, *, defer: bool = False, name: str | None = No
     statement can be made to wait for them)."""
     pending = conn.info.get(PENDING)
     if pending:
+        if conn.dialect.name == "sqlite":  # (PostgreSQL chains events in a trigger)
+            pending[:] = chain_rows(conn, pending)
         rows = pending[0] if len(pending) == 1 else pending
         returning = name is not None
         run(

@@ -355,6 +355,10 @@ events = sa.Table(
     sa.Column("project_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=True),
     sa.Column("before", JSON, nullable=True),
     sa.Column("after", JSON, nullable=True),
+    # The hash chain (assay.store.audit_chain): the event's place in it and its hash.
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=True),
+    sa.Column("hash", sa.String(64), nullable=True),
     sa.Index("ix_events_project", "project_id", "id"),
+    sa.Index("ix_events_seq", "seq", unique=True),
     sa.Index("ix_events_object", "object_type", "object_id"),
 )
