@@ -147,3 +147,21 @@ def test_cap_items_keeps_every_teacher_under_its_share() -> None:
     # a keeps 2, b keeps 2, c its 1: 40 % each at most; the latest of a and b went
     assert sorted((d["teachers"][0], d["n"]) for d in dropped) == [("a", n) for n in range(2, 8)] + [("b", 2)]
     assert cap_items(items[:4] + items[8:10], 0.5) == [items[3], items[2]]
+
+
+def test_rule_checks_and_judges_suggest_verdicts_with_the_prelabel_job(store: Store, llm: FakeLLM) -> None:
+    p = generation.ensure_project(store, SYSTEM, "checked", synth_schema("checked"))
+    params = {"teachers": [teacher(llm, "t-alpha"), teacher(llm, "t-beta")], "prompts": PROMPTS[:3]}
+    assert (
+        jobs.run_job(store, jobs.enqueue(store, SYSTEM, p["id"], "synth", params, submit=False)["id"])
+        == "succeeded"
+    )
+    rules = {"type": "rules", "name": "checks", "rules": [
+        {"question": "verdict", "field": "response", "pattern": "by t-beta", "value": "reject"}]}  # fmt: skip
+    job = jobs.enqueue(store, SYSTEM, p["id"], "prelabel", {"connector": rules}, submit=False)
+    assert jobs.run_job(store, job["id"]) == "succeeded"
+    rows = _rows(store, p["id"])
+    flagged = {
+        r["metadata"]["synth"]["teacher"] for r in rows for s in r["suggestions"] if s["value"] == "reject"
+    }
+    assert flagged == {"t-beta"} and sum(len(r["suggestions"]) for r in rows) == 3
