@@ -51,6 +51,10 @@ def test_arabic_from_the_browser_labels_a_record(
     text = page.locator("[data-testid=record] [dir=auto]").first
     assert text.evaluate("e => getComputedStyle(e).direction") == "ltr"  # English content stays LTR
     shot(page, "24-arabic-workbench")
+    page.keyboard.press("?")  # the shortcuts, in Arabic too
+    assert page.get_by_test_id("shortcuts").get_by_role("heading").inner_text() == "اختصارات لوحة المفاتيح"
+    page.keyboard.press("Escape")
+    page.get_by_test_id("shortcuts").wait_for(state="detached")
     page.keyboard.press("1")
     page.keyboard.press("Enter")
     page.get_by_test_id("all-done").wait_for()
