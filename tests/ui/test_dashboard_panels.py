@@ -181,9 +181,14 @@ def test_agreement_table_shows_boxes_and_spans(browser: Any, server: Server, set
     page.goto(f"/#/p/{p['id']}/dashboard")
     table = page.get_by_role("table", name="Agreement per question")
     table.wait_for()
+    # The table is drawn before the figures arrive: wait until both questions have their row and
+    # every figure is there (an empty table would satisfy "every figure" at once).
     page.wait_for_function(
-        "() => [...document.querySelectorAll('table[aria-label=\"Agreement per question\"] td.num')]"
-        ".every(td => td.textContent.trim() !== '—')"
+        """() => { const t = document.querySelector('table[aria-label="Agreement per question"]');
+        const heads = [...t.querySelectorAll('tbody tr th')].map(th => th.textContent.trim());
+        const nums = [...t.querySelectorAll('td.num')];
+        return heads.includes('objects') && heads.includes('entities')
+          && nums.length > 0 && nums.every(td => td.textContent.trim() !== '—'); }"""
     )
     rows = {
         r.locator("th").text_content(): r.locator("td").all_text_contents()
