@@ -44,7 +44,9 @@ def _int(params: dict[str, Any], name: str, default: int, lo: int, hi: int) -> i
 def _connector_spec(spec: Any, actor: Actor, field: str = "params.connector") -> dict[str, Any]:
     """The connector spec, checked; a user's (over HTTP) may call only listed model endpoints."""
     try:
-        return check_spec(spec, remote=actor.id is not None)
+        return check_spec(
+            spec, remote=actor.token_id is not None
+        )  # over HTTP (a token); the local CLI has none
     except ValueError as e:
         raise ValidationError(str(e), field=field) from None
 

@@ -155,7 +155,7 @@ def _prepare_synth(
     checked = []
     for i, t in enumerate(teachers):
         try:
-            spec = check_spec(t, remote=actor.id is not None)
+            spec = check_spec(t, remote=actor.token_id is not None)
         except ValueError as e:
             raise ValidationError(str(e), field=f"params.teachers.{i}") from None
         spec["label"] = str(t.get("label") or spec_model(spec))
