@@ -6,6 +6,7 @@
 | ``ASSAY_DATABASE_URL`` | ``sqlite:///$ASSAY_HOME/assay.db`` | SQLAlchemy URL of the database |
 | ``ASSAY_MAX_BODY_BYTES`` | ``104857600`` | largest request body the server accepts |
 | ``ASSAY_SECURE_COOKIES`` | ``false`` | mark session cookies ``Secure`` (behind HTTPS) |
+| ``ASSAY_MEDIA_ROOTS`` | (none) | folders local media may be read from besides ``$ASSAY_HOME/media``, separated by ``:`` |
 | ``ASSAY_TRUSTED_PROXIES`` | (none) | addresses or networks of reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, comma-separated |
 
 The faces (CLI, API) build one :class:`Settings` and pass what is needed down.
@@ -25,6 +26,8 @@ SETTINGS_HELP: dict[str, str] = {
     "ASSAY_DATABASE_URL": "SQLAlchemy database URL; default sqlite:///$ASSAY_HOME/assay.db",
     "ASSAY_MAX_BODY_BYTES": "largest request body the server accepts, in bytes; default 100 MiB",
     "ASSAY_SECURE_COOKIES": "set the Secure flag on session cookies (serve behind HTTPS); default false",
+    "ASSAY_MEDIA_ROOTS": "folders (separated by ':') that records' local media paths may point into, besides "
+    "$ASSAY_HOME/media; a relative path is looked up under $ASSAY_HOME, then under each",
     "ASSAY_TRUSTED_PROXIES": "comma-separated addresses or networks (10.0.0.0/8) of reverse proxies whose "
     "X-Forwarded-For/-Proto headers are believed; default none (the headers are ignored)",
 }
@@ -61,6 +64,13 @@ class Settings:
         default_factory=lambda: trusted_proxies(os.environ.get("ASSAY_TRUSTED_PROXIES"))
     )
 
+    # Folders local media may be read from besides $ASSAY_HOME/media (assay.services.media).
+    media_roots: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            p for p in os.environ.get("ASSAY_MEDIA_ROOTS", "").split(os.pathsep) if p
+        )
+    )
+
     @property
     def db_url(self) -> str:
         """The database URL: the explicit one, else a SQLite file in the data directory."""
@@ -75,4 +85,5 @@ class Settings:
             max_body_bytes=self.max_body_bytes,
             secure_cookies=self.secure_cookies,
             trusted_proxies=self.trusted_proxies,
+            media_roots=self.media_roots,
         )

@@ -126,3 +126,25 @@ def test_cli_reference_is_current() -> None:
     assert docs.read_text(encoding="utf-8") == render(), (
         "regenerate: python -m assay.cli.reference > docs/cli.md"
     )
+
+
+def test_import_checks_local_media_files(cli_db: list[str], tmp_path: Path) -> None:
+    from PIL import Image
+
+    home = tmp_path / "home"
+    run("init", *cli_db, "--home", str(home), "--json")
+    (home / "media").mkdir()
+    Image.new("RGB", (20, 10)).save(home / "media" / "a.png")
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        "name: pics\nfields: [{name: photo, type: image}]\nquestions: [{name: ok, type: label, options: [y, n]}]\n"
+    )
+    run("project", "create", "--schema", str(schema), *cli_db, "--home", str(home))
+    data = tmp_path / "pics.jsonl"
+    data.write_text('{"id": "a", "photo": "media/a.png"}\n{"id": "b", "photo": "media/b.png"}\n')
+    result = runner.invoke(app, ["import", "pics", str(data), *cli_db, "--home", str(home)])
+    assert result.exit_code != 0
+    assert "pics.jsonl" in result.output and "line 2" in result.output and "'photo'" in result.output
+    assert "no media file media/b.png" in result.output
+    data.write_text('{"id": "a", "photo": {"url": "media/a.png", "width": 20, "height": 10}}\n')
+    assert "1 new" in run("import", "pics", str(data), *cli_db, "--home", str(home))

@@ -40,6 +40,15 @@ export function mediaUrl(v: any): string {
   return '';
 }
 
+// A media value whose URL is a path (no scheme) is a local file the server serves itself, for the
+// record it belongs to: the value, with its URL pointed at /api/v1/records/{id}/media/{field}.
+export function servedMedia(v: any, record: string | number | null | undefined, field: string): any {
+  const url = mediaUrl(v);
+  if (!url || record == null || /^[a-z][a-z0-9+.-]*:/i.test(url) || url.startsWith('//')) return v;
+  const local = `/api/v1/records/${record}/media/${encodeURIComponent(field)}`;
+  return typeof v === 'string' ? local : { ...v, url: local };
+}
+
 export function steps(v: any): any[] {
   if (Array.isArray(v)) return v;
   if (v && Array.isArray(v.steps)) return v.steps;

@@ -26,7 +26,19 @@ from assay.api.errors import install_error_handlers, problem
 from assay.api.headers import SecurityHeaders
 from assay.api.hot import HotLane
 from assay.api.limits import BodySizeLimit, LoginLimiter
-from assay.api.routes import ai_first, audit, auth, dispatch, jobs, out, projects, records, synthetic, users
+from assay.api.routes import (
+    ai_first,
+    audit,
+    auth,
+    dispatch,
+    jobs,
+    media,
+    out,
+    projects,
+    records,
+    synthetic,
+    users,
+)
 from assay.services import dispatch as dispatch_services
 from assay.settings import Settings
 from assay.store.engine import Store, open_store
@@ -111,7 +123,7 @@ def create_app(
         return out({"status": "ok", "version": _version(), "database": the_store.dialect})
 
     # Routes are matched in order: dispatch first, since next and submit are most of the traffic.
-    for module in (dispatch, auth, users, projects, records, jobs, ai_first, synthetic, audit):
+    for module in (dispatch, auth, users, projects, records, media, jobs, ai_first, synthetic, audit):
         api.include_router(module.router)
 
     app.include_router(api)

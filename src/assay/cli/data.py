@@ -22,14 +22,19 @@ def import_(
     as_json: JsonOpt = False,
 ) -> None:
     """Import records (all or nothing; re-importing an external_id updates that record)."""
+    from assay.cli.common import settings_for
     from assay.services import imports
+    from assay.services.media import MediaRoots
 
     if url:
         with remote_client(url, token) as client:
             report: Any = client.import_file(project, file, format=format)
     else:
         with open_cli_store(home, db) as (store, actor), progress_bar(f"importing {file.name}") as update:
-            report = imports.import_file(store, actor, project, file, fmt=format, on_progress=update)
+            media = MediaRoots.from_settings(settings_for(home, db))
+            report = imports.import_file(
+                store, actor, project, file, fmt=format, on_progress=update, media=media
+            )
     if as_json:
         print_json({k: v for k, v in report.__dict__.items() if k != "raw"})
     else:

@@ -28,6 +28,7 @@ from assay.formats import open_source
 from assay.services.actors import ROLE_RANK, Actor
 from assay.services.audit import audit
 from assay.services.dispatch import settle_record
+from assay.services.media import MEDIA_TYPES, MediaRoots
 from assay.services.policies import author_role, load_project
 from assay.services.schemas import CompiledSchema, compiled
 from assay.store import accounts as acc
@@ -61,6 +62,7 @@ def import_file(
     *,
     fmt: str = "auto",
     on_progress: Callable[[int, int | None], None] | None = None,
+    media: MediaRoots | None = None,
 ) -> ImportReport:
     """Import a JSONL, JSON, CSV or Parquet file (streamed: never held in memory whole).
 
@@ -83,6 +85,7 @@ def import_file(
             name=source.name,
             strings=source.strings,
             progress=progress,
+            media=media,
         )
     except ValidationError as e:
         trace_format = _trace_format(path) if e.message.startswith("unknown column") else None
@@ -163,6 +166,8 @@ def _batches(
     name: str,
     prechecks: list[tuple[str, str, list[str]]],
     strings: bool,
+    media: list[tuple[str, str]] | None = None,
+    roots: MediaRoots | None = None,
 ) -> Iterator[Batch]:
     batch: Batch = []
     for place, row in rows:
@@ -178,6 +183,8 @@ def _batches(
                 rec.metadata = {**rec.metadata, "skills": _skills(skills)}
             if prechecks:
                 _add_prechecks(rec, prechecks)
+            if media and roots is not None:
+                _check_media(rec, media, roots)
             given = _responses(raw_responses, rec, answers, strings)
         except AssayError as e:
             raise e.at(file=name, line=place) from None
@@ -187,6 +194,16 @@ def _batches(
             batch = []
     if batch:
         yield batch
+
+
+def _check_media(rec: RecordIn, media: list[tuple[str, str]], roots: MediaRoots) -> None:
+    for name, kind in media:
+        value = rec.fields.get(name)
+        if value is not None:
+            try:
+                roots.check(value, kind)
+            except AssayError as e:
+                raise e.at(field=name) from None
 
 
 def _unstorable(
@@ -226,8 +243,11 @@ def import_rows(
     name: str = "request",
     strings: bool = False,
     progress: Callable[[], None] | None = None,
+    media: MediaRoots | None = None,
 ) -> ImportReport:
-    """Validate and upsert ``(place, row)`` pairs in one transaction; all or nothing."""
+    """Validate and upsert ``(place, row)`` pairs in one transaction; all or nothing. With
+    ``media``, local media files are checked (they exist under the roots; an image's declared
+    size is the file's)."""
     created = updated = total = imported = 0
     with store.tx() as conn:
         project = load_project(conn, actor, project_ref, need="manager")
@@ -237,7 +257,13 @@ def import_rows(
         validator = RecordValidator(schema, from_strings=strings)
         cs = compiled(project)
         users: dict[str, int] = {}
-        for batch in _batches(rows, validator, cs.answers, name, _precheck_targets(schema), strings):
+        media_fields: list[tuple[str, str]] = [
+            (f.name, str(f.type)) for f in schema.fields if f.type in MEDIA_TYPES
+        ]
+        batches = _batches(
+            rows, validator, cs.answers, name, _precheck_targets(schema), strings, media_fields, media
+        )
+        for batch in batches:
             # The last row for an external id wins within a batch (ON CONFLICT may not touch a row twice).
             by_id: dict[str, RecordIn] = {}
             places: dict[str, int] = {}

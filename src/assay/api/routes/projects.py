@@ -15,12 +15,13 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from assay.api.access import access
-from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, paged
+from assay.api.deps import CurrentActor, Id, PageDep, SettingsDep, StoreDep, paged
 from assay.api.errors import BadRequest
 from assay.api.routes import out
 from assay.api.schemas import MemberIn, ProjectIn, ProjectPatch
 from assay.domain.errors import AssayError, ValidationError
 from assay.services import exports, imports, projects
+from assay.services.media import MediaRoots
 
 router = APIRouter(tags=["projects"])
 
@@ -106,12 +107,18 @@ def _json_array(body: bytes) -> Iterator[tuple[int, Any]]:
         },
     ),
 )
-async def add_records(project_id: Id, request: Request, actor: CurrentActor, store: StoreDep) -> Response:
+async def add_records(
+    project_id: Id, request: Request, actor: CurrentActor, store: StoreDep, settings: SettingsDep
+) -> Response:
     """Add or update records in bulk, all or nothing; an error names the line (item) and field."""
     body = await request.body()
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     rows = _ndjson(body) if ctype in NDJSON_TYPES else _json_array(body)
-    report = await run_in_threadpool(imports.import_rows, store, actor, project_id, rows, name="request")
+    report = await run_in_threadpool(
+        lambda: imports.import_rows(
+            store, actor, project_id, rows, name="request", media=MediaRoots.from_settings(settings)
+        )
+    )
     return out(report.__dict__, 201)
 
 
@@ -128,6 +135,7 @@ def import_file(
     file: Annotated[UploadFile, File(description="JSONL, JSON, CSV or Parquet")],
     actor: CurrentActor,
     store: StoreDep,
+    settings: SettingsDep,
     format: Annotated[str, Form()] = "auto",
 ) -> Response:
     name = file.filename or "upload"
@@ -136,7 +144,9 @@ def import_file(
         with path.open("wb") as fh:
             shutil.copyfileobj(file.file, fh, 1 << 20)
         try:
-            report = imports.import_file(store, actor, project_id, path, fmt=format)
+            report = imports.import_file(
+                store, actor, project_id, path, fmt=format, media=MediaRoots.from_settings(settings)
+            )
         except AssayError as e:
             if e.file == str(path):
                 e.file = name
