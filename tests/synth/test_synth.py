@@ -165,3 +165,21 @@ def test_rule_checks_and_judges_suggest_verdicts_with_the_prelabel_job(store: St
         r["metadata"]["synth"]["teacher"] for r in rows for s in r["suggestions"] if s["value"] == "reject"
     }
     assert flagged == {"t-beta"} and sum(len(r["suggestions"]) for r in rows) == 3
+
+
+def test_pairs_filters_and_dedup_against_another_project(store: Store, llm: FakeLLM) -> None:
+    other = make_project(store, {**TEXT_SCHEMA, "name": "older-data"})
+    imports.import_rows(
+        store, SYSTEM, other["id"], enumerate([{"id": "o1", "text": T.answer_text("t-alpha", 0)}], 1)
+    )
+    p = generation.ensure_project(store, SYSTEM, "pairs2", synth_schema("pairs2", pairs=True))
+    params = {"mode": "pairs", "prompts": PROMPTS[:6], "dedup_against": ["older-data"],
+              "teachers": [teacher(llm, "t-alpha"), teacher(llm, "t-beta")]}  # fmt: skip
+    job = jobs.enqueue(store, SYSTEM, p["id"], "synth", params, submit=False)
+    assert jobs.run_job(store, job["id"]) == "succeeded"
+    res = jobs.get_job(store, SYSTEM, job["id"])["result"]
+    # q0: alpha's answer is in older-data; q3: beta copies alpha (the pair says nothing);
+    # q5: beta's answer is a near copy of alpha's q4, kept with the q4 pair
+    assert res["removed"]["exact_duplicate"] == 1 and res["removed"]["pair_identical"] == 1
+    assert res["removed"]["near_duplicate"] == 1 and res["accepted"] == 3
+    assert {r["metadata"]["synth"]["prompt_id"] for r in _rows(store, p["id"])} == {"q1", "q2", "q4"}

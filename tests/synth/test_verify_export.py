@@ -145,3 +145,18 @@ def test_the_diversity_report_in_the_service_the_terminal_and_over_http(
     assert text.exit_code == 0, text.output
     assert "teacher shares: t-alpha 50.0 %, t-beta 50.0 %" in text.output
     assert "removed exact_duplicate 1, near_duplicate 1, teacher_cap 2" in text.output
+
+
+def test_kto_and_rm_rows_state_origin_and_teacher(store: Store, llm: FakeLLM, tmp_path: Path) -> None:
+    _synth(store, llm, "pairs3", 2, pairs=True)
+    ann, _ = make_user(store, "verifier")
+    _verify(store, ann, "pairs3", [{"verdict": "accept", "preference": "t-alpha"}])
+    for fmt in ("kto", "rm"):
+        out = tmp_path / f"{fmt}.jsonl"
+        training_exports.export_training(store, SYSTEM, "pairs3", out, fmt)
+        rows = _lines(out)
+        assert rows and all(r["origin"] == "synthetic-verified" for r in rows)
+        if fmt == "rm":
+            assert [r["teacher"] for r in rows] == ["t-alpha"]
+        else:
+            assert {(r["label"], r["teacher"]) for r in rows} == {(True, "t-alpha"), (False, "t-beta")}
