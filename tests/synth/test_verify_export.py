@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from assay.cli.main import app
 from assay.services import blind, dispatch, generation, imports, jobs, records, synthesis, training_exports
 from assay.services.actors import SYSTEM, Actor
+from assay.services.exports import iter_export_rows
 from assay.services.synthesis import synth_schema
 from assay.services.training_exports import TrainingOptions, cap_synthetic
 from assay.store.engine import Store
@@ -160,3 +161,21 @@ def test_kto_and_rm_rows_state_origin_and_teacher(store: Store, llm: FakeLLM, tm
             assert [r["teacher"] for r in rows] == ["t-alpha"]
         else:
             assert {(r["label"], r["teacher"]) for r in rows} == {(True, "t-alpha"), (False, "t-beta")}
+
+
+def test_a_sample_goes_to_people_first(store: Store, llm: FakeLLM) -> None:
+    p = generation.ensure_project(store, SYSTEM, "sampled", synth_schema("sampled"))
+    params = {"teachers": [teacher(llm, "t-alpha"), teacher(llm, "t-beta")], "prompts": PROMPTS[:2] + PROMPTS[6:9],
+              "verify_sample": 0.4, "seed": 3}  # fmt: skip
+    assert (
+        jobs.run_job(store, jobs.enqueue(store, SYSTEM, p["id"], "synth", params, submit=False)["id"])
+        == "succeeded"
+    )
+    with store.read() as conn:
+        rows = list(iter_export_rows(conn, p["id"]))
+    sampled = {r["external_id"] for r in rows if r["metadata"]["synth"]["sampled"]}
+    assert len(rows) == 10 and len(sampled) == 4
+    assert all(r["priority"] == (1 if r["external_id"] in sampled else 0) for r in rows)
+    ann, _ = make_user(store, "verifier")
+    got = set(_verify(store, ann, "sampled", [{"verdict": "accept"}] * 4))
+    assert got == sampled

@@ -84,6 +84,9 @@ def synth(
     ] = None,
     ngram: Annotated[int, typer.Option(help="Word n-gram length of the contamination check.")] = 8,
     overlap: Annotated[int, typer.Option(help="People verifying each item (new project).")] = 1,
+    verify_sample: Annotated[
+        float, typer.Option(help="Share of the items people verify first (a seeded sample; 1: all alike).")
+    ] = 1.0,
     detach: Annotated[bool, typer.Option(help="Queue it and return.")] = False,
     home: HomeOpt = None,
     db: DbOpt = None,
@@ -114,7 +117,8 @@ def synth(
     params: dict[str, Any] = {"mode": "pairs" if pairs else "answers", "teachers": specs,
                               "allow_single_teacher": allow_single_teacher, "min_chars": min_chars,
                               "max_chars": max_chars, "near_duplicate": near_duplicate, "ngram": ngram,
-                              "dedup_against": dedup_against or [], "eval_sets": eval_set or []}  # fmt: skip
+                              "dedup_against": dedup_against or [], "eval_sets": eval_set or [],
+                              "verify_sample": verify_sample}  # fmt: skip
     for key, value in (
         ("max_share", max_share),
         ("seed", seed),

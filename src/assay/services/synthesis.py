@@ -193,6 +193,7 @@ def _prepare_synth(
         "dedup_against": [str(p) for p in params.get("dedup_against") or []],
         "eval_sets": [str(p) for p in params.get("eval_sets") or []],
         "allow_single_teacher": override,
+        "verify_sample": _number(params, "verify_sample", 1.0, 0.0, 1.0),
     }
     if prompts is None:
         out["from_project"] = str(params["from_project"])
@@ -363,6 +364,15 @@ def _run_synth(ctx: JobContext) -> dict[str, Any]:
     drop_ids = {id(it) for it in dropped}
     accepted = [it for it in survivors if id(it) not in drop_ids]
     rows = [(i + 1, _record(ctx, p, it, prefix)) for i, it in enumerate(accepted)]
+    share = float(p.get("verify_sample", 1.0))
+    if share < 1.0:  # a seeded sample goes to people first (priority 1); the rest wait behind it
+        import random
+
+        rng = random.Random(f"{ctx.job_id}/{p.get('seed')}")
+        picked = set(rng.sample(range(len(rows)), round(share * len(rows))))
+        for i, (_, row) in enumerate(rows):
+            row["priority"] = 1 if i in picked else 0
+            row["metadata"]["synth"]["sampled"] = i in picked
     if rows:
         import_rows(ctx.store, ctx.actor, ctx.project_id, rows, name=f"synth job {ctx.job_id}")
     ctx.progress(done=max(0, len(prompts) - ctx.done), total=len(prompts))
