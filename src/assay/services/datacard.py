@@ -1,0 +1,240 @@
+"""A project's data card in the Hugging Face dataset-card layout: a YAML header (licence,
+languages, size category, task categories) and sections on sources, collection, guidelines,
+quality figures and known limitations, every figure read from the project as it stands."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+from xml.sax.saxutils import escape
+
+import yaml
+
+from assay.formats.training.provenance import HUMAN, provenance
+from assay.services.actors import Actor
+from assay.services.exports import iter_export_rows
+from assay.services.policies import load_project
+from assay.services.schemas import compiled
+from assay.services.stats import project_stats
+from assay.store import stats as stats_store
+from assay.store.engine import Store
+
+__all__ = ["agreement_svg", "datacard", "figures", "render", "size_category"]
+
+# Question types → the Hugging Face task category their answers train for.
+_TASKS = {
+    "label": "text-classification",
+    "multi_label": "text-classification",
+    "rating": "text-classification",
+    "number": "tabular-regression",
+    "span": "token-classification",
+    "text": "text-generation",
+    "preference": "text-generation",
+    "ranking": "text-generation",
+    "step_pick": "text-generation",
+    "step_review": "text-generation",
+    "step_set": "text-generation",
+    "bbox": "object-detection",
+    "polygon": "image-segmentation",
+    "segment": "image-segmentation",
+    "keypoints": "keypoint-detection",
+}
+
+# Below this Krippendorff's alpha a question's labels are called tentative (Krippendorff's own
+# lowest bar for tentative conclusions is 0.667).
+LOW_ALPHA = 0.667
+
+
+def size_category(n: int) -> str:
+    """The Hugging Face ``size_categories`` value for ``n`` rows."""
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]
+    for bound, name in bounds:
+        if n < bound:
+            return name
+    return "1M<n<10M" if n < 10_000_000 else "n>10M"
+
+
+def figures(store: Store, actor: Actor, project_ref: int | str) -> dict[str, Any]:
+    """What the card states, as numbers (managers of the project)."""
+    stats = project_stats(store, actor, project_ref)
+    with store.read() as conn:
+        project = load_project(conn, actor, project_ref, need="manager")
+        pid = int(project["id"])
+        sums = stats_store.contributor_sums(conn, pid)
+        origins: Counter[str] = Counter()
+        for row in iter_export_rows(conn, pid):
+            prov = provenance(row)
+            origins["rejected" if prov.rejected else prov.origin] += 1
+    cs = compiled(project)
+    kinds: Counter[str] = Counter(str(r["kind"]) for r in sums)
+    answers: Counter[str] = Counter()
+    gold_n: Counter[str] = Counter()
+    gold_right: dict[str, float] = {}
+    for r in sums:
+        answers[str(r["kind"])] += int(r["answered"])
+        gold_n[str(r["kind"])] += int(r["gold_answered"])
+        gold_right[str(r["kind"])] = gold_right.get(str(r["kind"]), 0.0) + float(r["gold_right"])
+    total_answers = sum(answers.values())
+    records = int(stats["progress"]["records"])
+    synthetic = sum(n for o, n in origins.items() if o != HUMAN)
+    return {
+        "name": project["name"],
+        "schema_version": project["schema_version"],
+        "guidelines_version": project["guidelines_version"],
+        "records": records,
+        "gold_records": stats["progress"]["gold_records"],
+        "done": stats["progress"]["done"],
+        "answers": total_answers,
+        "contributors": {k: kinds[k] for k in sorted(kinds)},
+        "answers_by_kind": {k: answers[k] for k in sorted(answers)},
+        "model_share": round(answers["model"] / total_answers, 4) if total_answers else None,
+        "synthetic_share": round(synthetic / records, 4) if records else None,
+        "origins": dict(sorted(origins.items())),
+        "gold_accuracy": {k: round(gold_right[k] / gold_n[k], 4) for k in sorted(gold_n) if gold_n[k]},
+        "agreement": stats["agreement"],
+        "questions": [{"name": q.name, "type": q.type} for q in cs.schema.questions],
+        "fields": [{"name": f.name, "type": f.type} for f in cs.schema.fields],
+        "consensus_method": cs.schema.workflow.consensus_method,
+        "guidelines": cs.schema.guidelines,
+    }
+
+
+def _pct(x: float | None) -> str:
+    return "unknown" if x is None else f"{100 * x:.1f} %"
+
+
+def render(f: dict[str, Any], *, license: str = "other", languages: tuple[str, ...] = ()) -> str:
+    """The card's Markdown (YAML header first)."""
+    tasks = sorted({_TASKS.get(q["type"], "other") for q in f["questions"]})
+    header: dict[str, Any] = {
+        "pretty_name": f["name"],
+        "license": license,
+        "language": list(languages),
+        "size_categories": [size_category(f["records"])],
+        "task_categories": tasks,
+        "tags": ["assay", "human-feedback"] + (["synthetic"] if f["synthetic_share"] else []),
+    }
+    lines = ["---", yaml.safe_dump(header, sort_keys=False, allow_unicode=True).rstrip(), "---", ""]
+    lines += [f"# Dataset Card for {f['name']}", "", "## Dataset Description", ""]
+    lines += [
+        f"Annotated with assay: {f['records']} records ({f['gold_records']} of them gold), "
+        f"{f['done']} settled, {f['answers']} answers. Schema version {f['schema_version']}, "
+        f"guidelines version {f['guidelines_version']}.",
+        "",
+        "## Dataset Structure",
+        "",
+        "| field | type |",
+        "| --- | --- |",
+        *[f"| {x['name']} | {x['type']} |" for x in f["fields"]],
+        "",
+        "| question | type |",
+        "| --- | --- |",
+        *[f"| {x['name']} | {x['type']} |" for x in f["questions"]],
+        "",
+        "## Dataset Creation",
+        "",
+        "### Source Data",
+        "",
+        "| origin | records |",
+        "| --- | --- |",
+        *[f"| {o} | {n} |" for o, n in f["origins"].items()],
+        "",
+        "### Annotations",
+        "",
+        "#### Annotation process",
+        "",
+        f"Guidelines version {f['guidelines_version']}; consensus method `{f['consensus_method']}`.",
+        "",
+        "#### Who are the annotators?",
+        "",
+        "| contributor kind | contributors | answers |",
+        "| --- | --- | --- |",
+        *[f"| {k} | {n} | {f['answers_by_kind'].get(k, 0)} |" for k, n in f["contributors"].items()],
+        "",
+        "## Quality",
+        "",
+        "| question | Krippendorff's alpha |",
+        "| --- | --- |",
+        *[f"| {q} | {'n/a' if a is None else f'{a:.4f}'} |" for q, a in f["agreement"].items()],
+        "",
+        "- Gold accuracy: "
+        + (
+            ", ".join(f"{k} {_pct(v)}" for k, v in f["gold_accuracy"].items())
+            if f["gold_accuracy"]
+            else "no gold answered"
+        ),
+        f"- Model share of answers: {_pct(f['model_share'])}",
+        f"- Synthetic share of records: {_pct(f['synthetic_share'])}",
+        "",
+        "## Bias, Risks, and Limitations",
+        "",
+        *[f"- {x}" for x in limitations(f)],
+        "",
+        "## Licensing Information",
+        "",
+        f"`{license}`" + ("" if license != "other" else " (not stated: set it with `--license`)"),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def agreement_svg(f: dict[str, Any]) -> str:
+    """A bar chart of Krippendorff's alpha per question (0 to 1; a question without one: no bar),
+    with the tentative bar (:data:`LOW_ALPHA`) drawn across."""
+    items = list(f["agreement"].items())
+    bar, gap, left, width = 22, 8, 160, 300
+    height = 30 + len(items) * (bar + gap)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 60}" height="{height}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<text x="{left}" y="14">Krippendorff\'s alpha per question</text>',
+    ]
+    for i, (q, a) in enumerate(items):
+        y = 24 + i * (bar + gap)
+        out.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{escape(q)}</text>')
+        if a is not None:
+            w = max(0.0, min(1.0, float(a))) * width
+            out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar}" fill="#4c78a8"/>')
+        label = "n/a" if a is None else f"{a:.2f}"
+        out.append(f'<text x="{left + width + 6}" y="{y + 15}">{label}</text>')
+    x = left + LOW_ALPHA * width
+    out.append(
+        f'<line x1="{x:.1f}" y1="20" x2="{x:.1f}" y2="{height}" stroke="#e45756" stroke-dasharray="4"/>'
+    )
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def limitations(f: dict[str, Any]) -> list[str]:
+    """What the figures say the data cannot be trusted for."""
+    out = []
+    for q, a in f["agreement"].items():
+        if a is None:
+            out.append(f"`{q}`: too few overlapping answers to measure agreement.")
+        elif a < LOW_ALPHA:
+            out.append(f"`{q}`: agreement (alpha {a:.2f}) below {LOW_ALPHA}: its labels are tentative.")
+    if not f["gold_accuracy"]:
+        out.append("No gold answers: annotators' accuracy is not measured.")
+    open_ = f["records"] - f["gold_records"] - f["done"]
+    if open_ > 0:
+        out.append(f"{open_} records are not settled yet.")
+    if f["model_share"]:
+        out.append(f"{_pct(f['model_share'])} of the answers come from models, not people.")
+    if f["synthetic_share"]:
+        out.append(f"{_pct(f['synthetic_share'])} of the records were written by teacher models.")
+    if not out:
+        out.append("None found in the figures; they do not cover bias in the source data.")
+    return out
+
+
+def datacard(
+    store: Store,
+    actor: Actor,
+    project_ref: int | str,
+    *,
+    license: str = "other",
+    languages: tuple[str, ...] = (),
+) -> tuple[str, dict[str, Any]]:
+    """The card's Markdown and the figures it states."""
+    f = figures(store, actor, project_ref)
+    return render(f, license=license, languages=languages), f
