@@ -1,14 +1,14 @@
 """Synthesis runs: planted duplicates, near-duplicates and contamination found; the cap; throughput.
 
-    .venv/bin/python bench/synth.py [--prompts 300] [--dedup-items 100000]
+    .venv/bin/python bench/synth.py [--prompts 885] [--hh-prompts 300] [--dedup-items 100000]
 
 1. **A run end to end.** The LLMBar prompts (../shared/data/preference/llmbar, every
-   ``dataset.json``) are the seeds; three deterministic teachers answer them through the real
+   ``dataset.json``) and the first human turns of ``hh_rlhf_harmless_test`` conversations are the seeds; three deterministic teachers answer them through the real
    client over HTTP (the test endpoint, in this process), in a ``synth`` job on SQLite. Planted:
    on every 10th prompt (+1) teacher-b copies teacher-a's answer (exact, case changed), on every
    10th (+2) teacher-c writes a near copy (one word changed) of teacher-a's answer to the previous
    prompt, on every 10th (+3) teacher-a's answer quotes an item of an evaluation project made of
-   200 ``hh_rlhf_harmless_test`` conversations. Printed: precision and recall of the planted items
+   200 other ``hh_rlhf_harmless_test`` conversations. Printed: precision and recall of the planted items
    among those removed, the counts per filter, the teachers' shares, the job's wall time and
    answers per second.
 2. **Dedup at scale.** ``--dedup-items`` texts (40 words drawn from LLMBar's vocabulary), 5 % of
@@ -61,13 +61,26 @@ def llmbar() -> tuple[list[str], list[str]]:
     return prompts, sorted(vocab)
 
 
-def hh(n: int) -> list[str]:
+def hh(n: int, skip: int = 0) -> list[str]:
     out = []
     with gzip.open(DATA / "hh_rlhf_harmless_test" / "test.jsonl.gz", "rt", encoding="utf-8") as f:
-        for line in f:
-            out.append(json.loads(line)["chosen"].strip())
+        for k, line in enumerate(f):
+            if k >= skip:
+                out.append(json.loads(line)["chosen"].strip())
             if len(out) == n:
                 break
+    return out
+
+
+def hh_prompts(n: int) -> list[str]:
+    """The first human turn of hh-rlhf harmless-test conversations (after the 200 of the evaluation set)."""
+    out = []
+    for conv in hh(3 * n, skip=200):
+        first = conv.split("Assistant:", 1)[0].replace("Human:", "").strip()
+        if first and first not in out:
+            out.append(first)
+        if len(out) == n:
+            break
     return out
 
 
@@ -81,9 +94,9 @@ def near(text: str, rng: random.Random) -> str:
     return " ".join(ws)
 
 
-def run_end_to_end(n_prompts: int, home: Path) -> dict[str, Any]:
+def run_end_to_end(n_prompts: int, n_hh: int, home: Path) -> dict[str, Any]:
     prompts, vocab = llmbar()
-    prompts = prompts[:n_prompts]
+    prompts = prompts[:n_prompts] + hh_prompts(n_hh)
     evals = hh(200)
 
     def base(teacher: str, i: int) -> str:
@@ -187,11 +200,12 @@ def run_dedup(n: int) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--prompts", type=int, default=300)
+    ap.add_argument("--prompts", type=int, default=885, help="LLMBar prompts (757 distinct)")
+    ap.add_argument("--hh-prompts", type=int, default=300, help="hh-rlhf harmless-test prompts")
     ap.add_argument("--dedup-items", type=int, default=100_000)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        run = run_end_to_end(args.prompts, Path(tmp))
+        run = run_end_to_end(args.prompts, args.hh_prompts, Path(tmp))
     print(json.dumps({"run": run}))
     print(json.dumps({"dedup": run_dedup(args.dedup_items)}))
 
