@@ -148,3 +148,40 @@ def test_import_checks_local_media_files(cli_db: list[str], tmp_path: Path) -> N
     assert "no media file media/b.png" in result.output
     data.write_text('{"id": "a", "photo": {"url": "media/a.png", "width": 20, "height": 10}}\n')
     assert "1 new" in run("import", "pics", str(data), *cli_db, "--home", str(home))
+
+
+def test_coco_in_and_out_from_the_command_line(cli_db: list[str], tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[3] / "shared" / "data" / "boxes" / "coco_panopticapi_sample"
+    home = tmp_path / "home"
+    run("init", *cli_db, "--home", str(home), "--json")
+    import shutil
+
+    shutil.copytree(sample / "sample_data" / "input_images", home / "media" / "val2017")
+    labels = "[person, horse, truck, sports ball, grass-merged, gravel, sky-other-merged, tree-merged]"
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        f"name: det\nfields: [{{name: image, type: image}}]\n"
+        f"questions: [{{name: objects, type: bbox, field: image, labels: {labels}}}]\n"
+    )
+    run("project", "create", "--schema", str(schema), *cli_db, "--home", str(home))
+    coco = sample / "sample_data" / "panoptic_coco_detection_format.json"
+    args = ["--format", "coco", "--coco-as", "gold", "--media-prefix", "media/val2017/"]
+    out = run("import", "det", str(coco), *args, *cli_db, "--home", str(home))
+    assert "2 new" in out
+    dest = tmp_path / "det.json"
+    run(
+        "export",
+        "det",
+        "--format",
+        "coco",
+        "--coco-from",
+        "gold",
+        "--out",
+        str(dest),
+        *cli_db,
+        "--home",
+        str(home),
+    )
+    doc = json.loads(dest.read_text())
+    assert len(doc["images"]) == 2 and len(doc["annotations"]) == 50
+    assert doc["images"][0]["file_name"].startswith("media/val2017/")

@@ -14,7 +14,18 @@ from assay.cli.serve import TokenOpt, UrlOpt, remote_client
 def import_(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     file: Annotated[Path, typer.Argument(help="File of records.")],
-    format: Annotated[str, typer.Option("--format", help="auto, jsonl, json, csv or parquet.")] = "auto",
+    format: Annotated[
+        str, typer.Option("--format", help="auto, jsonl, json, csv, parquet or coco.")
+    ] = "auto",
+    coco_as: Annotated[
+        str, typer.Option(help="COCO: the annotations become suggestions, answers or gold.")
+    ] = "suggestions",
+    annotator: Annotated[
+        str | None, typer.Option(help="COCO answers: the user of annotations that name none.")
+    ] = None,
+    media_prefix: Annotated[
+        str, typer.Option(help="COCO: put this before each image's file_name (media/coco/).")
+    ] = "",
     home: HomeOpt = None,
     db: DbOpt = None,
     url: UrlOpt = None,
@@ -23,6 +34,7 @@ def import_(
 ) -> None:
     """Import records (all or nothing; re-importing an external_id updates that record)."""
     from assay.cli.common import settings_for
+    from assay.formats.coco import CocoOptions
     from assay.services import imports
     from assay.services.media import MediaRoots
 
@@ -32,8 +44,9 @@ def import_(
     else:
         with open_cli_store(home, db) as (store, actor), progress_bar(f"importing {file.name}") as update:
             media = MediaRoots.from_settings(settings_for(home, db))
+            coco = CocoOptions(as_=coco_as, annotator=annotator, media_prefix=media_prefix)
             report = imports.import_file(
-                store, actor, project, file, fmt=format, on_progress=update, media=media
+                store, actor, project, file, fmt=format, on_progress=update, media=media, coco=coco
             )
     if as_json:
         print_json({k: v for k, v in report.__dict__.items() if k != "raw"})
@@ -46,7 +59,10 @@ def import_(
 def export(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     out: Annotated[Path, typer.Option("--out", help="Output file.")],
-    format: Annotated[str, typer.Option("--format", help="jsonl, json, csv or parquet.")] = "jsonl",
+    format: Annotated[str, typer.Option("--format", help="jsonl, json, csv, parquet or coco.")] = "jsonl",
+    coco_from: Annotated[
+        str, typer.Option(help="COCO: annotations from consensus, answers (each), suggestions or gold.")
+    ] = "consensus",
     lineage: Annotated[
         bool, typer.Option(help="Add lineage: who answered when, versions, suggestions kept.")
     ] = False,
@@ -121,6 +137,7 @@ def export(
                 lineage=lineage,
                 csv_formulas=csv_formulas,
                 on_progress=update,
+                coco_from=coco_from,
             )
         if as_json:
             print_json(report.__dict__)

@@ -11,7 +11,15 @@ from assay.formats.csv_ import CSV_FORMULAS, CsvWriter, read_csv
 from assay.formats.json_array import JsonArrayWriter, read_json_array
 from assay.formats.jsonl import JsonlWriter, read_jsonl
 
-__all__ = ["EXPORT_FORMATS", "IMPORT_FORMATS", "Source", "detect_format", "open_source", "open_writer"]
+__all__ = [
+    "DOCUMENT_FORMATS",
+    "EXPORT_FORMATS",
+    "IMPORT_FORMATS",
+    "Source",
+    "detect_format",
+    "open_source",
+    "open_writer",
+]
 
 
 def read_parquet(path: Path, name: str) -> Source:
@@ -47,14 +55,19 @@ _SUFFIXES = {
     ".pq": "parquet",
 }
 
-IMPORT_FORMATS = tuple(_READERS)
-EXPORT_FORMATS = tuple(_WRITERS)
+# COCO is one JSON document laid out for a project's image field and box/polygon questions: the
+# import and export services read and write it with assay.formats.coco, never as rows.
+DOCUMENT_FORMATS = ("coco",)
+IMPORT_FORMATS = (*_READERS, *DOCUMENT_FORMATS)
+EXPORT_FORMATS = (*_WRITERS, *DOCUMENT_FORMATS)
 
 
 def detect_format(path: Path, fmt: str = "auto") -> str:
     if fmt != "auto":
-        if fmt not in _READERS:
-            raise ValidationError(f"unknown format {fmt!r}; known: {', '.join(_READERS)}", field="format")
+        if fmt not in IMPORT_FORMATS:
+            raise ValidationError(
+                f"unknown format {fmt!r}; known: {', '.join(IMPORT_FORMATS)}", field="format"
+            )
         return fmt
     found = _SUFFIXES.get(path.suffix.lower())
     if found is None:
@@ -73,13 +86,18 @@ def detect_format(path: Path, fmt: str = "auto") -> str:
 def open_source(path: Path, fmt: str = "auto") -> Source:
     if not path.exists():
         raise ValidationError("no such file", file=str(path))
-    return _READERS[detect_format(path, fmt)](path, str(path))
+    found = detect_format(path, fmt)
+    if found in DOCUMENT_FORMATS:
+        raise ValidationError(
+            f"{found} files are read for a project (assay.services.imports)", field="format"
+        )
+    return _READERS[found](path, str(path))
 
 
 def open_writer(path: Path, fmt: str, *, csv_formulas: str = "escape") -> RowWriter:
     """A writer of ``fmt`` to ``path``; ``csv_formulas`` (CSV only): ``escape`` or ``raw``
     (:mod:`assay.formats.csv_`)."""
-    if fmt not in _WRITERS:
+    if fmt not in _WRITERS:  # (COCO: assay.services.exports writes it whole)
         raise ValidationError(f"unknown export format {fmt!r}; known: {', '.join(_WRITERS)}", field="format")
     if csv_formulas not in CSV_FORMULAS:
         raise ValidationError(

@@ -25,6 +25,7 @@ from assay.domain.question_types import REGISTRY
 from assay.domain.schema import ProjectSchema
 from assay.formats import open_writer
 from assay.formats.atomic import atomic_output
+from assay.formats.coco import CocoTarget, write_coco
 from assay.services.actors import Actor
 from assay.services.audit import audit
 from assay.services.policies import load_project
@@ -174,28 +175,23 @@ def export_file(
     lineage: bool = False,
     csv_formulas: str = "escape",
     on_progress: Callable[[int, int | None], None] | None = None,
+    coco_from: str = "consensus",
 ) -> ExportReport:
     """Write a project's records with responses and consensus to ``path`` as JSONL, JSON, CSV or
-    Parquet. CSV cells that a spreadsheet would run as formulas are made text unless
+    Parquet; or as COCO (``fmt="coco"``, annotations taken from ``coco_from``: consensus, answers,
+    suggestions or gold). CSV cells that a spreadsheet would run as formulas are made text unless
     ``csv_formulas="raw"`` (:mod:`assay.formats.csv_`). ``path`` appears only when every row
     is written (:func:`assay.formats.atomic.atomic_output`)."""
-    n = 0
     with store.read() as conn:
         project = load_project(conn, actor, project_ref, need="manager")
         pid = int(project["id"])
         schema = compiled(project).schema
         total = rec_store.count_records(conn, pid)
-        with atomic_output(path) as tmp:
-            writer = open_writer(tmp, fmt, csv_formulas=csv_formulas)
-            try:
-                rows = iter_export_rows(conn, pid, flat_fields=fmt in ("csv", "parquet"), lineage=lineage)
-                for row in rows:
-                    writer.write(render_consensus(schema, row))
-                    n += 1
-                    if on_progress is not None and n % 5000 == 0:
-                        on_progress(n, total)
-            finally:
-                writer.close()
+        if fmt == "coco":  # one document: images, annotations (from ``coco_from``), categories
+            with atomic_output(path) as tmp:
+                n = write_coco(tmp, iter_export_rows(conn, pid), CocoTarget.of(schema), coco_from)
+        else:
+            n = _write_rows(conn, pid, schema, path, fmt, lineage, csv_formulas, on_progress, total)
     if on_progress is not None:
         on_progress(n, n)
     with store.tx() as conn:
@@ -209,3 +205,29 @@ def export_file(
             after={"path": str(path), "format": fmt, "rows": n},
         )
     return ExportReport(project_id=pid, rows=n, path=str(path), format=fmt)
+
+
+def _write_rows(
+    conn: Connection,
+    pid: int,
+    schema: ProjectSchema,
+    path: Path,
+    fmt: str,
+    lineage: bool,
+    csv_formulas: str,
+    on_progress: Callable[[int, int | None], None] | None,
+    total: int,
+) -> int:
+    n = 0
+    with atomic_output(path) as tmp:
+        writer = open_writer(tmp, fmt, csv_formulas=csv_formulas)
+        try:
+            rows = iter_export_rows(conn, pid, flat_fields=fmt in ("csv", "parquet"), lineage=lineage)
+            for row in rows:
+                writer.write(render_consensus(schema, row))
+                n += 1
+                if on_progress is not None and n % 5000 == 0:
+                    on_progress(n, total)
+        finally:
+            writer.close()
+    return n

@@ -24,7 +24,8 @@ from assay.domain.numbers import check_duration
 from assay.domain.records import AnswerValidator, RecordIn, RecordValidator, SuggestionIn
 from assay.domain.schema import ProjectSchema
 from assay.domain.trajectory_checks import PRECHECK_MODEL, as_step_review, run_checks
-from assay.formats import open_source
+from assay.formats import detect_format, open_source
+from assay.formats.coco import CocoOptions, CocoTarget, read_coco
 from assay.services.actors import ROLE_RANK, Actor
 from assay.services.audit import audit
 from assay.services.dispatch import settle_record
@@ -63,12 +64,19 @@ def import_file(
     fmt: str = "auto",
     on_progress: Callable[[int, int | None], None] | None = None,
     media: MediaRoots | None = None,
+    coco: CocoOptions | None = None,
 ) -> ImportReport:
-    """Import a JSONL, JSON, CSV or Parquet file (streamed: never held in memory whole).
+    """Import a JSONL, JSON, CSV or Parquet file (streamed: never held in memory whole), or a
+    COCO file (``fmt="coco"``, :mod:`assay.formats.coco`; ``coco`` says what its annotations become).
 
     A file of agent traces (not records) is recognised when its columns do not fit: the error
     names its trace format and the command that imports it (``assay import-traces``)."""
-    source = open_source(path, fmt)
+    if detect_format(path, fmt) == "coco":
+        with store.read() as conn:
+            schema = ProjectSchema.from_dict(load_project(conn, actor, project_ref, need="manager")["schema"])
+        source = read_coco(path, str(path), CocoTarget.of(schema), coco or CocoOptions())
+    else:
+        source = open_source(path, fmt)
     try:
         progress = None
         if on_progress is not None:

@@ -30,6 +30,7 @@ EXPORT_TYPES = {
     "jsonl": "application/x-ndjson",
     "csv": "text/csv",
     "parquet": "application/vnd.apache.parquet",
+    "coco": "application/json",
 }
 
 
@@ -132,7 +133,7 @@ def upload_path_name(client_name: str) -> str:
 @router.post("/projects/{project_id}/imports", status_code=201, **access("project:manager"))
 def import_file(
     project_id: Id,
-    file: Annotated[UploadFile, File(description="JSONL, JSON, CSV or Parquet")],
+    file: Annotated[UploadFile, File(description="JSONL, JSON, CSV, Parquet or COCO (format=coco)")],
     actor: CurrentActor,
     store: StoreDep,
     settings: SettingsDep,
@@ -159,7 +160,7 @@ def export(
     project_id: Id,
     actor: CurrentActor,
     store: StoreDep,
-    format: Annotated[str, Query(pattern="^(jsonl|csv|parquet)$")] = "jsonl",
+    format: Annotated[str, Query(pattern="^(jsonl|csv|parquet|coco)$")] = "jsonl",
     lineage: bool = False,
     csv_formulas: Annotated[
         Literal["escape", "raw"],
@@ -169,7 +170,7 @@ def export(
     ] = "escape",
 ) -> FileResponse:
     tmp = tempfile.mkdtemp(prefix="assay-export-")
-    path = Path(tmp) / f"project-{project_id}.{format}"
+    path = Path(tmp) / f"project-{project_id}.{'json' if format == 'coco' else format}"
     try:
         exports.export_file(
             store, actor, project_id, path, fmt=format, lineage=lineage, csv_formulas=csv_formulas
