@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from assay.connectors.embeddings import EmbeddingClassifier, embedder  # noqa: E402
+from assay.quality.diversity import farthest_first  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "crowd" / "snow2008_rte"
 if not DATA.exists():
@@ -95,13 +96,7 @@ def run(
             pick = rest[np.argsort(margin, kind="stable")[:k]]
         else:  # diverse: among the 3k most uncertain, k far apart in embedding space (farthest first)
             pool = rest[np.argsort(margin, kind="stable")[: 3 * k]]
-            chosen = [int(pool[0])]
-            dist = np.linalg.norm(features[pool] - features[pool[0]], axis=1)
-            while len(chosen) < min(k, len(pool)):
-                nxt = int(np.argmax(dist))
-                chosen.append(int(pool[nxt]))
-                dist = np.minimum(dist, np.linalg.norm(features[pool] - features[pool[nxt]], axis=1))
-            pick = np.array(chosen)
+            pick = pool[farthest_first(features[pool], k)]
         labelled[pick] = True
 
 

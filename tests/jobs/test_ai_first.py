@@ -336,3 +336,94 @@ def test_routing_is_queued_again_once_people_gave_enough_answers(store: Store) -
     assert ai_first.queue_due_routes(store, submit=False) == []  # one is queued already
     assert jobs.run_job(store, queued[0]) == "succeeded"
     assert ai_first.queue_due_routes(store, submit=False) == []  # routed since those answers
+
+
+def _clustered(store: Store, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, **ai: Any) -> dict[str, Any]:
+    """Two tight clusters of records in the embedding space of a trained local model (hashed words):
+    36 records `a…` about one thing, 4 records `b…` about another; four gold records train it."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    schema = _schema(**ai)
+    schema["workflow"]["overlap"] = 1
+    p = make_project(store, schema)
+    words = {"a": "alpha beta gamma delta epsilon", "b": "zebra yak xylophone walrus vulture"}
+    rows: list[dict[str, Any]] = [{"id": f"a{i}", "text": f"{words['a']} {i}"} for i in range(36)]
+    rows += [{"id": f"b{i}", "text": f"{words['b']} {i}"} for i in range(4)]
+    rows += [
+        {"id": f"g{c}{i}", "text": f"{words[c]} gold {i}", "gold": {"sentiment": lab}}
+        for c, lab in (("a", "positive"), ("b", "negative"))
+        for i in range(2)
+    ]
+    imports.import_rows(store, SYSTEM, p["id"], enumerate(rows, 1))
+    job = jobs.enqueue(
+        store, SYSTEM, p["id"], "train", {"question": "sentiment", "name": "clusters"}, submit=False
+    )
+    assert jobs.run_job(store, job["id"]) == "succeeded"
+    return p
+
+
+def _lease_and_answer(store: Store, person: Actor, pid: int) -> tuple[str, int]:
+    """Lease the next record, answer it; its cluster (a or b) and id."""
+    lease = dispatch.next_assignment(store, person, pid)
+    assert lease is not None
+    dispatch.submit_response(store, person, lease["assignment_id"], {"sentiment": "positive"})
+    return ("a" if lease["record"]["fields"]["text"].startswith("alpha") else "b"), int(lease["record"]["id"])
+
+
+def test_people_see_records_far_from_what_people_answered_first(
+    store: Store, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = _clustered(store, tmp_path, monkeypatch)
+    first, _ = make_user(store, "first-person")
+    cluster, answered = _lease_and_answer(store, first, p["id"])  # before routing: the import's order
+    assert cluster == "a"
+    out = ai_first.route(store, SYSTEM, p["id"])
+    assert out["diverse"] == 39  # every record left to people: fewer than the pool of 100
+    person, _ = make_user(store, "second-person")
+    assert _lease_and_answer(store, person, p["id"])[0] == "b"  # the other cluster than the answered one
+    with store.read() as conn:
+        pr = dict(conn.execute(sa.select(records.c.id, records.c.priority).where(
+            records.c.project_id == p["id"], ~records.c.is_gold)).all())  # fmt: skip
+    assert sorted(pr.values(), reverse=True)[:39] == list(range(1039, 1000, -1))
+    assert pr[answered] < 1000  # done (overlap 1): out of the queue
+
+
+def test_the_second_record_people_get_comes_from_the_other_cluster(
+    store: Store, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = _clustered(store, tmp_path, monkeypatch)
+    assert ai_first.route(store, SYSTEM, p["id"])["diverse"] == 40
+    person, _ = make_user(store, "picking-person")
+    first, second = (_lease_and_answer(store, person, p["id"])[0] for _ in range(2))
+    assert first != second
+
+
+def test_without_a_local_model_or_with_no_pool_the_order_is_uncertainty_alone(
+    store: Store, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = _clustered(store, tmp_path, monkeypatch, diversity_pool=0)
+    out = ai_first.route(store, SYSTEM, p["id"])
+    assert out["diverse"] == 0
+    with store.read() as conn:
+        top = conn.execute(
+            sa.select(sa.func.max(records.c.priority)).where(records.c.project_id == p["id"])
+        ).scalar()
+    assert top is not None and top < 1000
+
+
+def test_the_local_model_is_retrained_once_enough_new_consensus_came_in(
+    store: Store, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = _clustered(store, tmp_path, monkeypatch, retrain_after=2, reroute_after=None)
+    assert ai_first.queue_due(store, submit=False) == []  # trained on everything there is
+    person, _ = make_user(store, "retrain-person")
+    _lease_and_answer(store, person, p["id"])
+    assert ai_first.queue_due(store, submit=False) == []  # 1 < 2
+    _lease_and_answer(store, person, p["id"])
+    queued = ai_first.queue_due(store, submit=False)
+    assert len(queued) == 1
+    job = jobs.get_job(store, SYSTEM, queued[0])
+    assert job["kind"] == "train" and job["params"]["name"] == "clusters"
+    assert ai_first.queue_due(store, submit=False) == []  # one is queued already
+    assert jobs.run_job(store, queued[0]) == "succeeded"
+    assert jobs.get_job(store, SYSTEM, queued[0])["result"]["trained_on"] == 6  # 4 gold + 2 people
+    assert ai_first.queue_due(store, submit=False) == []  # trained since

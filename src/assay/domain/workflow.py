@@ -84,6 +84,12 @@ class AIFirst(BaseModel):
     # Route again by itself (a `route` job the job runners queue) once this many answers of people
     # came in since the last routing; None: only when asked.
     reroute_after: int | None = Field(default=100, ge=1, le=MAX_INT)
+    # Diversity by embeddings: once the project has a trained local model (a `train` job), routing
+    # orders this many of the most uncertain records farthest-first from what people answered; 0: off.
+    diversity_pool: int = Field(default=100, ge=0, le=10_000)
+    # Retrain the local model by itself (its last `train` job's parameters again) once this many
+    # records got a new consensus of people since it was trained; None: only when asked.
+    retrain_after: int | None = Field(default=100, ge=1, le=MAX_INT)
 
 
 class Workflow(BaseModel):

@@ -36,7 +36,9 @@ from assay.store.engine import Store
 
 __all__ = [
     "DEFAULT_BAR",
+    "queue_due",
     "queue_due_routes",
+    "queue_due_trains",
     "PRIORITY_SCALE",
     "Plan",
     "is_audited",
@@ -48,6 +50,7 @@ __all__ = [
 
 DEFAULT_BAR = 0.9  # the bar when neither the schema nor the people's accuracy on gold gives one
 PRIORITY_SCALE = 1000  # an unsettled record's priority: its models' uncertainty × this
+MAX_ANCHORS = 2000  # diversity: the records people answered that distances are measured to (newest)
 ROUTABLE = ("label", "preference", "rating")
 
 
@@ -80,6 +83,7 @@ class Plan:
     settle: list[dict[str, Any]] = field(default_factory=list)
     audit: list[int] = field(default_factory=list)
     priorities: dict[int, int] = field(default_factory=dict)
+    diverse: int = 0  # records ordered farthest-first by the local model's embeddings
 
 
 def _config(project: dict[str, Any]) -> AIFirst:
@@ -258,13 +262,46 @@ def _decide(
     return out, uncertainty
 
 
-def plan_routing(conn: Connection, project: dict[str, Any], cfg: AIFirst) -> Plan:
+def _diverse_priorities(conn: Connection, data: _Data, cfg: AIFirst, base: dict[int, int]) -> dict[int, int]:
+    """Diversity by embeddings: the ``diversity_pool`` records of highest priority (the most
+    uncertain), ordered farthest-first from the records people answered, in the embedding space of
+    the project's last trained local model, get the priorities ``1000 + pool size`` down to
+    ``1001``: above every other record, the farthest first. Nothing without a trained model."""
+    from assay.connectors.base import ConnectorError
+    from assay.connectors.embeddings import embedder, record_text
+    from assay.quality.diversity import farthest_first
+
+    if not cfg.diversity_pool or not base:
+        return {}
+    trained = ai_store.last_job(conn, data.project_id, "train")
+    if trained is None:
+        return {}
+    params = trained["params"] or {}
+    try:
+        emb = embedder(str(params.get("embedder", "hashing")))
+    except (ValueError, ConnectorError):  # the model's embedder is not installed here
+        return {}
+    names = [str(n) for n in params.get("fields") or []]
+    pool = sorted(base, key=lambda r: (-base[r], r))[: cfg.diversity_pool]
+    answered = sorted(data.human, reverse=True)[:MAX_ANCHORS]
+    fields = ai_store.record_fields(conn, pool + answered)
+    x = emb.encode([record_text(fields.get(r, {}), names) for r in pool + answered])
+    order = farthest_first(x[: len(pool)], len(pool), x[len(pool) :])
+    top = PRIORITY_SCALE + len(pool)
+    return {pool[i]: top - rank for rank, i in enumerate(order)}
+
+
+def plan_routing(conn: Connection, project: dict[str, Any], cfg: AIFirst, *, diversity: bool = False) -> Plan:
+    """What a routing run would do; with ``diversity``, the people's queue is also spread out in
+    the local model's embedding space (:func:`_diverse_priorities`)."""
     data = _Data(conn, project, cfg)
     table, bar, source = _trust_table(data, cfg)
     plan = Plan(bar=bar, bar_source=source, trust=table)
     if not data.questions:
         return plan
     by_key = {(r["model"], r["question"], r["answer"]): r for r in table}
+    people: dict[int, int] = {}  # records left to people → their priority
+    current: dict[int, int] = {}
     for rec in data.records:
         rid = int(rec["id"])
         if rec["is_gold"] or rec["status"] == "done":
@@ -277,9 +314,13 @@ def plan_routing(conn: Connection, project: dict[str, Any], cfg: AIFirst) -> Pla
             else:
                 plan.settle.append({"record_id": rid, "consensus": settled})
                 continue
-        priority = priority_of(data.project_id, rid, uncertainty)
-        if priority != rec["priority"]:
-            plan.priorities[rid] = priority
+        people[rid] = priority_of(data.project_id, rid, uncertainty)
+        current[rid] = rec["priority"]
+    if diversity:
+        diverse = _diverse_priorities(conn, data, cfg, people)
+        people.update(diverse)
+        plan.diverse = len(diverse)
+    plan.priorities = {rid: p for rid, p in people.items() if p != current[rid]}
     return plan
 
 
@@ -309,7 +350,7 @@ def route(
     # Planning reads the whole project: in a read transaction, so writers are not held up; the
     # writes then settle only records still open, unanswered and unleased (checked as they are made).
     with store.read() as conn:
-        plan = plan_routing(conn, project, cfg)
+        plan = plan_routing(conn, project, cfg, diversity=True)
     decided = {int(r["record_id"]): r["consensus"] for r in plan.settle}
     with store.tx() as conn:
         settled = ai_store.settle_by_models(conn, pid, plan.settle)
@@ -335,6 +376,7 @@ def route(
             "settled": len(settled),
             "audited": len(plan.audit),
             "reprioritised": len(plan.priorities),
+            "diverse": plan.diverse,
             "trusted": [f"{r['model']}:{r['question']}={r['answer']}" for r in plan.trust if r["trusted"]],
         }
         audit(conn, actor, ev.TRUST_ESTIMATED, "project", pid, project_id=pid, after=summary)
@@ -449,3 +491,35 @@ def queue_due_routes(store: Store, *, submit: bool = True) -> list[int]:
             if n >= cfg.reroute_after and not busy:
                 due.append(int(project["id"]))
     return [int(jobs.enqueue(store, SYSTEM, pid, "route", submit=submit)["id"]) for pid in due]
+
+
+def queue_due_trains(store: Store, *, submit: bool = True) -> list[int]:
+    """Queue a ``train`` job (the parameters of the project's last one) for each AI-first project
+    whose local model is behind: ``retrain_after`` records or more got a new consensus of people
+    since it was trained (and none is queued). Returns the jobs queued."""
+    from assay.services import jobs
+    from assay.services.actors import SYSTEM
+    from assay.store import projects as proj_store
+
+    due: list[tuple[int, dict[str, Any]]] = []
+    with store.read() as conn:
+        for project in proj_store.list_projects(conn, limit=100_000):
+            cfg = compiled(project).schema.workflow.ai_first
+            if cfg is None or cfg.retrain_after is None:
+                continue
+            pid = int(project["id"])
+            trained = ai_store.last_job(conn, pid, "train")
+            if trained is None:
+                continue
+            n, busy = ai_store.consensus_since(conn, pid, "train", trained["created_at"])
+            if n >= cfg.retrain_after and not busy:
+                due.append((pid, dict(trained["params"] or {})))
+    return [
+        int(jobs.enqueue(store, SYSTEM, pid, "train", params, submit=submit)["id"]) for pid, params in due
+    ]
+
+
+def queue_due(store: Store, *, submit: bool = True) -> list[int]:
+    """The retraining and the routing that new answers made due (the job runners call this now and
+    then): local models first, so that a routing queued with them may use the new one."""
+    return queue_due_trains(store, submit=submit) + queue_due_routes(store, submit=submit)

@@ -409,7 +409,7 @@ job_kind(
         _run_route,
         _prepare_route,
         description="AI-first routing: estimate trust, settle what trusted models agree on, order the "
-        "people's queue by uncertainty",
+        "people's queue by uncertainty and diversity by embeddings",
     )
 )
 

@@ -41,8 +41,8 @@ TASK = "assay.run_job"
 QUEUE = "assay"
 # A SQLite run that has not beaten for this long is taken over (its process is gone).
 STALE_AFTER = 60.0
-# How often the runners look for AI-first projects due for routing (ai_first.reroute_after), in
-# seconds ($ASSAY_DUE_ROUTES_EVERY).
+# How often the runners look for AI-first projects due for routing or retraining
+# (ai_first.reroute_after, ai_first.retrain_after), in seconds ($ASSAY_DUE_ROUTES_EVERY).
 DUE_ROUTES_EVERY = float(os.environ.get("ASSAY_DUE_ROUTES_EVERY", "30"))
 
 _RUNNERS: dict[str, InProcessRunner] = {}
@@ -116,7 +116,7 @@ class InProcessRunner:
             try:
                 if time.monotonic() >= next_due:
                     next_due = time.monotonic() + DUE_ROUTES_EVERY
-                    ai_first.queue_due_routes(self.store)
+                    ai_first.queue_due(self.store)
                 self.run_pending()
             except Exception:  # a database hiccup must not end the runner
                 log.exception("the job runner failed; it goes on")
@@ -204,7 +204,7 @@ async def _rescue(app: Any, store: Store, every: float, stalled_after: float) ->
         if time.monotonic() >= next_due:
             next_due = time.monotonic() + DUE_ROUTES_EVERY
             with contextlib.suppress(Exception):
-                for job_id in await asyncio.to_thread(ai_first.queue_due_routes, store, submit=False):
+                for job_id in await asyncio.to_thread(ai_first.queue_due, store, submit=False):
                     await (
                         app.tasks[TASK]
                         .configure(queueing_lock=f"assay-job-{job_id}")

@@ -15,6 +15,9 @@ from assay.store.types import IN_CHUNK, utcnow
 __all__ = [
     "audited_records",
     "answers_since",
+    "consensus_since",
+    "last_job",
+    "record_fields",
     "human_answers",
     "labelled_records",
     "model_costs",
@@ -203,3 +206,46 @@ def answers_since(conn: Connection, project_id: int, action: str) -> tuple[int, 
         )
     ).scalar()
     return n, bool(busy)
+
+
+def last_job(conn: Connection, project_id: int, kind: str) -> dict[str, Any] | None:
+    """The project's last succeeded job of that kind (``params``, ``result``, ``created_at``)."""
+    from assay.store.tables import jobs
+
+    row = conn.execute(
+        sa.select(jobs.c.id, jobs.c.params, jobs.c.result, jobs.c.created_at)
+        .where(jobs.c.project_id == project_id, jobs.c.kind == kind, jobs.c.state == "succeeded")
+        .order_by(jobs.c.id.desc())
+        .limit(1)
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def consensus_since(conn: Connection, project_id: int, kind: str, at: Any) -> tuple[int, bool]:
+    """Records whose consensus of people (not the models' own) changed after ``at``, and whether a
+    job of that kind of the project is queued or running."""
+    from assay.store.tables import jobs
+
+    n = conn.execute(
+        sa.select(sa.func.count()).where(
+            consensus.c.project_id == project_id,
+            consensus.c.method != "ai_first",
+            consensus.c.updated_at > at,
+        )
+    ).scalar()
+    busy = conn.execute(
+        sa.select(sa.func.count()).where(
+            jobs.c.project_id == project_id, jobs.c.kind == kind, jobs.c.state.in_(("queued", "running"))
+        )
+    ).scalar()
+    return int(n or 0), bool(busy)
+
+
+def record_fields(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The fields of the records named."""
+    out: dict[int, dict[str, Any]] = {}
+    ids = list(ids)
+    for i in range(0, len(ids), IN_CHUNK):
+        q = sa.select(records.c.id, records.c.fields).where(records.c.id.in_(ids[i : i + IN_CHUNK]))
+        out.update({int(r[0]): r[1] or {} for r in conn.execute(q)})
+    return out
