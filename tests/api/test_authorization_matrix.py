@@ -180,6 +180,7 @@ def _body(world: World, method: str, path: str, scope: str) -> dict[str, Any]:
         ("POST", "/projects/{project_id}/imports"): {
             "files": {"file": ("m.jsonl", b'{"id": "imp", "text": "x"}\n')}
         },
+        ("POST", "/projects/{project_id}/media"): {"files": {"file": ("x.wav", b"RIFF....WAVEfmt ")}},
         ("POST", "/projects/{project_id}/jobs"): {"json": {"kind": "consensus"}},
         ("POST", "/records/{record_id}/suggestions"): {
             "json": {"suggestions": [{"question": "label", "value": "a"}]}

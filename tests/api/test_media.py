@@ -173,3 +173,30 @@ def test_a_path_out_of_the_roots_is_never_served(media: Media) -> None:
     later.unlink()
     os.symlink(media.outside / "secret.png", later)
     assert media.get(media.record("later"), "photo").status_code == 403
+
+
+def test_an_uploaded_file_is_stored_by_its_content_and_served(media: Media) -> None:
+    c = media.live.client(media.token)
+    up = c.post(f"/projects/{media.project}/media", files={"file": ("../../evil name.PNG", png(12, 7))})
+    assert up.status_code == 201, up.text
+    saved = up.json()
+    assert saved["path"].startswith(f"media/uploads/{media.project}/") and saved["path"].endswith(".png")
+    assert ".." not in saved["path"] and "evil" not in saved["path"]
+    assert (saved["width"], saved["height"], saved["content_type"]) == (12, 7, "image/png")
+    again = c.post(f"/projects/{media.project}/media", files={"file": ("other.png", png(12, 7))})
+    assert again.json()["path"] == saved["path"]  # the same bytes are stored once
+    r = media.add([{"id": "u", "photo": {"url": saved["path"], "width": 12, "height": 7}}])
+    assert r.status_code == 201, r.text
+    assert media.get(media.record("u"), "photo").content == png(12, 7)
+    bad = c.post(f"/projects/{media.project}/media", files={"file": ("notes.html", b"<script>")})
+    assert bad.status_code == 422 and "not an image, audio or video" in bad.text
+    fake = c.post(f"/projects/{media.project}/media", files={"file": ("x.png", b"not a png")})
+    assert fake.status_code == 422 and "not an image" in fake.text
+    assert sorted(p.name for p in (media.home / "media" / "uploads" / str(media.project)).iterdir()) == [
+        Path(saved["path"]).name
+    ]  # nothing left of the refused ones
+    worker = media.live.client(make_user(media.live.store, "up-worker", role="annotator")[1])
+    assert (
+        worker.post(f"/projects/{media.project}/media", files={"file": ("a.png", png(2, 2))}).status_code
+        == 403
+    )

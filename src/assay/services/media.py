@@ -112,7 +112,7 @@ def image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             return int(im.width), int(im.height)
-    except (UnidentifiedImageError, OSError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValidationError(f"{path.name} is not an image Pillow can read ({e})") from None
 
 

@@ -1,4 +1,4 @@
-"""A record's local media file (image, audio, video), for those who may see the record.
+"""A record's local media file (image, audio, video), for those who may see the record; uploads.
 
 Only a file the record's field names is served, and only from the media roots
 (:mod:`assay.services.media`); audio and video answer HTTP range requests (seeking)."""
@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, File, Path, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, SettingsDep, StoreDep
-from assay.services import media
+from assay.api.routes import out
+from assay.services import media, media_uploads
 
 router = APIRouter(tags=["records"])
 
@@ -40,3 +41,18 @@ def record_media(
     return FileResponse(
         found.path, media_type=found.content_type, headers={"Cache-Control": "private, max-age=300"}
     )
+
+
+@router.post("/projects/{project_id}/media", status_code=201, **access("project:manager"))
+def upload_media(
+    project_id: Id,
+    file: Annotated[UploadFile, File(description="an image, audio or video file")],
+    actor: CurrentActor,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> Response:
+    """Store a media file in the data directory; a record's media field then names its ``path``."""
+    saved = media_uploads.save_upload(
+        store, actor, settings.home.resolve(), project_id, file.filename or "upload", file.file
+    )
+    return out(saved, 201)
