@@ -257,3 +257,39 @@ def test_workers_queue_the_routing_people_made_due(pg: Store, workers: Workers) 
         time.sleep(0.05)
     assert _wait_state(pg, routes[0]["id"], ("succeeded", "failed"), workers.log)["state"] == "succeeded"
     assert ai_first.queue_due_routes(pg, submit=False) == []
+
+
+def test_workers_retrain_the_local_model_new_consensus_made_due(
+    pg: Store, workers: Workers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.services import ai_first, dispatch
+
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path / "home"))
+    workers.env["ASSAY_HOME"] = str(tmp_path / "home")
+    workers.env["ASSAY_DUE_ROUTES_EVERY"] = "0.2"
+    ai = {"reroute_after": None, "retrain_after": 2}
+    p = make_project(pg, {**TEXT_SCHEMA, "name": "retrain", "workflow": {"overlap": 1, "ai_first": ai}})
+    rows = [{"id": f"g{i}", "text": f"gold {i}", "gold": {"sentiment": ["positive", "negative"][i % 2]}}
+            for i in range(2)] + [{"id": f"r{i}", "text": f"t{i}"} for i in range(5)]  # fmt: skip
+    imports.import_rows(pg, SYSTEM, p["id"], enumerate(rows, 1))
+    first = jobs.enqueue(
+        pg, SYSTEM, p["id"], "train", {"question": "sentiment", "name": "due-model"}, submit=False
+    )
+    assert jobs.run_job(pg, first["id"]) == "succeeded"
+    person, _ = make_user(pg, "retrain-person")
+    for _ in range(2):
+        lease = dispatch.next_assignment(pg, person, p["id"])
+        assert lease is not None
+        dispatch.submit_response(pg, person, lease["assignment_id"], {"sentiment": "positive"})
+    workers.start()
+    deadline = time.monotonic() + 120
+    while not (
+        again := [
+            j for j in jobs.list_jobs(pg, SYSTEM, p["id"]) if j["kind"] == "train" and j["id"] != first["id"]
+        ]
+    ):
+        assert time.monotonic() < deadline, workers.log.read_text()[-3000:]
+        time.sleep(0.05)
+    done = _wait_state(pg, again[0]["id"], ("succeeded", "failed"), workers.log)
+    assert done["state"] == "succeeded" and done["result"]["trained_on"] == 4  # 2 gold + 2 people
+    assert ai_first.queue_due(pg, submit=False) == []
