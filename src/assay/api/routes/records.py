@@ -12,7 +12,7 @@ from assay.api.routes import out
 from assay.api.schemas import ConsensusIn, SuggestionsIn
 from assay.domain.errors import Conflict, ValidationError
 from assay.domain.numbers import MAX_ID
-from assay.services import consensus, leaderboard, records, stats, trajectory_stats
+from assay.services import consensus, datacard, leaderboard, records, stats, trajectory_stats
 
 router = APIRouter(tags=["records"])
 
@@ -119,6 +119,20 @@ def agent_stats(
     except ValidationError as e:
         raise _no_question(e, question) from None
     return out(figures.to_dict())
+
+
+@router.get("/projects/{project_id}/datacard", **access("project:manager"))
+def project_datacard(
+    project_id: Id,
+    actor: CurrentActor,
+    store: StoreDep,
+    license: Annotated[str, Query(max_length=100, description="the data's licence (SPDX id)")] = "other",
+    language: Annotated[list[str] | None, Query(description="languages of the data (ISO 639-1)")] = None,
+) -> Response:
+    text, figures = datacard.datacard(
+        store, actor, project_id, license=license, languages=tuple(language or ())
+    )
+    return out({"markdown": text, "figures": figures, "agreement_svg": datacard.agreement_svg(figures)})
 
 
 @router.get("/projects/{project_id}/events", **access("project:manager"))
