@@ -185,3 +185,34 @@ def test_coco_in_and_out_from_the_command_line(cli_db: list[str], tmp_path: Path
     doc = json.loads(dest.read_text())
     assert len(doc["images"]) == 2 and len(doc["annotations"]) == 50
     assert doc["images"][0]["file_name"].startswith("media/val2017/")
+
+
+def test_yolo_in_and_out_from_the_command_line(cli_db: list[str], tmp_path: Path) -> None:
+    from tests.formats.test_yolo import dataset
+
+    home = tmp_path / "home"
+    run("init", *cli_db, "--home", str(home), "--json")
+    root = dataset(home / "media" / "ds")
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        "name: det\nfields: [{name: image, type: image}]\n"
+        "questions: [{name: objects, type: bbox, field: image, labels: [person, car]}]\n"
+    )
+    run("project", "create", "--schema", str(schema), *cli_db, "--home", str(home))
+    out = run("import", "det", str(root), "--media-prefix", "media/ds/", *cli_db, "--home", str(home))
+    assert "3 new" in out
+    dest = tmp_path / "yolo-out"
+    run(
+        "export",
+        "det",
+        "--format",
+        "yolo",
+        "--coco-from",
+        "suggestions",
+        "--out",
+        str(dest),
+        *cli_db,
+        "--home",
+        str(home),
+    )
+    assert sorted(p.name for p in (dest / "labels" / "train").iterdir()) == ["a.txt", "b.txt"]

@@ -15,16 +15,19 @@ def import_(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     file: Annotated[Path, typer.Argument(help="File of records.")],
     format: Annotated[
-        str, typer.Option("--format", help="auto, jsonl, json, csv, parquet or coco.")
+        str,
+        typer.Option(
+            "--format", help="auto, jsonl, json, csv, parquet, coco or yolo (a data.yaml or its folder)."
+        ),
     ] = "auto",
     coco_as: Annotated[
-        str, typer.Option(help="COCO: the annotations become suggestions, answers or gold.")
+        str, typer.Option(help="COCO and YOLO: the annotations become suggestions, answers or gold.")
     ] = "suggestions",
     annotator: Annotated[
-        str | None, typer.Option(help="COCO answers: the user of annotations that name none.")
+        str | None, typer.Option(help="COCO and YOLO answers: the user of annotations that name none.")
     ] = None,
     media_prefix: Annotated[
-        str, typer.Option(help="COCO: put this before each image's file_name (media/coco/).")
+        str, typer.Option(help="COCO and YOLO: put this before each image's path (media/coco/).")
     ] = "",
     home: HomeOpt = None,
     db: DbOpt = None,
@@ -59,9 +62,12 @@ def import_(
 def export(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     out: Annotated[Path, typer.Option("--out", help="Output file.")],
-    format: Annotated[str, typer.Option("--format", help="jsonl, json, csv, parquet or coco.")] = "jsonl",
+    format: Annotated[
+        str, typer.Option("--format", help="jsonl, json, csv, parquet, coco or yolo (--out is a folder).")
+    ] = "jsonl",
     coco_from: Annotated[
-        str, typer.Option(help="COCO: annotations from consensus, answers (each), suggestions or gold.")
+        str,
+        typer.Option(help="COCO and YOLO: annotations from consensus, answers (COCO), suggestions or gold."),
     ] = "consensus",
     lineage: Annotated[
         bool, typer.Option(help="Add lineage: who answered when, versions, suggestions kept.")

@@ -55,14 +55,16 @@ _SUFFIXES = {
     ".pq": "parquet",
 }
 
-# COCO is one JSON document laid out for a project's image field and box/polygon questions: the
+# COCO (one JSON document) and YOLO (a folder) are laid out for a project's image field and box/polygon questions: the
 # import and export services read and write it with assay.formats.coco, never as rows.
-DOCUMENT_FORMATS = ("coco",)
+DOCUMENT_FORMATS = ("coco", "yolo")
 IMPORT_FORMATS = (*_READERS, *DOCUMENT_FORMATS)
 EXPORT_FORMATS = (*_WRITERS, *DOCUMENT_FORMATS)
 
 
 def detect_format(path: Path, fmt: str = "auto") -> str:
+    if fmt == "auto" and (path.is_dir() or path.name in ("data.yaml", "data.yml")):
+        return "yolo"
     if fmt != "auto":
         if fmt not in IMPORT_FORMATS:
             raise ValidationError(

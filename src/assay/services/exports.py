@@ -26,6 +26,7 @@ from assay.domain.schema import ProjectSchema
 from assay.formats import open_writer
 from assay.formats.atomic import atomic_output
 from assay.formats.coco import CocoTarget, write_coco
+from assay.formats.yolo import write_yolo
 from assay.services.actors import Actor
 from assay.services.audit import audit
 from assay.services.policies import load_project
@@ -190,6 +191,8 @@ def export_file(
         if fmt == "coco":  # one document: images, annotations (from ``coco_from``), categories
             with atomic_output(path) as tmp:
                 n = write_coco(tmp, iter_export_rows(conn, pid), CocoTarget.of(schema), coco_from)
+        elif fmt == "yolo":  # a folder: data.yaml and labels/*.txt
+            n = write_yolo(path, iter_export_rows(conn, pid), CocoTarget.of(schema), coco_from)
         else:
             n = _write_rows(conn, pid, schema, path, fmt, lineage, csv_formulas, on_progress, total)
     if on_progress is not None:

@@ -26,6 +26,7 @@ from assay.domain.schema import ProjectSchema
 from assay.domain.trajectory_checks import PRECHECK_MODEL, as_step_review, run_checks
 from assay.formats import detect_format, open_source
 from assay.formats.coco import CocoOptions, CocoTarget, read_coco
+from assay.formats.yolo import read_yolo
 from assay.services.actors import ROLE_RANK, Actor
 from assay.services.audit import audit
 from assay.services.dispatch import settle_record
@@ -71,10 +72,12 @@ def import_file(
 
     A file of agent traces (not records) is recognised when its columns do not fit: the error
     names its trace format and the command that imports it (``assay import-traces``)."""
-    if detect_format(path, fmt) == "coco":
+    found = detect_format(path, fmt) if path.exists() else fmt
+    if found in ("coco", "yolo"):
         with store.read() as conn:
             schema = ProjectSchema.from_dict(load_project(conn, actor, project_ref, need="manager")["schema"])
-        source = read_coco(path, str(path), CocoTarget.of(schema), coco or CocoOptions())
+        read = read_coco if found == "coco" else read_yolo
+        source = read(path, str(path), CocoTarget.of(schema), coco or CocoOptions())
     else:
         source = open_source(path, fmt)
     try:
