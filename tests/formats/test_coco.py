@@ -194,3 +194,47 @@ def test_a_polygon_project_refuses_rle_masks(store: Store) -> None:
             store, SYSTEM, p["id"], SAMPLE / "panoptic_coco_detection_format.json", fmt="coco"
         )
     assert e.value.field == "annotations[0].segmentation" and "RLE" in e.value.message
+
+
+KEYPOINTS = (
+    Path(__file__).resolve().parents[3]
+    / "shared/data/boxes/coco_person_keypoints_excerpt/dataset/coco_test/annotations/person_keypoints_train2017.json"
+)
+
+
+def test_person_keypoints_come_in_and_go_back_out(store: Store, tmp_path: Path) -> None:
+    src = json.loads(KEYPOINTS.read_text())
+    names = src["categories"][0]["keypoints"]
+    p = make_project(
+        store,
+        {
+            "name": "people",
+            "fields": [{"name": "image", "type": "image"}],
+            "questions": [
+                {"name": "boxes", "type": "bbox", "field": "image", "labels": ["person"]},
+                {
+                    "name": "pose",
+                    "type": "keypoints",
+                    "field": "image",
+                    "labels": ["person"],
+                    "keypoint_names": names,
+                },
+            ],
+        },
+    )
+    report = imports.import_file(store, SYSTEM, p["id"], KEYPOINTS, fmt="coco", coco=CocoOptions(as_="gold"))
+    assert report.rows == len(src["images"])
+    first = src["annotations"][0]
+    with store.read() as conn:
+        rec = rec_store.get_record_by_external_id(conn, p["id"], str(first["image_id"]))
+    assert rec is not None
+    [pose] = [k for k in rec["gold"]["pose"] if k["id"] == first["id"]]
+    kp = first["keypoints"]
+    assert pose["points"][0] == [kp[0], kp[1], kp[2]] and len(pose["points"]) == 17
+    out = tmp_path / "people.json"
+    exports.export_file(store, SYSTEM, p["id"], out, fmt="coco", coco_from="gold")
+    back = {a["id"]: a for a in json.loads(out.read_text())["annotations"]}
+    for a in src["annotations"]:
+        assert back[a["id"]]["keypoints"] == a["keypoints"]
+        assert back[a["id"]]["num_keypoints"] == a["num_keypoints"]
+        assert back[a["id"]]["bbox"] == a["bbox"]

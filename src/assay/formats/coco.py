@@ -48,6 +48,7 @@ class CocoTarget:
     bbox: str | None
     polygon: str | None
     labels: tuple[str, ...]
+    keypoints: str | None = None
 
     @classmethod
     def of(cls, schema: ProjectSchema) -> CocoTarget:
@@ -58,16 +59,24 @@ class CocoTarget:
         on = [q for q in schema.questions if getattr(q, "field", None) == field]
         bbox = next((q for q in on if q.type == "bbox"), None)
         poly = next((q for q in on if q.type == "polygon"), None)
-        if bbox is None and poly is None:
+        kps = next((q for q in on if q.type == "keypoints"), None)
+        if bbox is None and poly is None and kps is None:
             raise ValidationError(
-                f"COCO needs a bbox or polygon question on the image field {field!r}", field="format"
+                f"COCO needs a bbox, polygon or keypoints question on the image field {field!r}",
+                field="format",
             )
         labels: list[str] = []
-        for q in (bbox, poly):
+        for q in (bbox, poly, kps):
             for value in getattr(q, "label_values", []) if q is not None else []:
                 if value not in labels:
                     labels.append(value)
-        return cls(field, bbox.name if bbox else None, poly.name if poly else None, tuple(labels))
+        return cls(
+            field,
+            bbox.name if bbox else None,
+            poly.name if poly else None,
+            tuple(labels),
+            kps.name if kps else None,
+        )
 
 
 def _bad(name: str, where: str, message: str) -> ValidationError:
@@ -156,6 +165,13 @@ def read_coco(path: Path, name: str, target: CocoTarget, options: CocoOptions) -
                 points = [[flat[j], flat[j + 1]] for j in range(0, len(flat), 2)]
                 per.setdefault(target.polygon, []).append({"points": points, "label": label} | extra)
 
+        kp = a.get("keypoints")
+        if target.keypoints is not None and kp:
+            if not (isinstance(kp, list) and len(kp) % 3 == 0 and all(_num(x) for x in kp)):
+                raise _bad(name, f"{w}.keypoints", "must be [x1, y1, v1, x2, y2, v2, …]")
+            points = [[kp[j], kp[j + 1], int(kp[j + 2])] for j in range(0, len(kp), 3)]
+            per.setdefault(target.keypoints, []).append({"points": points, "label": label} | extra)
+
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         for place, (iid, im) in enumerate(images.items(), 1):
             media: dict[str, Any] = {"url": options.media_prefix + im["file_name"]}
@@ -212,7 +228,7 @@ def write_coco(
             sets = [(r.get("values") or {}, r.get("user")) for r in row.get("responses") or []]
         for values, who in sets:
             by_id: dict[Any, dict[str, Any]] = {}  # a box and a polygon of one annotation: one again
-            for q in (target.bbox, target.polygon):
+            for q in (target.bbox, target.polygon, target.keypoints):
                 for r in _regions(values.get(q)) if q else []:
                     rid = r.get("id")
                     ann = by_id.get(rid) if rid is not None else None
@@ -227,6 +243,14 @@ def write_coco(
                     if q == target.bbox:
                         ann["bbox"] = [r["x"], r["y"], r["w"], r["h"]]
                         ann["area"] = r["w"] * r["h"]
+                    elif q == target.keypoints:
+                        pts = r.get("points") or []
+                        ann["keypoints"] = [c for p in pts for c in (p[0], p[1], p[2] if len(p) > 2 else 2)]
+                        ann["num_keypoints"] = sum(1 for p in pts if len(p) < 3 or p[2] > 0)
+                        seen = [p for p in pts if len(p) < 3 or p[2] > 0] or pts
+                        xs, ys = [p[0] for p in seen], [p[1] for p in seen]
+                        ann.setdefault("bbox", [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)])
+                        ann.setdefault("area", ann["bbox"][2] * ann["bbox"][3])
                     else:
                         flat = [c for p in r.get("points") or [] for c in p[:2]]
                         xs, ys = flat[0::2], flat[1::2]
