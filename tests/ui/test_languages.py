@@ -42,6 +42,7 @@ def test_arabic_from_the_browser_labels_a_record(
     page.get_by_role("button", name="دخول").click()
     page.get_by_role("link", name="المشاريع").wait_for()
     page.get_by_role("heading", name="المشاريع").wait_for()  # the projects page too
+    page.get_by_role("link", name="توسيم").wait_for()  # the list arrives after the heading
     assert page.get_by_role("link", name="توسيم").count() == 1
     page.goto(f"/#/p/{project['id']}/work")
     page.locator("[data-testid=record]").wait_for()
