@@ -91,3 +91,25 @@ def test_judge_and_eval_with_every_call_failing_exit_1(
     ev = runner.invoke(app, ["eval", "run", "bench", "-m", "model-strong", "--no-cache", "--db", db_url])
     assert ev.exit_code == 1, ev.output
     assert "every model call failed" in ev.output and "model-strong" in ev.output
+
+
+def test_prelabel_with_every_call_failing_says_why_and_exits_1(
+    offline: FakeLLM, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("on PostgreSQL a job waits for `assay worker` (tests/jobs run those)")
+    monkeypatch.setenv("ASSAY_MODEL_ENDPOINTS", offline.base_url)
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        "name: s\nfields: [{name: text, type: text}]\n"
+        "questions: [{name: sentiment, type: label, options: [positive, negative]}]\n"
+    )
+    assert runner.invoke(app, ["project", "create", "--schema", str(schema), "--db", db_url]).exit_code == 0
+    data = tmp_path / "r.jsonl"
+    data.write_text('{"id": "t1", "text": "great"}\n')
+    assert runner.invoke(app, ["import", "s", str(data), "--db", db_url]).exit_code == 0
+    result = runner.invoke(
+        app, ["prelabel", "s", "--model", "m", "--endpoint", offline.base_url, "--db", db_url]
+    )
+    assert result.exit_code == 1, result.output
+    assert "every item of job" in result.output and "injected 401" in result.output

@@ -18,6 +18,7 @@ from assay.cli.common import (
     HomeOpt,
     JsonOpt,
     console,
+    err_console,
     new_app,
     open_cli_store,
     print_json,
@@ -150,11 +151,17 @@ def start_job(
             job = _follow(store, actor, job)
     if as_json:
         print_json(job)
-        return
-    console.print(_line(job), markup=False, highlight=False)
-    if job.get("result"):
-        console.print_json(json.dumps(job["result"], default=str))
+    else:
+        console.print(_line(job), markup=False, highlight=False)
+        if job.get("result"):
+            console.print_json(json.dumps(job["result"], default=str))
     if job["state"] == "failed":
+        raise typer.Exit(1)
+    if job["state"] == "succeeded" and not job.get("done") and job.get("failed"):
+        # every item failed (a model server down, say): say why and exit 1, as model commands do
+        err_console.print(f"error: every item of job {job['id']} failed", markup=False, highlight=False)
+        for e in (job.get("item_errors") or [])[:5]:
+            err_console.print(f"  {e}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 
