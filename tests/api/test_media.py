@@ -5,6 +5,7 @@ roots and a declared image size the file does not have, naming line and field.""
 from __future__ import annotations
 
 import io
+import json
 import os
 import wave
 from collections.abc import Iterator
@@ -200,3 +201,26 @@ def test_an_uploaded_file_is_stored_by_its_content_and_served(media: Media) -> N
         worker.post(f"/projects/{media.project}/media", files={"file": ("a.png", png(2, 2))}).status_code
         == 403
     )
+
+
+def test_coco_comes_in_over_http_with_its_images_checked(media: Media) -> None:
+    doc = {
+        "images": [{"id": 5, "file_name": "cat.png", "width": 40, "height": 30}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [{"id": 9, "image_id": 5, "category_id": 1, "bbox": [1, 2, 10, 10]}],
+    }
+    c = media.live.client(media.token)
+    files = {"file": ("boxes.json", json.dumps(doc).encode())}
+    form = {"format": "coco", "coco_as": "gold", "media_prefix": "media/"}
+    r = c.post(f"/projects/{media.project}/imports", files=files, data=form)
+    assert r.status_code == 201, r.text
+    rec = c.get(f"/records/{media.record('5')}").json()
+    assert rec["gold"]["boxes"][0]["id"] == 9 and rec["fields"]["photo"]["url"] == "media/cat.png"
+    r = c.post(f"/projects/{media.project}/imports", files=files, data=form | {"media_prefix": "nope/"})
+    assert (
+        r.status_code == 422 and r.json()["file"] == "boxes.json" and "no media file nope/cat.png" in r.text
+    )
+    exported = c.get(f"/projects/{media.project}/export", params={"format": "coco"})
+    assert exported.status_code == 200 and exported.headers["content-type"] == "application/json"
+    yolo = c.post(f"/projects/{media.project}/imports", files=files, data={"format": "yolo"})
+    assert yolo.status_code == 422 and "folder" in yolo.text

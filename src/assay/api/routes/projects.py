@@ -20,6 +20,7 @@ from assay.api.errors import BadRequest
 from assay.api.routes import out
 from assay.api.schemas import MemberIn, ProjectIn, ProjectPatch
 from assay.domain.errors import AssayError, ValidationError
+from assay.formats.coco import CocoOptions
 from assay.services import exports, imports, projects
 from assay.services.media import MediaRoots
 
@@ -138,15 +139,31 @@ def import_file(
     store: StoreDep,
     settings: SettingsDep,
     format: Annotated[str, Form()] = "auto",
+    coco_as: Annotated[
+        str, Form(description="COCO: annotations become suggestions, answers or gold")
+    ] = "suggestions",
+    annotator: Annotated[
+        str | None, Form(description="COCO answers: the user of unnamed annotations")
+    ] = None,
+    media_prefix: Annotated[str, Form(description="COCO: put before each image's file_name")] = "",
 ) -> Response:
+    if format == "yolo":
+        raise ValidationError("a YOLO dataset is a folder: import it with `assay import`", field="format")
     name = file.filename or "upload"
+    coco = CocoOptions(as_=coco_as, annotator=annotator, media_prefix=media_prefix)
     with tempfile.TemporaryDirectory(prefix="assay-import-") as tmp:
         path = Path(tmp) / upload_path_name(name)
         with path.open("wb") as fh:
             shutil.copyfileobj(file.file, fh, 1 << 20)
         try:
             report = imports.import_file(
-                store, actor, project_id, path, fmt=format, media=MediaRoots.from_settings(settings)
+                store,
+                actor,
+                project_id,
+                path,
+                fmt=format,
+                media=MediaRoots.from_settings(settings),
+                coco=coco,
             )
         except AssayError as e:
             if e.file == str(path):
