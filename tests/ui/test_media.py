@@ -58,3 +58,34 @@ def test_a_local_image_renders_and_takes_a_box(browser: Any, server: Server) -> 
     assert abs(drawn["x"] - 80) <= 3 and abs(drawn["y"] - 60) <= 3  # the image's own pixels
     assert abs(drawn["w"] - 160) <= 4 and abs(drawn["h"] - 120) <= 4
     assert not CSP_VIOLATIONS
+
+
+def test_a_local_audio_file_loads_and_seeks(browser: Any, server: Server) -> None:
+    import wave
+
+    (server.home / "media").mkdir(exist_ok=True)
+    with wave.open(str(server.home / "media" / "tone.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x10\x20" * 8000 * 3)  # 3 seconds
+    server.user("audio-boss", "manager")
+    p = server.project(
+        {
+            "name": "local-audio",
+            "fields": [{"name": "call", "type": "audio"}],
+            "questions": [{"name": "parts", "type": "segment", "field": "call", "labels": ["speech"]}],
+        },
+        [{"external_id": "a1", "call": "media/tone.wav"}],
+    )
+    page = login(browser, server, "audio-boss")
+    page.goto(f"/#/p/{p['id']}/work")
+    page.locator("[data-testid=record]").wait_for()
+    page.wait_for_function(
+        "() => { const a = document.querySelector('audio'); return a && a.readyState >= 1; }"
+    )
+    assert abs(page.evaluate("document.querySelector('audio').duration") - 3.0) < 0.05
+    assert page.evaluate("document.querySelector('audio').getAttribute('src')").endswith("/media/call")
+    page.evaluate("document.querySelector('audio').currentTime = 2.5")
+    page.wait_for_function("() => document.querySelector('audio').seekable.end(0) >= 2.9")
+    assert not CSP_VIOLATIONS
