@@ -17,17 +17,18 @@ def import_(
     format: Annotated[
         str,
         typer.Option(
-            "--format", help="auto, jsonl, json, csv, parquet, coco or yolo (a data.yaml or its folder)."
+            "--format",
+            help="auto, jsonl, json, csv, parquet, coco, yolo (a data.yaml or its folder) or voc (XML files).",
         ),
     ] = "auto",
     coco_as: Annotated[
-        str, typer.Option(help="COCO and YOLO: the annotations become suggestions, answers or gold.")
+        str, typer.Option(help="COCO, YOLO, VOC: the annotations become suggestions, answers or gold.")
     ] = "suggestions",
     annotator: Annotated[
-        str | None, typer.Option(help="COCO and YOLO answers: the user of annotations that name none.")
+        str | None, typer.Option(help="COCO, YOLO, VOC answers: the user of annotations that name none.")
     ] = None,
     media_prefix: Annotated[
-        str, typer.Option(help="COCO and YOLO: put this before each image's path (media/coco/).")
+        str, typer.Option(help="COCO, YOLO, VOC: put this before each image's path (media/coco/).")
     ] = "",
     home: HomeOpt = None,
     db: DbOpt = None,
@@ -63,11 +64,16 @@ def export(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     out: Annotated[Path, typer.Option("--out", help="Output file.")],
     format: Annotated[
-        str, typer.Option("--format", help="jsonl, json, csv, parquet, coco or yolo (--out is a folder).")
+        str,
+        typer.Option(
+            "--format", help="jsonl, json, csv, parquet, coco, yolo or voc (yolo, voc: --out is a folder)."
+        ),
     ] = "jsonl",
     coco_from: Annotated[
         str,
-        typer.Option(help="COCO and YOLO: annotations from consensus, answers (COCO), suggestions or gold."),
+        typer.Option(
+            help="COCO, YOLO, VOC: annotations from consensus, answers (COCO), suggestions or gold."
+        ),
     ] = "consensus",
     lineage: Annotated[
         bool, typer.Option(help="Add lineage: who answered when, versions, suggestions kept.")

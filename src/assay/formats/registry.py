@@ -57,7 +57,7 @@ _SUFFIXES = {
 
 # COCO (one JSON document) and YOLO (a folder) are laid out for a project's image field and box/polygon questions: the
 # import and export services read and write it with assay.formats.coco, never as rows.
-DOCUMENT_FORMATS = ("coco", "yolo")
+DOCUMENT_FORMATS = ("coco", "yolo", "voc")
 IMPORT_FORMATS = (*_READERS, *DOCUMENT_FORMATS)
 EXPORT_FORMATS = (*_WRITERS, *DOCUMENT_FORMATS)
 

@@ -26,6 +26,7 @@ from assay.domain.schema import ProjectSchema
 from assay.formats import open_writer
 from assay.formats.atomic import atomic_output
 from assay.formats.coco import CocoTarget, write_coco
+from assay.formats.voc import write_voc
 from assay.formats.yolo import write_yolo
 from assay.services.actors import Actor
 from assay.services.audit import audit
@@ -191,6 +192,8 @@ def export_file(
         if fmt == "coco":  # one document: images, annotations (from ``coco_from``), categories
             with atomic_output(path) as tmp:
                 n = write_coco(tmp, iter_export_rows(conn, pid), CocoTarget.of(schema), coco_from)
+        elif fmt == "voc":  # a folder of <external_id>.xml
+            n = write_voc(path, iter_export_rows(conn, pid), CocoTarget.of(schema), coco_from)
         elif fmt == "yolo":  # a folder: data.yaml and labels/*.txt
             n = write_yolo(path, iter_export_rows(conn, pid), CocoTarget.of(schema), coco_from)
         else:

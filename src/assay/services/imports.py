@@ -26,6 +26,7 @@ from assay.domain.schema import ProjectSchema
 from assay.domain.trajectory_checks import PRECHECK_MODEL, as_step_review, run_checks
 from assay.formats import detect_format, open_source
 from assay.formats.coco import CocoOptions, CocoTarget, read_coco
+from assay.formats.voc import read_voc
 from assay.formats.yolo import read_yolo
 from assay.services.actors import ROLE_RANK, Actor
 from assay.services.audit import audit
@@ -73,10 +74,10 @@ def import_file(
     A file of agent traces (not records) is recognised when its columns do not fit: the error
     names its trace format and the command that imports it (``assay import-traces``)."""
     found = detect_format(path, fmt) if path.exists() else fmt
-    if found in ("coco", "yolo"):
+    if found in ("coco", "yolo", "voc"):
         with store.read() as conn:
             schema = ProjectSchema.from_dict(load_project(conn, actor, project_ref, need="manager")["schema"])
-        read = read_coco if found == "coco" else read_yolo
+        read = {"coco": read_coco, "yolo": read_yolo, "voc": read_voc}[found]
         source = read(path, str(path), CocoTarget.of(schema), coco or CocoOptions())
     else:
         source = open_source(path, fmt)

@@ -147,8 +147,10 @@ def import_file(
     ] = None,
     media_prefix: Annotated[str, Form(description="COCO: put before each image's file_name")] = "",
 ) -> Response:
-    if format == "yolo":
-        raise ValidationError("a YOLO dataset is a folder: import it with `assay import`", field="format")
+    if format in ("yolo", "voc"):
+        raise ValidationError(
+            f"a {format} dataset is a folder: import it with `assay import`", field="format"
+        )
     name = file.filename or "upload"
     coco = CocoOptions(as_=coco_as, annotator=annotator, media_prefix=media_prefix)
     with tempfile.TemporaryDirectory(prefix="assay-import-") as tmp:
