@@ -222,5 +222,7 @@ def test_coco_comes_in_over_http_with_its_images_checked(media: Media) -> None:
     )
     exported = c.get(f"/projects/{media.project}/export", params={"format": "coco"})
     assert exported.status_code == 200 and exported.headers["content-type"] == "application/json"
+    gold = c.get(f"/projects/{media.project}/export", params={"format": "coco", "coco_from": "gold"}).json()
+    assert [(a["id"], a["bbox"]) for a in gold["annotations"]] == [(9, [1, 2, 10, 10])]
     yolo = c.post(f"/projects/{media.project}/imports", files=files, data={"format": "yolo"})
     assert yolo.status_code == 422 and "folder" in yolo.text

@@ -187,12 +187,23 @@ def export(
             description="CSV: put a ' before cells a spreadsheet would run as formulas (escape), or not (raw)"
         ),
     ] = "escape",
+    coco_from: Annotated[
+        Literal["consensus", "answers", "suggestions", "gold"],
+        Query(description="COCO: take the annotations from consensus, every answer, the suggestions or gold"),
+    ] = "consensus",
 ) -> FileResponse:
     tmp = tempfile.mkdtemp(prefix="assay-export-")
     path = Path(tmp) / f"project-{project_id}.{'json' if format == 'coco' else format}"
     try:
         exports.export_file(
-            store, actor, project_id, path, fmt=format, lineage=lineage, csv_formulas=csv_formulas
+            store,
+            actor,
+            project_id,
+            path,
+            fmt=format,
+            lineage=lineage,
+            csv_formulas=csv_formulas,
+            coco_from=coco_from,
         )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
