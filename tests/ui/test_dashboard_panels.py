@@ -11,6 +11,12 @@ import pytest
 
 from .conftest import Server, login, shot
 
+# A 1x1 PNG as a data: URL (a bare "a.png" is now a local media path, and must exist).
+PNG = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+    "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
 pytestmark = pytest.mark.browser
 
 STRENGTH = {"gpt-strong": 3, "llama-mid": 2, "tiny-weak": 1}
@@ -162,7 +168,7 @@ def test_agreement_table_shows_boxes_and_spans(browser: Any, server: Server, set
             {
                 "external_id": f"a{i}",
                 "text": "Ada met Grace",
-                "photo": {"url": "a.png", "width": 100, "height": 100},
+                "photo": {"url": PNG, "width": 100, "height": 100},
                 "responses": [
                     {
                         "user": w,
