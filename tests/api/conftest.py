@@ -38,6 +38,7 @@ class Live:
     url: str
     store: Store
     clients: list[httpx.Client] = field(default_factory=list)
+    home: Path | None = None  # the server's data directory
 
     def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -70,7 +71,7 @@ def running(db_url: str, settings: Settings) -> Iterator[Live]:
     while not server.started:
         time.sleep(0.01)
     store = open_store(db_url, migrate=False)
-    live = Live(f"http://127.0.0.1:{config.port}", store)
+    live = Live(f"http://127.0.0.1:{config.port}", store, home=settings.home)
     try:
         yield live
     finally:

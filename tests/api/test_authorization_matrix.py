@@ -159,6 +159,13 @@ def _path_value(world: World, path: str, name: str, actor: Actor | None, scope: 
             ).scalar_one()
     if name == "response_id":
         return world.fresh_answer(scope)["id"]
+    if name == "version":  # a version of the side's project, frozen once
+        from assay.services import datasets
+
+        assert world.live.home is not None
+        if not any(v["name"] == "m" for v in datasets.list_versions(store, SYSTEM, side.project)):
+            datasets.freeze(store, SYSTEM, world.live.home, side.project, name="m")
+        return "m"
     if name == "job_id":
         return jobs.enqueue(store, SYSTEM, side.project, "consensus", submit=False)["id"]
     raise AssertionError(f"the matrix does not know how to fill {{{name}}} of {path}")
@@ -182,6 +189,7 @@ def _body(world: World, method: str, path: str, scope: str) -> dict[str, Any]:
         },
         ("POST", "/projects/{project_id}/media"): {"files": {"file": ("x.wav", b"RIFF....WAVEfmt ")}},
         ("POST", "/projects/{project_id}/jobs"): {"json": {"kind": "consensus"}},
+        ("POST", "/projects/{project_id}/datasets"): {"json": {}},
         ("POST", "/records/{record_id}/suggestions"): {
             "json": {"suggestions": [{"question": "label", "value": "a"}]}
         },

@@ -14,11 +14,21 @@ from assay.cli.common import AssayGroup
 from assay.cli.rlhf import register
 from assay.connectors import CallableConnector
 from assay.domain.errors import Conflict
-from assay.services import imports
+from assay.services import evaluation, imports
 from assay.services.actors import SYSTEM
-from assay.services.evaluation import eval_results, freeze_version, list_versions, model_contributor, run_eval
+from assay.services.evaluation import (
+    benchmark_items,
+    eval_results,
+    freeze_version,
+    list_versions,
+    model_contributor,
+    run_eval,
+)
+from assay.services.exports import iter_export_rows
 from assay.services.generation import ModelSpec
 from assay.services.judge import run_judge
+from assay.services.policies import load_project
+from assay.store import datasets as ds_store
 from assay.store.engine import Store
 from tests.factories import make_project
 from tests.rlhf.fake_llm import FakeLLM
@@ -48,16 +58,18 @@ def _bench(store: Store, n: int = 4) -> None:
     imports.import_rows(store, SYSTEM, "bench", rows)
 
 
-def test_freeze_run_grade_results(store: Store, llm: FakeLLM) -> None:
+def test_freeze_run_grade_results(store: Store, llm: FakeLLM, tmp_path: Path) -> None:
     _bench(store)
-    v1 = freeze_version(store, SYSTEM, "bench")
+    v1 = freeze_version(store, SYSTEM, "bench", home=tmp_path)
     assert v1["name"] == "v1" and v1["record_count"] == 4 and v1["content_hash"].startswith("sha256:")
-    assert freeze_version(store, SYSTEM, "bench")["content_hash"] == v1["content_hash"]  # v2, same content
+    assert v1["kind"] == "benchmark" and v1["stored"]
+    # v2, same content
+    assert freeze_version(store, SYSTEM, "bench", home=tmp_path)["content_hash"] == v1["content_hash"]
     with pytest.raises(Conflict):
-        freeze_version(store, SYSTEM, "bench", name="v1")
+        freeze_version(store, SYSTEM, "bench", home=tmp_path, name="v1")
     ss = specs(llm, models=("model-strong", "model-weak"))
     try:
-        out = run_eval(store, SYSTEM, "bench", ss, version="v1")
+        out = run_eval(store, SYSTEM, "bench", ss, home=tmp_path, version="v1")
     finally:
         close(ss)
     assert out["records"] == 8 and out["grading_project"] == "bench-grading" and not out["failed"]
@@ -78,17 +90,50 @@ def test_freeze_run_grade_results(store: Store, llm: FakeLLM) -> None:
     assert [m["model"] for m in res["models"]] == ["model-strong", "model-weak"]
     assert res["models"][0]["correct"]["mean"] == 5 and res["models"][1]["correct"]["mean"] == 2
     assert len(res["items"]) == 8 and {i["item"] for i in res["items"]} == {"b0", "b1", "b2", "b3"}
-    # the benchmark changed: the old version no longer matches, a new one must be frozen
+    # the benchmark changed: v1 still holds (and runs on) what was frozen; a new freeze has the change
     imports.import_rows(
         store, SYSTEM, "bench", [(1, {"external_id": "b0", "prompt": "changed", "reference": "x"})]
     )
-    ss = specs(llm, models=("model-strong",))
-    try:
-        with pytest.raises(Conflict, match="changed since version"):
-            run_eval(store, SYSTEM, "bench", ss, version="v1")
-    finally:
-        close(ss)
-    assert [v["name"] for v in list_versions(store, SYSTEM, "bench")] == ["v1", "v2"]
+    _, items = benchmark_items(store, SYSTEM, "bench", "v1", home=tmp_path)
+    assert [i.prompt for i in items if i.id == "b0"] == ["What is 0+0?"]
+    freeze_version(store, SYSTEM, "bench", home=tmp_path, name="v3")
+    _, items = benchmark_items(store, SYSTEM, "bench", "v3", home=tmp_path)
+    assert [i.prompt for i in items if i.id == "b0"] == ["changed"]
+    assert [v["name"] for v in list_versions(store, SYSTEM, "bench")] == ["v1", "v2", "v3"]
+
+
+def test_a_version_frozen_before_content_was_kept_runs_while_the_project_matches(
+    store: Store, tmp_path: Path
+) -> None:
+    """Versions of the first kind (a hash and the record ids, format ``benchmark``) still work:
+    read from the project, which must not have changed."""
+    _bench(store, 2)
+    with store.tx() as conn:
+        project = load_project(conn, SYSTEM, "bench", need="manager")
+        rows = list(iter_export_rows(conn, int(project["id"])))
+        ds_store.insert_version(
+            conn,
+            project_id=project["id"],
+            name="old",
+            content_hash=evaluation._content_hash(rows),
+            schema=project["schema"],
+            schema_version=1,
+            filters=None,
+            lineage={"kind": "benchmark", "external_ids": ["b0", "b1"]},
+            card=None,
+            format="benchmark",
+            path=None,
+            record_count=2,
+            created_by=None,
+        )
+    _, items = benchmark_items(store, SYSTEM, "bench", "old", home=tmp_path)
+    assert sorted(i.id for i in items) == ["b0", "b1"]
+    assert [v["stored"] for v in list_versions(store, SYSTEM, "bench")] == [False]
+    imports.import_rows(
+        store, SYSTEM, "bench", [(1, {"external_id": "b0", "prompt": "changed", "reference": "x"})]
+    )
+    with pytest.raises(Conflict, match="changed since version"):
+        benchmark_items(store, SYSTEM, "bench", "old", home=tmp_path)
 
 
 runner = CliRunner()
@@ -199,7 +244,7 @@ def test_cli_generate_judge_leaderboard_eval(
     assert "model-strong" in text and "Position bias" in text
     # golden benchmark through the CLI
     _bench(store, 3)
-    _run(app, "eval", "freeze", "bench", "--db", db_url)
+    _run(app, "eval", "freeze", "bench", "--db", db_url, "--home", str(tmp_path))
     out = json.loads(
         _run(
             app,
@@ -213,6 +258,8 @@ def test_cli_generate_judge_leaderboard_eval(
             "-m",
             "model-weak",
             "--json",
+            "--home",
+            str(tmp_path),
             *db,
         )
     )

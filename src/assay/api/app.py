@@ -30,6 +30,7 @@ from assay.api.routes import (
     ai_first,
     audit,
     auth,
+    datasets,
     dispatch,
     jobs,
     media,
@@ -123,7 +124,19 @@ def create_app(
         return out({"status": "ok", "version": _version(), "database": the_store.dialect})
 
     # Routes are matched in order: dispatch first, since next and submit are most of the traffic.
-    for module in (dispatch, auth, users, projects, records, media, jobs, ai_first, synthetic, audit):
+    for module in (
+        dispatch,
+        auth,
+        users,
+        projects,
+        records,
+        media,
+        jobs,
+        ai_first,
+        synthetic,
+        audit,
+        datasets,
+    ):
         api.include_router(module.router)
 
     app.include_router(api)

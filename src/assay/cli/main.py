@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from assay.cli import ai_first, consensus, data, datacard, demo, jobs, rlhf, serve, synth, traces
+from assay.cli import ai_first, consensus, data, datacard, datasets, demo, jobs, rlhf, serve, synth, traces
 from assay.cli.audit import app as audit_app
 from assay.cli.common import (
     ACTING_AS,
@@ -37,7 +37,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(
     quality_app, name="quality", help="Aggregate and measure crowd answers from CSV or Parquet files."
 )
-for module in (serve, data, traces, consensus, rlhf, demo, jobs, ai_first, synth, datacard):
+for module in (serve, data, traces, consensus, rlhf, demo, jobs, ai_first, synth, datacard, datasets):
     module.register(app)
 
 

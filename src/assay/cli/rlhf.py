@@ -343,7 +343,7 @@ def eval_freeze(
     from assay.services import evaluation
 
     with open_cli_store(home, db) as (store, actor):
-        v = evaluation.freeze_version(store, actor, benchmark, name=name)
+        v = evaluation.freeze_version(store, actor, benchmark, home=settings_for(home, db).home, name=name)
     if as_json:
         print_json(v)
     else:
@@ -393,6 +393,7 @@ def eval_run(
                 actor,
                 benchmark,
                 specs,
+                home=settings_for(home, db).home,
                 version=version,
                 grading_project=grading_project,
                 rubric=rubric_doc,

@@ -1,8 +1,10 @@
 """Golden benchmarks: freeze a project of prompts with references, run models on it, grade, report.
 
-1. :func:`freeze_version` snapshots a benchmark project as an immutable dataset version: the
-   content hash of every record's ``external_id``, fields and gold, the schema, the record ids.
-2. :func:`run_eval` checks the version still matches the project (its hash), generates each
+1. :func:`freeze_version` snapshots a benchmark project as an immutable dataset version with its
+   content (:mod:`assay.services.datasets`: Parquet files and a manifest in the data directory).
+2. :func:`run_eval` reads the version's prompts and references from its files (checked against
+   their hashes; a version frozen before versions kept content is read from the project, which
+   must still match its hash), generates each
    model's answer to every prompt, and writes them into a *grading project* — one record per
    (item, model) with the prompt, the reference answer and the model's answer, and rubric
    questions (ratings with anchors) for human or model graders (an LLM judge is a contributor
@@ -17,16 +19,16 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from assay.connectors.base import ConnectorError
-from assay.domain import events as ev
 from assay.domain.errors import Conflict, NotFound, ValidationError
 from assay.domain.schema import ProjectSchema
+from assay.services import datasets
 from assay.services.actors import Actor
-from assay.services.audit import audit
 from assay.services.exports import iter_export_rows
 from assay.services.generation import (
     ModelSpec,
@@ -85,95 +87,39 @@ def _content_hash(rows: list[dict[str, Any]]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _card(project: dict[str, Any], name: str, n: int, digest: str) -> str:
-    return (
-        f"# {project['name']} — {name}\n\n"
-        f"Benchmark snapshot of {n} records (schema version {project['schema_version']}).\n\n"
-        f"Content hash: `{digest}`.\n"
-    )
-
-
-def _public(v: dict[str, Any]) -> dict[str, Any]:
-    lineage = v.get("lineage") or {}
-    return {
-        "id": v["id"],
-        "project_id": v["project_id"],
-        "name": v["name"],
-        "content_hash": v["content_hash"],
-        "record_count": v["record_count"],
-        "schema_version": v["schema_version"],
-        "created_at": v["created_at"],
-        "external_ids": list(lineage.get("external_ids") or []),
-    }
-
-
 def freeze_version(
-    store: Store, actor: Actor, project_ref: int | str, *, name: str | None = None
+    store: Store, actor: Actor, project_ref: int | str, *, home: Path, name: str | None = None
 ) -> dict[str, Any]:
-    """Snapshot a project as a new dataset version (``v1``, ``v2`` … unless named); immutable."""
-    with store.tx() as conn:
-        project = load_project(conn, actor, project_ref, need="manager")
-        pid = int(project["id"])
-        rows = list(iter_export_rows(conn, pid))
-        if not rows:
-            raise ValidationError(f"project {project['name']!r} has no records to freeze", field="project")
-        name = name or f"v{ds_store.count_versions(conn, pid) + 1}"
-        if ds_store.get_version(conn, pid, name) is not None:
-            raise Conflict(f"project {project['name']!r} has a version {name!r} already", field="name")
-        digest = _content_hash(rows)
-        ids = sorted(str(r["external_id"]) for r in rows)
-        vid = ds_store.insert_version(
-            conn,
-            project_id=pid,
-            name=name,
-            content_hash=digest,
-            schema=project["schema"],
-            schema_version=int(project["schema_version"]),
-            filters=None,
-            lineage={"kind": "benchmark", "external_ids": ids},
-            card=_card(project, name, len(rows), digest),
-            format="benchmark",
-            path=None,
-            record_count=len(rows),
-            created_by=actor.id,
-        )
-        audit(
-            conn,
-            actor,
-            ev.DATASET_VERSION_CREATED,
-            "dataset_version",
-            vid,
-            project_id=pid,
-            after={"name": name, "content_hash": digest, "records": len(rows)},
-        )
-        version = ds_store.get_version(conn, pid, name)
-    assert version is not None
-    return _public(version)
+    """Snapshot a benchmark project as a new dataset version (``v1``, ``v2`` … unless named): its
+    content kept under ``home`` (:func:`assay.services.datasets.freeze`, kind ``benchmark``)."""
+    v = datasets.freeze(store, actor, home, project_ref, name=name, kind="benchmark")
+    return {k: v[k] for k in v if k != "manifest"}
 
 
 def list_versions(store: Store, actor: Actor, project_ref: int | str) -> list[dict[str, Any]]:
-    with store.read() as conn:
-        project = load_project(conn, actor, project_ref, need="manager")
-        return [_public(v) for v in ds_store.list_versions(conn, int(project["id"]))]
+    return datasets.list_versions(store, actor, project_ref)
 
 
-def benchmark_items(
-    store: Store,
-    actor: Actor,
-    project_ref: int | str,
-    version: str,
-    *,
-    prompt_field: str = "prompt",
-    reference_field: str = "reference",
-) -> tuple[dict[str, Any], list[PromptItem]]:
-    """The version and its prompts; raises when the project changed since the version was frozen."""
+def _frozen_rows(
+    store: Store, actor: Actor, home: Path, project_ref: int | str, version: str
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """(project, version row, rows) of a version: read from its files; a version frozen before
+    versions kept content is read from the project, which must still match its hash."""
     with store.read() as conn:
         project = load_project(conn, actor, project_ref, need="manager")
         pid = int(project["id"])
         v = ds_store.get_version(conn, pid, version)
         if v is None:
             raise NotFound(f"project {project['name']!r} has no version {version!r}", field="version")
-        rows = list(iter_export_rows(conn, pid))
+        rows = list(iter_export_rows(conn, pid)) if v["format"] == "benchmark" else []
+    if v["format"] != "benchmark":
+        opened = datasets.open_version(store, actor, home, project_ref, version)
+        problems = datasets.verify(opened)
+        if problems:
+            raise Conflict(
+                f"version {version!r} does not match what was frozen: {'; '.join(problems)}", field="version"
+            )
+        return project, v, list(datasets.iter_version_rows(opened.folder))
     wanted = set((v.get("lineage") or {}).get("external_ids") or [])
     rows = [r for r in rows if str(r["external_id"]) in wanted]
     if len(rows) != len(wanted) or _content_hash(rows) != v["content_hash"]:
@@ -182,6 +128,22 @@ def benchmark_items(
             f"({v['content_hash']}); freeze a new version",
             field="version",
         )
+    return project, v, rows
+
+
+def benchmark_items(
+    store: Store,
+    actor: Actor,
+    project_ref: int | str,
+    version: str,
+    *,
+    home: Path,
+    prompt_field: str = "prompt",
+    reference_field: str = "reference",
+) -> tuple[dict[str, Any], list[PromptItem]]:
+    """The version and its prompts, as frozen (a version stored before versions kept content:
+    from the project, which must not have changed since)."""
+    project, v, rows = _frozen_rows(store, actor, home, project_ref, version)
     schema = ProjectSchema.from_dict(v["schema"])
     for f in (prompt_field, reference_field):
         if f not in schema.field_names:
@@ -198,7 +160,7 @@ def benchmark_items(
         )
         for r in sorted(rows, key=lambda r: str(r["external_id"]))
     ]
-    return {**_public(v), "project": project["name"]}, items
+    return {**datasets.public(v), "project": project["name"]}, items
 
 
 def grading_schema(
@@ -224,6 +186,7 @@ def run_eval(
     benchmark_ref: int | str,
     specs: Sequence[ModelSpec],
     *,
+    home: Path,
     version: str | None = None,
     grading_project: str | None = None,
     rubric: list[dict[str, Any]] | None = None,
@@ -241,9 +204,15 @@ def run_eval(
     """
     _check_specs(specs)
     if version is None:
-        version = str(freeze_version(store, actor, benchmark_ref)["name"])
+        version = str(freeze_version(store, actor, benchmark_ref, home=home)["name"])
     v, items = benchmark_items(
-        store, actor, benchmark_ref, version, prompt_field=prompt_field, reference_field=reference_field
+        store,
+        actor,
+        benchmark_ref,
+        version,
+        home=home,
+        prompt_field=prompt_field,
+        reference_field=reference_field,
     )
     gname = grading_project or f"{v['project']}-grading"
     grading = ensure_project(store, actor, gname, grading_schema(gname, rubric, overlap=overlap))

@@ -16,6 +16,7 @@ __all__ = [
     "FILTERS",
     "active_lease_on",
     "consensus_page",
+    "filter_clauses",
     "record_event_rows",
     "records_page",
     "responses_page",
@@ -80,6 +81,11 @@ def _filter(name: str | None) -> list[sa.ColumnElement[bool]]:
         )
         return [sa.or_(unsure, _reviewed_for("low_confidence"))]
     raise ValueError(name)
+
+
+def filter_clauses(name: str) -> list[sa.ColumnElement[bool]]:
+    """The conditions on ``records`` of one of :data:`FILTERS` (dataset versions freeze by them too)."""
+    return _filter(name)
 
 
 def records_page(
