@@ -103,19 +103,26 @@ class Server:
         self.api = httpx.Client(
             base_url=self.url + "/api/v1", headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=60
         )
-        deadline = time.time() + 60
-        while True:
-            try:
-                if self.api.get("/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                self.log.close()
-                raise RuntimeError(f"assay serve exited: {(home / 'serve.log').read_text()[-2000:]}")
-            if time.time() > deadline:
-                raise RuntimeError("assay serve did not start")
-            time.sleep(0.2)
+        # Wait for the server to answer or to exit; the bound only keeps a hung start from hanging
+        # the run (a loaded machine can take long to start it).
+        deadline = time.time() + 300
+        try:
+            while True:
+                try:
+                    if self.api.get("/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"assay serve exited: {(home / 'serve.log').read_text()[-2000:]}")
+                if time.time() > deadline:
+                    raise RuntimeError(
+                        f"assay serve did not start: {(home / 'serve.log').read_text()[-2000:]}"
+                    )
+                time.sleep(0.2)
+        except BaseException:
+            self.stop()
+            raise
 
     def user(self, name: str, role: str) -> dict[str, Any]:
         r = self.api.post("/users", json={"name": name, "role": role, "password": PASSWORD})

@@ -110,9 +110,17 @@ def test_every_page_signed_in(browser: Any, server: Server, projects: dict[str, 
     page.goto(f"/#/p/{projects['pref']['id']}/dashboard")
     tabs = page.get_by_role("tab")
     page.get_by_role("tab", name="Leaderboard").wait_for()
+    # Count the page's requests in flight, so that each tab is checked once its data has arrived.
+    page.evaluate(
+        """() => { window.__inflight = 0; const f = window.fetch;
+        window.fetch = (...a) => { window.__inflight++; return f(...a).finally(() => window.__inflight--); }; }"""
+    )
     for name in tabs.all_inner_texts():
-        page.get_by_role("tab", name=name).click()
-        page.wait_for_timeout(300)
+        tab = page.get_by_role("tab", name=name)
+        tab.click()
+        page.locator(f"#{tab.get_attribute('aria-controls')}").wait_for()
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        page.wait_for_function("() => window.__inflight === 0")
         found[f"dashboard/{name}"] = violations(page)
     page.context.close()
     page = login(browser, server, "rev", viewport=(1280, 900))

@@ -167,7 +167,12 @@ def test_preference_box_span_and_trajectory(browser: Any, server: Server, setup:
     _open(page, img)
     ov = page.get_by_test_id("image-overlay")
     ov.wait_for()
-    page.wait_for_timeout(200)
+    # Drag once the image has loaded (its natural size sets the overlay's coordinates) and the
+    # page has painted that.
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.imgwrap img'); return i && i.complete && i.naturalWidth > 0; }"
+    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     b = ov.bounding_box()
     page.mouse.move(b["x"] + b["width"] * 0.1, b["y"] + b["height"] * 0.2)
     page.mouse.down()
@@ -179,12 +184,16 @@ def test_preference_box_span_and_trajectory(browser: Any, server: Server, setup:
 
     # A span: select "Ada Lovelace", press 1 (PER).
     _open(page, ner)
+    # The key is pressed once the page has heard of the selection (``selectionchange``).
     page.evaluate(
-        """() => { const el = document.querySelector('[data-testid=span-text] [data-off]');
+        """() => new Promise(done => {
+        const el = document.querySelector('[data-testid=span-text] [data-off]');
         const r = document.createRange(); r.setStart(el.firstChild, 0); r.setEnd(el.firstChild, 12);
-        const s = getSelection(); s.removeAllRanges(); s.addRange(r); }"""
+        const s = getSelection(); s.removeAllRanges();
+        const heard = () => { if (!s.isCollapsed) { document.removeEventListener('selectionchange', heard); done(); } };
+        document.addEventListener('selectionchange', heard);
+        s.addRange(r); })"""
     )
-    page.wait_for_timeout(100)
     page.keyboard.press("1")
     page.locator("[data-testid=region-entities]").wait_for()
     shot(page, "06-workbench-span")
@@ -237,7 +246,11 @@ def test_record_text_is_never_run(browser: Any, server: Server) -> None:
     )
     page = login(browser, server, "ann")
     _open(page, p)
-    page.wait_for_timeout(300)
+    # Every image the record's fields hold has finished (a broken src= fails at once), so an
+    # error handler that was going to run has run; then two frames for anything queued after it.
+    page.locator("[data-field=notes]").wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('[data-field] img')].every(i => i.complete)")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     assert page.evaluate("window.__pwned") is None
     assert evil in page.locator("[data-field=body] .text").inner_text()
     assert (
