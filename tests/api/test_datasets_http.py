@@ -6,6 +6,7 @@ import io
 import json
 
 import pyarrow.parquet as pq
+import yaml
 
 from assay.services import imports
 from assay.services.actors import SYSTEM
@@ -46,6 +47,12 @@ def test_versions_over_http(live: Live) -> None:
     assert [x["external_id"] for x in lines] == [f"r{i}" for i in range(5)]
     r = c.get(f"{base}/v1/export", params={"format": "parquet"})
     assert pq.read_table(io.BytesIO(r.content)).num_rows == 5
+
+    card = c.get(f"{base}/v1/datacard", params={"license": "cc-by-4.0"}).json()
+    header = yaml.safe_load(card["markdown"][4:].partition("\n---\n")[0])
+    assert header["license"] == "cc-by-4.0" and card["figures"]["records"] == 5
+    assert card["figures"]["version"]["name"] == "v1" and card["agreement_svg"].startswith("<svg")
+    assert card["labels_svg"].startswith("<svg")
 
     # bad input: named, and nothing written
     bad = c.post(base, json={"name": "x", "filters": ["split=a"]})

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pytest
 import sqlalchemy as sa
 import yaml
 from typer.testing import CliRunner
@@ -92,3 +93,69 @@ def test_datacard_command_writes_the_card(tmp_path: Path) -> None:
     plot = tmp_path / "card-agreement.svg"
     assert ElementTree.fromstring(plot.read_text()).tag.endswith("svg")
     assert "(card-agreement.svg)" in card.read_text()
+
+
+def test_a_versions_card_parses_and_its_figures_are_the_project_as_frozen(
+    store: Store, tmp_path: Path
+) -> None:
+    from assay.services import datasets
+
+    p = make_project(store, SCHEMA)
+    rows = [{"id": f"r{i}", "text": f"t{i}"} for i in range(6)]
+    rows += [{"id": f"g{i}", "text": f"g{i}", "gold": {"label": "a"}} for i in range(2)]
+    imports.import_rows(store, SYSTEM, p["id"], enumerate(rows, 1))
+    ann, _ = make_user(store, "ann")
+    bot, _ = make_user(store, "bot", kind="model")
+    _answer_all(store, ann, p["id"], "a")
+    _answer_all(store, bot, p["id"], "b")
+    _, at_freeze = datacard.datacard(store, SYSTEM, p["id"])
+    datasets.freeze(store, SYSTEM, tmp_path, p["id"], name="v1")
+    # the project moves on: more records and answers
+    imports.import_rows(store, SYSTEM, p["id"], enumerate([{"id": "late", "text": "x"}], 1))
+    bob, _ = make_user(store, "bob")
+    _answer_all(store, bob, p["id"], "a")
+    _, now = datacard.datacard(store, SYSTEM, p["id"])
+    assert now["records"] == 9 and now["answers"] > at_freeze["answers"]
+
+    text, f = datacard.version_datacard(store, SYSTEM, tmp_path, p["id"], "v1", license="mit")
+    version = f.pop("version")
+    assert version["name"] == "v1" and version["filters"] == []
+    assert f.pop("agreement") == pytest.approx(at_freeze.pop("agreement"), nan_ok=True)
+    assert f == at_freeze  # every other figure as the project stood when frozen
+    assert f["label_counts"]["label"] and sum(f["label_counts"]["label"].values()) <= 6
+    header = _header(text)
+    assert header["license"] == "mit" and header["pretty_name"] == "cards"
+    assert header["size_categories"] == ["n<1K"] and header["task_categories"] == ["text-classification"]
+    assert "Frozen version `v1`" in text and version["content_hash"] in text
+    assert f"{f['records']} records ({f['gold_records']} of them gold)" in text
+    svg = ElementTree.fromstring(datacard.labels_svg(f | {"version": version}))
+    bars = [e for e in svg.iter() if e.tag.endswith("rect")]
+    assert len(bars) == len(f["label_counts"]["label"])
+
+
+def test_datacard_command_writes_a_versions_card_and_its_charts(tmp_path: Path) -> None:
+    runner = CliRunner()
+    home = ["--home", str(tmp_path)]
+    assert runner.invoke(app, ["init", *home]).exit_code == 0
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(SCHEMA))
+    assert runner.invoke(app, ["project", "create", "--schema", str(schema), *home]).exit_code == 0
+    data = tmp_path / "r.jsonl"
+    data.write_text(
+        json.dumps({"id": "r1", "text": "t", "responses": [{"user": "admin", "values": {"label": "b"}}]})
+        + "\n"
+    )
+    r = runner.invoke(app, ["import", "cards", str(data), *home])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["dataset", "freeze", "cards", *home]).exit_code == 0
+    card = tmp_path / "v1.md"
+    r = runner.invoke(app, ["datacard", "cards@v1", "--out", str(card), *home])
+    assert r.exit_code == 0, r.output
+    assert "cards@v1" in r.output
+    text = card.read_text()
+    assert _header(text)["pretty_name"] == "cards" and "Frozen version `v1`" in text
+    for chart in ("v1-agreement.svg", "v1-labels.svg"):
+        assert ElementTree.fromstring((tmp_path / chart).read_text()).tag.endswith("svg")
+        assert f"({chart})" in text
+    missing = runner.invoke(app, ["datacard", "cards@v9", *home])
+    assert missing.exit_code == 1 and "'v9'" in missing.output

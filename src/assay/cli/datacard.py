@@ -1,4 +1,5 @@
-"""``assay datacard``: a project's data card (Hugging Face dataset-card layout)."""
+"""``assay datacard``: the data card (Hugging Face dataset-card layout) of a project or of a frozen
+version (``PROJECT@VERSION``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from assay.cli.common import DbOpt, HomeOpt, JsonOpt, console, open_cli_store, p
 
 
 def datacard(
-    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    project: Annotated[
+        str,
+        typer.Argument(
+            help="Project name or id, or PROJECT@VERSION for a frozen version (assay dataset freeze)."
+        ),
+    ],
     out: Annotated[Path | None, typer.Option(help="Write the card here (default: print it).")] = None,
     license: Annotated[
         str, typer.Option(help="The data's licence (an SPDX id such as cc-by-4.0).")
@@ -23,28 +29,31 @@ def datacard(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the project's data card (with ``--out``, its agreement chart beside it as SVG): YAML header (licence, languages, size, tasks), sources,
-    contributors, guidelines version, agreement per question, gold accuracy, model and synthetic
-    shares, known limitations."""
+    """Write the data card of a project, or of a frozen version (PROJECT@VERSION: every figure read
+    from the version's files), with ``--out`` its charts beside it as SVG: YAML header (licence,
+    languages, size, tasks), sources, contributors, guidelines version, consensus labels, agreement
+    per question, gold accuracy, model and synthetic shares, known limitations."""
+    from assay.cli.common import settings_for
     from assay.services import datacard as cards
 
     with open_cli_store(home, db) as (store, actor):
-        text, figures = cards.datacard(
-            store, actor, project, license=license, languages=tuple(language or ())
+        text, figures = cards.card_for(
+            store,
+            actor,
+            settings_for(home, db).home,
+            project,
+            license=license,
+            languages=tuple(language or ()),
         )
-    if out is not None:  # the card, and its figure beside it
-        plot = out.with_name(f"{out.stem}-agreement.svg")
-        out.write_text(
-            text.replace("## Quality\n", f"## Quality\n\n![agreement per question]({plot.name})\n", 1),
-            encoding="utf-8",
-        )
-        plot.write_text(cards.agreement_svg(figures), encoding="utf-8")
+    if out is not None:  # the card, and its charts beside it
+        cards.card_files(out, text, figures)
     if as_json:
         print_json(figures | {"out": str(out) if out else None})
     elif out is None:
         console.print(text, markup=False, highlight=False, soft_wrap=True)
     else:
-        console.print(f"Wrote the data card of {figures['name']!r} to {out}", markup=False)
+        what = figures["name"] + (f"@{figures['version']['name']}" if figures.get("version") else "")
+        console.print(f"Wrote the data card of {what!r} to {out}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

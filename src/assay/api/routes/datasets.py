@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, SettingsDep, StoreDep
 from assay.api.routes import out
-from assay.services import datasets
+from assay.services import datacard, datasets
 
 router = APIRouter(tags=["datasets"])
 
@@ -110,4 +110,35 @@ def diff_versions(
 ) -> Response:
     return out(
         datasets.diff(store, actor, settings.home.resolve(), project_id, version, against or "", limit=limit)
+    )
+
+
+@router.get("/projects/{project_id}/datasets/{version}/datacard", **access("project:manager"))
+def version_datacard(
+    project_id: Id,
+    version: VersionP,
+    actor: CurrentActor,
+    store: StoreDep,
+    settings: SettingsDep,
+    license: Annotated[str, Query(max_length=100, description="the data's licence (SPDX id)")] = "other",
+    language: Annotated[list[str] | None, Query(description="languages of the data (ISO 639-1)")] = None,
+) -> Response:
+    """A frozen version's data card: Markdown, the figures it states (read from the version's
+    files) and its charts as SVG."""
+    text, figures = datacard.version_datacard(
+        store,
+        actor,
+        settings.home.resolve(),
+        project_id,
+        version,
+        license=license,
+        languages=tuple(language or ()),
+    )
+    return out(
+        {
+            "markdown": text,
+            "figures": figures,
+            "agreement_svg": datacard.agreement_svg(figures),
+            "labels_svg": datacard.labels_svg(figures),
+        }
     )

@@ -132,7 +132,14 @@ def project_datacard(
     text, figures = datacard.datacard(
         store, actor, project_id, license=license, languages=tuple(language or ())
     )
-    return out({"markdown": text, "figures": figures, "agreement_svg": datacard.agreement_svg(figures)})
+    return out(
+        {
+            "markdown": text,
+            "figures": figures,
+            "agreement_svg": datacard.agreement_svg(figures),
+            "labels_svg": datacard.labels_svg(figures),
+        }
+    )
 
 
 @router.get("/projects/{project_id}/events", **access("project:manager"))
