@@ -95,3 +95,12 @@ def store(db_url: str) -> Iterator[Store]:
     s = open_store(db_url, migrate=False)
     yield s
     s.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API (moto in server mode) on a free port of 127.0.0.1, for the session."""
+    from tests.s3 import moto_s3
+
+    with moto_s3() as endpoint:
+        yield endpoint

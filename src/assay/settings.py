@@ -7,6 +7,8 @@
 | ``ASSAY_MAX_BODY_BYTES`` | ``104857600`` | largest request body the server accepts |
 | ``ASSAY_SECURE_COOKIES`` | ``false`` | mark session cookies ``Secure`` (behind HTTPS) |
 | ``ASSAY_MEDIA_ROOTS`` | (none) | folders local media may be read from besides ``$ASSAY_HOME/media``, separated by ``:`` |
+| ``ASSAY_MEDIA_BUCKETS`` | (none) | object-store prefixes (``s3://bucket``, ``s3://bucket/prefix``, ``gs://…``, ``az://…``) media may be read from, comma-separated |
+| ``ASSAY_S3_ENDPOINT_URL`` | (AWS) | the S3 API endpoint for ``s3://`` media (MinIO, Ceph…); trusted even on a private address |
 | ``ASSAY_TRUSTED_PROXIES`` | (none) | addresses or networks of reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, comma-separated |
 
 The faces (CLI, API) build one :class:`Settings` and pass what is needed down.
@@ -28,6 +30,10 @@ SETTINGS_HELP: dict[str, str] = {
     "ASSAY_SECURE_COOKIES": "set the Secure flag on session cookies (serve behind HTTPS); default false",
     "ASSAY_MEDIA_ROOTS": "folders (separated by ':') that records' local media paths may point into, besides "
     "$ASSAY_HOME/media; a relative path is looked up under $ASSAY_HOME, then under each",
+    "ASSAY_MEDIA_BUCKETS": "comma-separated object-store prefixes (s3://bucket, s3://bucket/prefix, gs://…, az://…) "
+    "that records' media URLs may point into; default none (object-store media are refused)",
+    "ASSAY_S3_ENDPOINT_URL": "S3 API endpoint for s3:// media (MinIO, Ceph, …); default AWS. Credentials: the "
+    "usual AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_PROFILE",
     "ASSAY_TRUSTED_PROXIES": "comma-separated addresses or networks (10.0.0.0/8) of reverse proxies whose "
     "X-Forwarded-For/-Proto headers are believed; default none (the headers are ignored)",
 }
@@ -71,6 +77,16 @@ class Settings:
         )
     )
 
+    # Object-store prefixes media may come from, and the S3 endpoint (assay.services.media_store).
+    media_buckets: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            p.strip() for p in os.environ.get("ASSAY_MEDIA_BUCKETS", "").split(",") if p.strip()
+        )
+    )
+    s3_endpoint_url: str | None = field(
+        default_factory=lambda: os.environ.get("ASSAY_S3_ENDPOINT_URL") or None
+    )
+
     @property
     def db_url(self) -> str:
         """The database URL: the explicit one, else a SQLite file in the data directory."""
@@ -86,4 +102,6 @@ class Settings:
             secure_cookies=self.secure_cookies,
             trusted_proxies=self.trusted_proxies,
             media_roots=self.media_roots,
+            media_buckets=self.media_buckets,
+            s3_endpoint_url=self.s3_endpoint_url,
         )

@@ -226,3 +226,32 @@ def test_coco_comes_in_over_http_with_its_images_checked(media: Media) -> None:
     assert [(a["id"], a["bbox"]) for a in gold["annotations"]] == [(9, [1, 2, 10, 10])]
     yolo = c.post(f"/projects/{media.project}/imports", files=files, data={"format": "yolo"})
     assert yolo.status_code == 422 and "folder" in yolo.text
+
+
+def test_local_audio_and_video_are_probed_and_thumbnails_cached(media: Media) -> None:
+    r = media.add(
+        [
+            {"id": "v", "photo": {"url": "media/cat.png"}, "clip": {"url": "media/purr.wav"}},
+            {"id": "s", "photo": "media/cat.png"},  # a plain path stays a plain path
+        ]
+    )
+    assert r.status_code == 201, r.text
+    c = media.live.client(media.token)
+    v = c.get(f"/records/{media.record('v')}").json()
+    assert v["fields"]["photo"] == {"url": "media/cat.png", "width": 40, "height": 30}
+    assert v["fields"]["clip"] == {"url": "media/purr.wav", "duration": 1.0}
+    assert c.get(f"/records/{media.record('s')}").json()["fields"]["photo"] == "media/cat.png"
+    bad = media.add(
+        [
+            {"id": "ok", "photo": "media/cat.png"},
+            {"id": "w", "photo": "media/cat.png", "clip": {"url": "media/purr.wav", "duration": 2}},
+        ]
+    )
+    assert bad.status_code == 422 and (bad.json()["line"], bad.json()["field"]) == (2, "clip.duration")
+    assert "declares 2 s but media/purr.wav lasts 1 s" in bad.json()["detail"]
+    got = c.get(f"/records/{media.record('v')}/thumbnail/photo")
+    assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+    cached = list((media.home / "cache" / "thumbnails").rglob("*.jpg"))
+    assert len(cached) == 1 and cached[0].read_bytes() == got.content
+    assert c.get(f"/records/{media.record('v')}/thumbnail/photo").content == got.content
+    assert len(list((media.home / "cache" / "thumbnails").rglob("*.jpg"))) == 1  # made once
