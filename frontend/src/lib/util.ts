@@ -40,11 +40,18 @@ export function mediaUrl(v: any): string {
   return '';
 }
 
-// A media value whose URL is a path (no scheme) is a local file the server serves itself, for the
-// record it belongs to: the value, with its URL pointed at /api/v1/records/{id}/media/{field}.
+// Whether the server serves a media URL itself: a path (no scheme, a local file) or an object in a
+// bucket (s3://, gs://, az://, streamed by the server); web and data: URLs the browser loads itself.
+export function isServedMedia(url: string): boolean {
+  if (!url || url.startsWith('//')) return false;
+  return !/^[a-z][a-z0-9+.-]*:/i.test(url) || /^(s3|gs|az):\/\//i.test(url);
+}
+
+// A media value the server serves is shown, for the record it belongs to, through
+// /api/v1/records/{id}/media/{field}: the value, with its URL pointed there.
 export function servedMedia(v: any, record: string | number | null | undefined, field: string): any {
   const url = mediaUrl(v);
-  if (!url || record == null || /^[a-z][a-z0-9+.-]*:/i.test(url) || url.startsWith('//')) return v;
+  if (record == null || !isServedMedia(url)) return v;
   const local = `/api/v1/records/${record}/media/${encodeURIComponent(field)}`;
   return typeof v === 'string' ? local : { ...v, url: local };
 }
