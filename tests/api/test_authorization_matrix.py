@@ -238,6 +238,9 @@ def test_the_authorization_matrix_holds(live: Live) -> None:
     world = build_world(live)
     wrong: list[str] = []
     calls = 0
+    # One client for the whole matrix (a client per call re-reads the CA bundle each time, which
+    # alone took minutes on a loaded machine); cookies are cleared so no call carries another's.
+    c = httpx.Client(base_url=live.url + API_PREFIX, timeout=60)
     for op in operations():
         assert op.access is not None
         for role in ROLES:
@@ -245,13 +248,13 @@ def test_the_authorization_matrix_holds(live: Live) -> None:
             for scope in SCOPES:
                 params = {name: _path_value(world, op.path, name, actor, scope) for name in op.params}
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
-                with httpx.Client(base_url=live.url + API_PREFIX, timeout=60) as c:
-                    r = c.request(
-                        op.method,
-                        op.path.format(**params),
-                        headers=headers,
-                        **_body(world, op.method, op.path, scope),
-                    )
+                c.cookies.clear()
+                r = c.request(
+                    op.method,
+                    op.path.format(**params),
+                    headers=headers,
+                    **_body(world, op.method, op.path, scope),
+                )
                 calls += 1
                 want = expected(op.access, role, scope)
                 got = r.status_code
@@ -260,5 +263,6 @@ def test_the_authorization_matrix_holds(live: Live) -> None:
                     wrong.append(
                         f"{op.method} {op.path} as {role} on {scope}: {got} (want {want or 'allowed'})"
                     )
+    c.close()
     assert wrong == [], "\n".join(wrong)
     assert calls >= 400
