@@ -255,3 +255,30 @@ def test_local_audio_and_video_are_probed_and_thumbnails_cached(media: Media) ->
     assert len(cached) == 1 and cached[0].read_bytes() == got.content
     assert c.get(f"/records/{media.record('v')}/thumbnail/photo").content == got.content
     assert len(list((media.home / "cache" / "thumbnails").rglob("*.jpg"))) == 1  # made once
+
+
+def test_the_thumbnails_job_makes_them_ahead_and_names_what_it_cannot(
+    media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.services import jobs
+
+    monkeypatch.setenv("ASSAY_HOME", str(media.home))
+    monkeypatch.setenv("ASSAY_MEDIA_ROOTS", str(media.extra))
+    rows = [
+        {"id": "a", "photo": "media/cat.png"},
+        {"id": "b", "photo": {"url": "frames/0001.png"}},
+        {"id": "web", "photo": "https://example.org/a.png"},  # the browser's to load: skipped
+        {"id": "gone", "photo": "media/nothing.png"},  # written without the import's check
+    ]
+    imports.import_rows(media.live.store, SYSTEM, media.project, enumerate(rows, 1))
+    job = jobs.enqueue(media.live.store, SYSTEM, media.project, "thumbnails", submit=False)
+    assert jobs.run_job(media.live.store, job["id"]) == "succeeded"
+    got = jobs.get_job(media.live.store, SYSTEM, job["id"])
+    assert got["result"] == {"thumbnails": 2}
+    assert (got["done"], got["failed"]) == (3, 1)
+    assert any("field photo: no media file media/nothing.png" in e for e in got["item_errors"]), got
+    assert len(list((media.home / "cache" / "thumbnails").rglob("*.jpg"))) == 2
+    # the route then answers from the cache
+    thumb = media.live.client(media.token).get(f"/records/{media.record('b')}/thumbnail/photo")
+    assert thumb.status_code == 200
+    assert len(list((media.home / "cache" / "thumbnails").rglob("*.jpg"))) == 2

@@ -139,6 +139,79 @@ job_kind(
     )
 )
 
+# --------------------------------------------------------------------------- thumbnails
+
+THUMB_PAGE = 200
+
+
+def _thumb_fields(project: dict[str, Any]) -> dict[str, str]:
+    schema = ProjectSchema.from_dict(project["schema"])
+    return {f.name: str(f.type) for f in schema.fields if f.type in ("image", "video")}
+
+
+def _prepare_thumbnails(
+    store: Store, actor: Actor, project: dict[str, Any], params: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    if not _thumb_fields(project):
+        raise ValidationError("the project has no image or video field", field="kind")
+    return {}, _count(store, int(project["id"]))
+
+
+def _run_thumbnails(ctx: JobContext) -> dict[str, Any]:
+    """Make the thumbnail of every record's image and video (local or in a bucket) ahead of the
+    records browser asking; those already made are kept. A file that cannot be read is a failed
+    record, named in the job's errors; the job goes on."""
+    from assay.domain.errors import AssayError
+    from assay.domain.fields import media_info
+    from assay.services import media
+    from assay.settings import Settings
+
+    assert ctx.project_id is not None
+    settings = Settings()
+    roots, home = media.MediaRoots.from_settings(settings), settings.home.resolve()
+    fields = _thumb_fields(project_of(ctx.store, ctx.project_id))
+    after, made = int(ctx.position or 0), 0
+    while True:
+        with ctx.store.read() as conn:
+            pages = rec_store.iter_record_pages(
+                conn, ctx.project_id, page_size=THUMB_PAGE, after_id=after, columns=["fields"]
+            )
+            page = next(pages, [])
+        if not page:
+            break
+        done = failed = 0
+        errors: list[str] = []
+        for rec in page:
+            ok = True
+            for name, kind in fields.items():
+                value = (rec.get("fields") or {}).get(name)
+                if value is None:
+                    continue
+                try:
+                    found = roots.open_media(media_info(value).url)
+                    if found is not None:
+                        media.make_thumbnail(found, kind, home)
+                        made += 1
+                except AssayError as e:
+                    ok = False
+                    errors.append(f"record {rec['id']}, field {name}: {e.message}")
+            done, failed = done + ok, failed + (not ok)
+        after = int(page[-1]["id"])
+        with ctx.step() as conn:
+            ctx.record(conn, done=done, failed=failed, position=after, errors=errors)
+        ctx.check_time()
+    return {"thumbnails": made}
+
+
+job_kind(
+    JobKind(
+        "thumbnails",
+        _run_thumbnails,
+        _prepare_thumbnails,
+        description="make the records browser's thumbnails of every image and video ahead of time",
+    )
+)
+
 # --------------------------------------------------------------------------- judges
 
 

@@ -121,6 +121,16 @@ class MediaRoots:
             raise PermissionDenied(f"{url} lies outside the media roots ({where})")
         raise NotFound(f"no media file {url} (looked under {', '.join(str(b) for b in self.bases)})")
 
+    def open_media(self, url: str) -> MediaFile | ObjectMedia | None:
+        """The local file or object a media URL names (None for a URL the browser loads itself);
+        NotFound or PermissionDenied as :meth:`resolve` and :meth:`ObjectStores.size`."""
+        if is_object_url(url):
+            return ObjectMedia(url, self.stores.size(url), content_type(Path(url)), self.stores)
+        if not is_local(url) and not url.lower().startswith("file:"):
+            return None
+        path = self.resolve(url)
+        return MediaFile(path, content_type(path))
+
     def check(self, value: Any, kind: str) -> None:
         """Check a media value on import. A local file exists and lies in the roots; an
         object-store URL lies under a configured prefix and exists; an http(s) URL does not
@@ -203,16 +213,13 @@ def record_media(
 ) -> MediaFile | ObjectMedia:
     """The file of a record's media field, for a caller who may see the record: a local file
     (under the media roots) or an object (under a configured bucket prefix)."""
-    kind, url = record_media_url(store, actor, record_id, field)
-    del kind
-    if is_object_url(url):
-        return ObjectMedia(url, roots.stores.size(url), content_type(Path(url)), roots.stores)
-    if not is_local(url):
+    _, url = record_media_url(store, actor, record_id, field)
+    found = roots.open_media(url)
+    if found is None:
         raise ValidationError(
             f"{field} of record {record_id} is a URL ({url}) the browser loads itself", field="field"
         )
-    path = roots.resolve(url)
-    return MediaFile(path, content_type(path))
+    return found
 
 
 def record_media_url(store: Store, actor: Actor, record_id: int, field: str) -> tuple[str, str]:
