@@ -101,6 +101,13 @@ def export(
     provenance: Annotated[
         bool, typer.Option(help="Training formats: state each example's origin and teacher.")
     ] = False,
+    contributors: Annotated[
+        str,
+        typer.Option(
+            help="How answers name their authors: names, pseudonyms (contributor-1, -2 … in this "
+            "file) or none."
+        ),
+    ] = "names",
     home: HomeOpt = None,
     db: DbOpt = None,
     url: UrlOpt = None,
@@ -114,7 +121,14 @@ def export(
 
     if url:
         with remote_client(url, token) as client:
-            client.export(project, out, format=format, lineage=lineage, csv_formulas=csv_formulas)
+            client.export(
+                project,
+                out,
+                format=format,
+                lineage=lineage,
+                csv_formulas=csv_formulas,
+                contributors=contributors,
+            )
         if as_json:
             print_json({"path": str(out), "format": format})
         else:
@@ -150,6 +164,7 @@ def export(
                 csv_formulas=csv_formulas,
                 on_progress=update,
                 coco_from=coco_from,
+                contributors=contributors,
             )
         if as_json:
             print_json(report.__dict__)

@@ -6,7 +6,20 @@ from typing import Annotated
 
 import typer
 
-from assay.cli import ai_first, consensus, data, datacard, datasets, demo, jobs, rlhf, serve, synth, traces
+from assay.cli import (
+    ai_first,
+    consensus,
+    data,
+    datacard,
+    datasets,
+    demo,
+    explain,
+    jobs,
+    rlhf,
+    serve,
+    synth,
+    traces,
+)
 from assay.cli.audit import app as audit_app
 from assay.cli.common import (
     ACTING_AS,
@@ -37,7 +50,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(
     quality_app, name="quality", help="Aggregate and measure crowd answers from CSV or Parquet files."
 )
-for module in (serve, data, traces, consensus, rlhf, demo, jobs, ai_first, synth, datacard, datasets):
+for module in (serve, data, traces, consensus, rlhf, demo, jobs, ai_first, synth, datacard, datasets, explain):
     module.register(app)
 
 

@@ -106,3 +106,30 @@ def password(
     with open_cli_store(home, db) as (store, actor):
         accounts.set_password(store, actor, name, new_password)
     console.print(f"Set the password of {name!r}.", markup=False, highlight=False)
+
+
+@app.command("erase")
+def erase(
+    name: Annotated[str, typer.Argument(help="The person's user name.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    home: HomeOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Erase a contributor (right to erasure): the name becomes a pseudonym, the password, tokens
+    and settings are removed; the answers stay and keep counting. Admins only; audited."""
+    from assay.services import personal_data
+
+    if not yes and not typer.confirm(f"Erase {name!r}? Their name cannot be restored.", default=False):
+        raise typer.Exit(1)
+    with open_cli_store(home, db) as (store, actor):
+        done = personal_data.erase_contributor(store, actor, name)
+    if as_json:
+        print_json(done)
+    else:
+        console.print(
+            f"Erased {name!r}: now {done['pseudonym']} (user {done['user_id']}); "
+            f"{done['tokens_removed']} token(s) removed; their answers stay.",
+            markup=False,
+            highlight=False,
+        )

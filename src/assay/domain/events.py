@@ -43,6 +43,7 @@ __all__ = [
     "TOKEN_CREATED",
     "TOKEN_REVOKED",
     "USER_CREATED",
+    "USER_ERASED",
     "USER_UPDATED",
 ]
 
@@ -55,6 +56,7 @@ RECORDS_DELETED: Final = "records.deleted"
 RECORD_UPDATED: Final = "record.updated"
 USER_CREATED: Final = "user.created"
 USER_UPDATED: Final = "user.updated"
+USER_ERASED: Final = "user.erased"
 TOKEN_CREATED: Final = "token.created"
 TOKEN_REVOKED: Final = "token.revoked"
 SESSION_CREATED: Final = "session.created"
@@ -93,6 +95,7 @@ ALL_ACTIONS: Final[frozenset[str]] = frozenset(
         RECORD_UPDATED,
         USER_CREATED,
         USER_UPDATED,
+        USER_ERASED,
         TOKEN_CREATED,
         TOKEN_REVOKED,
         SESSION_CREATED,

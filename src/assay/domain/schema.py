@@ -11,12 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .errors import ValidationError
 from .fields import FIELD_TYPES, FieldSpec
+from .personal_data import Privacy
 from .question_types import QUESTION_FIELD_TYPES, QUESTION_TYPES
 from .questions import QuestionSpec
 from .text import clean_name
 from .workflow import Routing, Workflow
 
-__all__ = ["RESERVED_NAMES", "ProjectSchema", "from_pydantic_error"]
+__all__ = ["PRIVACY_FIELD_TYPES", "RESERVED_NAMES", "ProjectSchema", "from_pydantic_error"]
+
+PRIVACY_FIELD_TYPES = frozenset({"text", "markdown"})
+"""The field types whose text the personal-data detectors read."""
 
 RESERVED_NAMES = frozenset({"external_id", "id", "fields", "metadata", "priority", "gold", "suggestions"})
 """Keys of a record row; no field may take one of these names."""
@@ -106,6 +110,7 @@ class ProjectSchema(BaseModel):
     workflow: Workflow = Field(default_factory=Workflow)
     routing: Routing = Field(default_factory=Routing)
     guidelines: str = ""
+    privacy: Privacy | None = None
 
     @field_validator("name")
     @classmethod
@@ -186,6 +191,19 @@ class ProjectSchema(BaseModel):
                 raise ValidationError(f"the name {f.name!r} is used twice", field=where)
             seen[f.name] = "field"
         by_name = {f.name: f for f in self.fields}
+        if self.privacy is not None:
+            for i, name in enumerate(self.privacy.fields or []):
+                where = f"privacy.fields[{i}]"
+                if name not in by_name:
+                    raise ValidationError(
+                        f"no field named {name!r}; fields are: {', '.join(by_name)}", field=where
+                    )
+                if by_name[name].type not in PRIVACY_FIELD_TYPES:
+                    raise ValidationError(
+                        f"personal data is looked for in text and markdown fields; {name!r} is "
+                        f"{by_name[name].type}",
+                        field=where,
+                    )
         for i, q in enumerate(self.questions):
             where = f"questions[{i}].name"
             if q.name in seen:
@@ -241,6 +259,15 @@ class ProjectSchema(BaseModel):
                 return q
         known = ", ".join(q.name for q in self.questions)
         raise ValidationError(f"no question named {name!r}; questions are: {known}", field="question")
+
+    @property
+    def privacy_fields(self) -> list[str]:
+        """The fields personal data is looked for in on import (none without a ``privacy`` policy)."""
+        if self.privacy is None:
+            return []
+        if self.privacy.fields is not None:
+            return list(self.privacy.fields)
+        return [f.name for f in self.fields if f.type in PRIVACY_FIELD_TYPES]
 
     @property
     def field_names(self) -> list[str]:

@@ -378,11 +378,18 @@ class Client:
         format: str = "jsonl",
         lineage: bool = False,
         csv_formulas: str = "escape",
+        contributors: str = "names",
     ) -> Path:
         """Download the project's export (jsonl, csv or parquet) to ``path``, streamed. CSV cells a
-        spreadsheet would run as formulas get a ``'`` before them unless ``csv_formulas="raw"``."""
+        spreadsheet would run as formulas get a ``'`` before them unless ``csv_formulas="raw"``.
+        ``contributors``: names, pseudonyms (``contributor-1`` … in this file) or none."""
         path = Path(path)
-        params = {"format": format, "lineage": str(lineage).lower(), "csv_formulas": csv_formulas}
+        params = {
+            "format": format,
+            "lineage": str(lineage).lower(),
+            "csv_formulas": csv_formulas,
+            "contributors": contributors,
+        }
         url = f"/projects/{self.project_id(project)}/export"
         with self._http.stream("GET", url, params=params) as response:
             if response.status_code >= 400:
@@ -392,6 +399,11 @@ class Client:
                 for chunk in response.iter_bytes(1 << 20):
                     fh.write(chunk)
         return path
+
+    def explain(self, record_id: int) -> dict[str, Any]:
+        """The chain behind a record's labels: answers, reviews, consensus, the exported value."""
+        data: dict[str, Any] = self._json("GET", f"/records/{int(record_id)}/explain")
+        return data
 
     def project_stats(self, project: int | str) -> dict[str, Any]:
         data: dict[str, Any] = self._json("GET", f"/projects/{self.project_id(project)}/stats")

@@ -38,6 +38,7 @@ __all__ = [
     "NewUser",
     "add_user",
     "authenticate_token",
+    "forget_user",
     "cached_actor",
     "create_session",
     "create_token",
@@ -218,6 +219,11 @@ def _forget(predicate: Callable[[Actor], bool]) -> None:
     for key, (actor, _) in list(_auth_cache.items()):
         if predicate(actor):
             _auth_cache.pop(key, None)
+
+
+def forget_user(user_id: int) -> None:
+    """Drop a user's cached tokens in this process (after erasure, deactivation)."""
+    _forget(lambda a: a.id == user_id)
 
 
 def authenticate_token(store: Store, token: str) -> Actor:

@@ -30,8 +30,10 @@ from assay.formats.voc import write_voc
 from assay.formats.yolo import write_yolo
 from assay.services.actors import Actor
 from assay.services.audit import audit
+from assay.services.personal_data import Pseudonyms
 from assay.services.policies import load_project
 from assay.services.schemas import compiled
+from assay.store import personal_data as pii_store
 from assay.store import records as rec_store
 from assay.store.engine import Store
 
@@ -50,8 +52,12 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _response(r: dict[str, Any], lineage: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"user": r["user_name"], "kind": r["user_kind"], "values": r["values"]}
+def _response(r: dict[str, Any], lineage: bool, names: Pseudonyms) -> dict[str, Any]:
+    user = names.name(r["user_name"])
+    out: dict[str, Any] = ({"user": user} if user is not None else {}) | {
+        "kind": r["user_kind"],
+        "values": r["values"],
+    }
     if r.get("review_verdict") and r["review_verdict"] != "pending":
         out["review"] = {"verdict": r["review_verdict"]}
         if r.get("review_corrected") is not None:
@@ -64,7 +70,9 @@ def _response(r: dict[str, Any], lineage: bool) -> dict[str, Any]:
                 "duration_ms": r["duration_ms"],
                 "schema_version": r["schema_version"],
                 "guidelines_version": r["guidelines_version"],
+                "suggestion_shown": bool(r.get("suggestions_shown")),
                 "suggestions_kept": r["suggestions_kept"],
+                "gold_score": r["gold_score"],
             }
         )
         if r.get("extra"):
@@ -80,6 +88,8 @@ def _row(
     *,
     flat_fields: bool,
     lineage: bool,
+    names: Pseudonyms,
+    found: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {"external_id": rec["external_id"]}
     if flat_fields:
@@ -93,7 +103,7 @@ def _row(
         {k: s[k] for k in ("question", "value", "score", "model") if s[k] is not None or k == "value"}
         for s in suggestions
     ]
-    row["responses"] = [_response(r, lineage) for r in responses]
+    row["responses"] = [_response(r, lineage, names) for r in responses]
     row["consensus"] = {
         c["question"]: {"value": c["value"], "confidence": c["confidence"], "method": c["method"]}
         | ({"responses": c["response_ids"]} if lineage else {})
@@ -102,6 +112,8 @@ def _row(
     if lineage:
         row["record_id"] = rec["id"]
         row["status"] = rec["status"]
+        if found is not None:
+            row["personal_data"] = found
     return row
 
 
@@ -148,13 +160,20 @@ def iter_export_rows(
     flat_fields: bool = False,
     lineage: bool = False,
     page_size: int = 5000,
+    contributors: str = "names",
 ) -> Iterator[dict[str, Any]]:
-    """The export rows of a project, one page of records (and their answers) in memory at a time."""
+    """The export rows of a project, one page of records (and their answers) in memory at a time.
+
+    ``contributors``: ``names`` (as stored), ``pseudonyms`` (``contributor-1`` … in the order they
+    first appear in this export) or ``none`` (each answer without its author). With ``lineage``,
+    each row also says what personal data the import found in it (kind, field, span)."""
+    names = Pseudonyms(contributors)
     for page in rec_store.iter_export_pages(conn, project_id, page_size=page_size):
         ids = [r["id"] for r in page]
         responses = rec_store.responses_for_records(conn, project_id, ids)
         consensus = rec_store.consensus_for_records(conn, project_id, ids)
         suggestions = rec_store.suggestions_for_records(conn, ids)
+        found = pii_store.findings_for_records(conn, ids) if lineage else {}
         for rec in page:
             rid = rec["id"]
             yield _row(
@@ -164,6 +183,8 @@ def iter_export_rows(
                 suggestions.get(rid, []),
                 flat_fields=flat_fields,
                 lineage=lineage,
+                names=names,
+                found=found.get(rid, []) if lineage else None,
             )
 
 
@@ -178,12 +199,15 @@ def export_file(
     csv_formulas: str = "escape",
     on_progress: Callable[[int, int | None], None] | None = None,
     coco_from: str = "consensus",
+    contributors: str = "names",
 ) -> ExportReport:
     """Write a project's records with responses and consensus to ``path`` as JSONL, JSON, CSV or
     Parquet; or as COCO (``fmt="coco"``, annotations taken from ``coco_from``: consensus, answers,
     suggestions or gold). CSV cells that a spreadsheet would run as formulas are made text unless
     ``csv_formulas="raw"`` (:mod:`assay.formats.csv_`). ``path`` appears only when every row
-    is written (:func:`assay.formats.atomic.atomic_output`)."""
+    is written (:func:`assay.formats.atomic.atomic_output`). ``contributors`` says how answers
+    name their authors (:func:`iter_export_rows`)."""
+    Pseudonyms(contributors)  # a bad value fails before anything is written
     with store.read() as conn:
         project = load_project(conn, actor, project_ref, need="manager")
         pid = int(project["id"])
@@ -197,7 +221,9 @@ def export_file(
         elif fmt == "yolo":  # a folder: data.yaml and labels/*.txt
             n = write_yolo(path, iter_export_rows(conn, pid), CocoTarget.of(schema), coco_from)
         else:
-            n = _write_rows(conn, pid, schema, path, fmt, lineage, csv_formulas, on_progress, total)
+            n = _write_rows(
+                conn, pid, schema, path, fmt, lineage, csv_formulas, on_progress, total, contributors
+            )
     if on_progress is not None:
         on_progress(n, n)
     with store.tx() as conn:
@@ -208,7 +234,8 @@ def export_file(
             "project",
             pid,
             project_id=pid,
-            after={"path": str(path), "format": fmt, "rows": n},
+            after={"path": str(path), "format": fmt, "rows": n}
+            | ({"contributors": contributors} if contributors != "names" else {}),
         )
     return ExportReport(project_id=pid, rows=n, path=str(path), format=fmt)
 
@@ -223,12 +250,15 @@ def _write_rows(
     csv_formulas: str,
     on_progress: Callable[[int, int | None], None] | None,
     total: int,
+    contributors: str = "names",
 ) -> int:
     n = 0
     with atomic_output(path) as tmp:
         writer = open_writer(tmp, fmt, csv_formulas=csv_formulas)
         try:
-            rows = iter_export_rows(conn, pid, flat_fields=fmt in ("csv", "parquet"), lineage=lineage)
+            rows = iter_export_rows(
+                conn, pid, flat_fields=fmt in ("csv", "parquet"), lineage=lineage, contributors=contributors
+            )
             for row in rows:
                 writer.write(render_consensus(schema, row))
                 n += 1

@@ -32,10 +32,12 @@ from assay.services.actors import ROLE_RANK, Actor
 from assay.services.audit import audit
 from assay.services.dispatch import settle_record
 from assay.services.media import MEDIA_TYPES, MediaRoots
+from assay.services.personal_data import Screen
 from assay.services.policies import author_role, load_project
 from assay.services.schemas import CompiledSchema, compiled
 from assay.store import accounts as acc
 from assay.store import dispatch as dstore
+from assay.store import personal_data as pii_store
 from assay.store import records as rec_store
 from assay.store.engine import Store
 from assay.store.types import dumps
@@ -44,7 +46,7 @@ __all__ = ["EXPORT_ONLY_KEYS", "ImportReport", "import_file", "import_rows"]
 
 BATCH = 5000
 # Columns that our own exports add; an import reads past them (consensus is recomputed).
-EXPORT_ONLY_KEYS = ("consensus", "status", "record_id")
+EXPORT_ONLY_KEYS = ("consensus", "status", "record_id", "personal_data")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class ImportReport:
     updated: int
     source: str
     responses: int = 0
+    personal_data: dict[str, int] | None = None  # what the project's privacy policy found, by kind
 
 
 def import_file(
@@ -142,7 +145,7 @@ def _add_prechecks(rec: RecordIn, targets: list[tuple[str, str, list[str]]]) -> 
             rec.suggestions.append(SuggestionIn(question, review, 1.0, PRECHECK_MODEL))
 
 
-Batch = list[tuple[int, RecordIn, list[dict[str, Any]]]]
+Batch = list[tuple[int, RecordIn, list[dict[str, Any]], list[tuple[str, Any]]]]
 
 
 def _responses(raw: Any, rec: RecordIn, answers: AnswerValidator, strings: bool) -> list[dict[str, Any]]:
@@ -180,6 +183,7 @@ def _batches(
     strings: bool,
     media: list[tuple[str, str]] | None = None,
     roots: MediaRoots | None = None,
+    screen: Screen | None = None,
 ) -> Iterator[Batch]:
     batch: Batch = []
     for place, row in rows:
@@ -197,10 +201,11 @@ def _batches(
                 _add_prechecks(rec, prechecks)
             if media and roots is not None:
                 _check_media(rec, media, roots)
+            found = screen.apply(rec, raw_responses not in (None, "", [])) if screen is not None else []
             given = _responses(raw_responses, rec, answers, strings)
         except AssayError as e:
             raise e.at(file=name, line=place) from None
-        batch.append((place, rec, given))
+        batch.append((place, rec, given, found))
         if len(batch) >= BATCH:
             yield batch
             batch = []
@@ -272,17 +277,20 @@ def import_rows(
         media_fields: list[tuple[str, str]] = [
             (f.name, str(f.type)) for f in schema.fields if f.type in MEDIA_TYPES
         ]
+        screen = Screen.of(schema)
         batches = _batches(
-            rows, validator, cs.answers, name, _precheck_targets(schema), strings, media_fields, media
+            rows, validator, cs.answers, name, _precheck_targets(schema), strings, media_fields, media, screen
         )
         for batch in batches:
             # The last row for an external id wins within a batch (ON CONFLICT may not touch a row twice).
             by_id: dict[str, RecordIn] = {}
             places: dict[str, int] = {}
             answered: dict[str, tuple[int, list[dict[str, Any]]]] = {}
-            for place, rec, given in batch:
+            findings: dict[str, list[tuple[str, Any]]] = {}
+            for place, rec, given, found in batch:
                 by_id[rec.external_id] = rec
                 places[rec.external_id] = place
+                findings[rec.external_id] = found
                 if given:
                     answered[rec.external_id] = (place, given)
             recs = list(by_id.values())
@@ -301,9 +309,10 @@ def import_rows(
             ]
             with_suggestions = [r for r in recs if r.suggestions]
             try:
-                existing, ids = rec_store.upsert_records(
-                    conn, pid, values, want_ids=[r.external_id for r in with_suggestions] + list(answered)
-                )
+                want = [r.external_id for r in with_suggestions] + list(answered)
+                if screen is not None:  # every record: a re-import replaces what was found before
+                    want += [r.external_id for r in recs]
+                existing, ids = rec_store.upsert_records(conn, pid, values, want_ids=want)
             except orjson.JSONEncodeError as e:
                 raise _unstorable(recs, places, name, e) from None
             suggestion_rows = [
@@ -318,6 +327,24 @@ def import_rows(
                 for s in r.suggestions
             ]
             rec_store.replace_suggestions(conn, existing, suggestion_rows)
+            if screen is not None:
+                pii_store.replace_findings(
+                    conn,
+                    [ids[r.external_id] for r in recs],
+                    [
+                        {
+                            "project_id": pid,
+                            "record_id": ids[ext],
+                            "field": field,
+                            "kind": f.kind,
+                            "span_start": f.start,
+                            "span_end": f.end,
+                            "action": screen.stored_action,
+                        }
+                        for ext, found in findings.items()
+                        for field, f in found
+                    ],
+                )
             if answered:
                 imported += _store_responses(conn, actor, project, cs, answered, ids, users, name)
             updated += len(existing)
@@ -338,10 +365,21 @@ def import_rows(
                 "created": created,
                 "updated": updated,
                 "responses": imported,
-            },
+            }
+            | (
+                {"personal_data": {"policy": screen.action, "found": dict(sorted(screen.counts.items()))}}
+                if screen is not None
+                else {}
+            ),
         )
     return ImportReport(
-        project_id=pid, rows=total, created=created, updated=updated, source=name, responses=imported
+        project_id=pid,
+        rows=total,
+        created=created,
+        updated=updated,
+        source=name,
+        responses=imported,
+        personal_data=dict(sorted(screen.counts.items())) if screen is not None else None,
     )
 
 

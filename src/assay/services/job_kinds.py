@@ -23,6 +23,7 @@ from assay.services import consensus, exports
 from assay.services.actors import Actor, actor_from_row
 from assay.services.jobs import JobContext, JobKind, job_kind, project_of
 from assay.services.judge import extract_json, parse_answer, render_template, run_judge
+from assay.services.personal_data import CONTRIBUTOR_MODES
 from assay.services.policies import author_role
 from assay.store import accounts as acc
 from assay.store import jobs as job_store
@@ -95,7 +96,11 @@ def _prepare_export(
     fmt = params.get("format", "jsonl")
     if fmt not in EXPORT_FORMATS:
         raise ValidationError(f"one of {', '.join(EXPORT_FORMATS)}", field="params.format")
-    return {"format": fmt, "lineage": bool(params.get("lineage", False))}, _count(store, int(project["id"]))
+    contributors = str(params.get("contributors", "names"))
+    if contributors not in CONTRIBUTOR_MODES:
+        raise ValidationError(f"one of {', '.join(CONTRIBUTOR_MODES)}", field="params.contributors")
+    prepared = {"format": fmt, "lineage": bool(params.get("lineage", False)), "contributors": contributors}
+    return prepared, _count(store, int(project["id"]))
 
 
 def export_dir() -> Path:
@@ -125,6 +130,7 @@ def _run_export(ctx: JobContext) -> dict[str, Any]:
         fmt=fmt,
         lineage=bool(ctx.params.get("lineage")),
         on_progress=on_progress,
+        contributors=str(ctx.params.get("contributors", "names")),
     )
     os.replace(partial, path)  # a retry writes the whole file again; only a complete one is kept
     return {"path": str(path), "rows": report.rows, "format": fmt}

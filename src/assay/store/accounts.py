@@ -15,6 +15,7 @@ from assay.store.types import new_id as _new_id
 from assay.store.types import utcnow
 
 __all__ = [
+    "delete_tokens",
     "project_role",
     "project_with_role",
     "role_columns",
@@ -213,6 +214,11 @@ def revoke_token(conn: Connection, token_id: int, *, user_id: int | None = None)
     if user_id is not None:
         q = q.where(tokens.c.user_id == user_id)
     return conn.execute(q.values(revoked_at=utcnow())).rowcount > 0
+
+
+def delete_tokens(conn: Connection, user_id: int) -> int:
+    """Remove every token of a user (API tokens and browser sessions); returns how many."""
+    return int(conn.execute(tokens.delete().where(tokens.c.user_id == user_id)).rowcount or 0)
 
 
 def revoke_token_hash(conn: Connection, token_hash: str) -> None:

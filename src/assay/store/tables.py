@@ -17,6 +17,7 @@ __all__ = [
     "jobs",
     "memberships",
     "metadata",
+    "personal_data",
     "project_members",
     "projects",
     "records",
@@ -361,4 +362,23 @@ events = sa.Table(
     sa.Index("ix_events_project", "project_id", "id"),
     sa.Index("ix_events_seq", "seq", unique=True),
     sa.Index("ix_events_object", "object_type", "object_id"),
+)
+
+# Personal data found in a record's text fields on import (0009): what kind, in which field, where
+# (code points in the field's text as stored: the placeholder when masked), and what was done.
+# Never the value itself.
+personal_data = sa.Table(
+    "personal_data",
+    metadata,
+    _id(),
+    _fk("project_id", "projects.id"),
+    _fk("record_id", "records.id", index=True),
+    sa.Column("field", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("span_start", sa.Integer, nullable=False),
+    sa.Column("span_end", sa.Integer, nullable=False),
+    # masked | allowed
+    sa.Column("action", sa.String(10), nullable=False),
+    _created(),
+    sa.Index("ix_personal_data_project", "project_id", "kind"),
 )

@@ -191,6 +191,10 @@ def export(
         Literal["consensus", "answers", "suggestions", "gold"],
         Query(description="COCO: take the annotations from consensus, every answer, the suggestions or gold"),
     ] = "consensus",
+    contributors: Annotated[
+        Literal["names", "pseudonyms", "none"],
+        Query(description="how answers name their authors: names, pseudonyms local to the file, or none"),
+    ] = "names",
 ) -> FileResponse:
     tmp = tempfile.mkdtemp(prefix="assay-export-")
     path = Path(tmp) / f"project-{project_id}.{'json' if format == 'coco' else format}"
@@ -204,6 +208,7 @@ def export(
             lineage=lineage,
             csv_formulas=csv_formulas,
             coco_from=coco_from,
+            contributors=contributors,
         )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -12,7 +12,16 @@ from assay.api.routes import out
 from assay.api.schemas import ConsensusIn, SuggestionsIn
 from assay.domain.errors import Conflict, ValidationError
 from assay.domain.numbers import MAX_ID
-from assay.services import consensus, datacard, leaderboard, records, stats, trajectory_stats
+from assay.services import (
+    consensus,
+    datacard,
+    explain,
+    leaderboard,
+    personal_data,
+    records,
+    stats,
+    trajectory_stats,
+)
 
 router = APIRouter(tags=["records"])
 
@@ -40,6 +49,13 @@ def get_record(record_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
 @router.get("/records/{record_id}/history", **access("project:reviewer"))
 def record_history(record_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": records.record_history(store, actor, record_id)})
+
+
+@router.get("/records/{record_id}/explain", **access("project:reviewer"))
+def explain_record(record_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
+    """The chain from the raw record to each exported value: answers (who, versions, time spent,
+    suggestions shown and kept), reviews, consensus (method, inputs, confidence), history."""
+    return out(explain.explain_record(store, actor, record_id))
 
 
 @router.post("/records/{record_id}/suggestions", status_code=201, **access("project:manager"))
@@ -140,6 +156,12 @@ def project_datacard(
             "labels_svg": datacard.labels_svg(figures),
         }
     )
+
+
+@router.get("/projects/{project_id}/personal-data", **access("project:manager"))
+def project_personal_data(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
+    """The project's personal-data policy and what its imports found, by kind and action."""
+    return out(personal_data.project_findings(store, actor, project_id))
 
 
 @router.get("/projects/{project_id}/events", **access("project:manager"))

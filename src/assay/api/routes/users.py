@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from assay.api.access import access
-from assay.api.deps import CurrentActor, StoreDep
+from assay.api.deps import CurrentActor, Id, StoreDep
 from assay.api.routes import out
 from assay.api.schemas import UserIn, WorkspaceIn
-from assay.services import accounts
+from assay.services import accounts, personal_data
 
 router = APIRouter(tags=["users"])
 
@@ -33,6 +33,13 @@ def add_user(body: UserIn, actor: CurrentActor, store: StoreDep) -> Response:
         workspace=body.workspace,
     )
     return out({"id": new.id, "name": new.name, "role": new.role, "kind": new.kind, "token": new.token}, 201)
+
+
+@router.post("/users/{user_id}/erase", **access("admin"))
+def erase_user(user_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
+    """The right to erasure: the person's name becomes a pseudonym, their password, tokens and
+    settings are removed; their answers stay and keep counting."""
+    return out(personal_data.erase_contributor(store, actor, user_id))
 
 
 @router.get("/workspaces", **access("signed-in"))
