@@ -32,7 +32,9 @@ def test_explain_personal_data_and_erasure_over_http(live: Live) -> None:
     (answer,) = doc["answers"]
     assert answer["user"] == "ann" and answer["duration_ms"] == 1200
     assert doc["consensus"]["label"]["exported_value"] == "a"
-    assert doc["personal_data"] == [{"field": "text", "kind": "email", "start": 5, "end": 12, "action": "masked"}]
+    assert doc["personal_data"] == [
+        {"field": "text", "kind": "email", "start": 5, "end": 12, "action": "masked"}
+    ]
     assert live.client(ann_token).get(f"/records/{rid}/explain").status_code in (403, 404)
     assert rev.get("/records/999999/explain").status_code == 404
 
