@@ -86,15 +86,16 @@ def canonical(value: Any) -> str | None:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
-def row_bytes(schema: pa.Schema, row: dict[str, Any]) -> bytes:
+def row_bytes(names: list[str], row: dict[str, Any]) -> bytes:
     """The bytes a row adds to its file's content hash: the JSON array of its cells, in schema order."""
-    return orjson.dumps([row[f.name] for f in schema]) + b"\n"
+    return orjson.dumps([row[n] for n in names]) + b"\n"
 
 
 class _File:
     def __init__(self, path: Path, schema: pa.Schema, batch_rows: int) -> None:
         self.path = path
         self.schema = schema
+        self.names = [f.name for f in schema]
         self.batch_rows = batch_rows
         self.rows: list[dict[str, Any]] = []
         self.count = 0
@@ -106,7 +107,7 @@ class _File:
         if self.last is not None and key <= self.last:
             raise ValueError(f"{self.path.name}: rows out of order ({key!r} after {self.last!r})")
         self.last = key
-        self.digest.update(row_bytes(self.schema, row))
+        self.digest.update(row_bytes(self.names, row))
         self.rows.append(row)
         self.count += 1
         if len(self.rows) >= self.batch_rows:
@@ -114,7 +115,7 @@ class _File:
 
     def flush(self) -> None:
         if self.rows:
-            cols = {f.name: [r[f.name] for r in self.rows] for f in self.schema}
+            cols = {n: [r[n] for r in self.rows] for n in self.names}
             self.writer.write_table(pa.table(cols, schema=self.schema))
             self.rows.clear()
 
