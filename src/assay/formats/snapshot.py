@@ -28,6 +28,7 @@ __all__ = [
     "MANIFEST_FILE",
     "RECORDS",
     "RECORDS_FILE",
+    "DIFF_COLUMNS",
     "SnapshotWriter",
     "canonical",
     "file_sha256",
@@ -162,18 +163,26 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def iter_rows(path: Path, *, batch_rows: int = 10_000) -> Iterator[dict[str, Any]]:
+def iter_rows(
+    path: Path, *, batch_rows: int = 10_000, columns: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """A snapshot file's rows as stored (JSON columns as text), one batch in memory at a time."""
     pf = pq.ParquetFile(path)
-    for batch in pf.iter_batches(batch_size=batch_rows):
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
         yield from batch.to_pylist()
 
 
-def grouped(folder: Path) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+# What a diff reads of records.parquet (not the answers and suggestions: the labels say who).
+DIFF_COLUMNS = ["external_id", "fields", "metadata", "priority", "gold", "record_hash"]
+
+
+def grouped(
+    folder: Path, *, record_columns: list[str] | None = None
+) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Each record of a version with its labels, in ``external_id`` order (both files streamed)."""
     labels = iter_rows(folder / LABELS_FILE)
     pending = next(labels, None)
-    for rec in iter_rows(folder / RECORDS_FILE):
+    for rec in iter_rows(folder / RECORDS_FILE, columns=record_columns):
         key = rec["external_id"]
         mine: list[dict[str, Any]] = []
         while pending is not None and pending["external_id"] <= key:

@@ -654,7 +654,8 @@ _PARTS = ("fields", "metadata", "priority", "gold")
 
 def iter_diff(old: Path, new: Path, new_name: str = "the new version") -> Iterator[dict[str, Any]]:
     """The changes from the version in ``old`` to the one in ``new``, in ``external_id`` order."""
-    a, b = snap.grouped(old), snap.grouped(new)
+    a = snap.grouped(old, record_columns=snap.DIFF_COLUMNS)
+    b = snap.grouped(new, record_columns=snap.DIFF_COLUMNS)
     x, y = next(a, None), next(b, None)
     while x is not None or y is not None:
         if y is None or (x is not None and x[0]["external_id"] < y[0]["external_id"]):
