@@ -192,6 +192,7 @@ def _body(world: World, method: str, path: str, scope: str) -> dict[str, Any]:
         ("POST", "/projects/{project_id}/media"): {"files": {"file": ("x.wav", b"RIFF....WAVEfmt ")}},
         ("POST", "/projects/{project_id}/jobs"): {"json": {"kind": "consensus"}},
         ("POST", "/projects/{project_id}/datasets"): {"json": {}},
+        ("POST", "/projects/{project_id}/exposure"): {"json": {"ms": 1000, "context": "work"}},
         ("POST", "/records/{record_id}/suggestions"): {
             "json": {"suggestions": [{"question": "label", "value": "a"}]}
         },

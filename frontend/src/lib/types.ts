@@ -14,6 +14,7 @@ export interface FieldSpec {
   type: string;
   title?: string | null;
   required?: boolean;
+  sensitive?: boolean;
 }
 export interface QuestionSpec {
   name: string;
@@ -35,6 +36,7 @@ export interface QuestionSpec {
   max_length?: number | null;
   keypoint_names?: string[] | null;
   transcript?: boolean;
+  sensitive?: boolean;
 }
 export interface Schema {
   name?: string;
@@ -42,6 +44,7 @@ export interface Schema {
   questions: QuestionSpec[];
   workflow?: any;
   guidelines?: string | null;
+  content_warning?: string | null;
 }
 export interface Suggestion {
   question: string;

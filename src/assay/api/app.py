@@ -32,6 +32,7 @@ from assay.api.routes import (
     auth,
     datasets,
     dispatch,
+    exposure,
     jobs,
     media,
     out,
@@ -136,6 +137,7 @@ def create_app(
         synthetic,
         audit,
         datasets,
+        exposure,
     ):
         api.include_router(module.router)
 

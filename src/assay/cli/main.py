@@ -50,7 +50,20 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(
     quality_app, name="quality", help="Aggregate and measure crowd answers from CSV or Parquet files."
 )
-for module in (serve, data, traces, consensus, rlhf, demo, jobs, ai_first, synth, datacard, datasets, explain):
+for module in (
+    serve,
+    data,
+    traces,
+    consensus,
+    rlhf,
+    demo,
+    jobs,
+    ai_first,
+    synth,
+    datacard,
+    datasets,
+    explain,
+):
     module.register(app)
 
 

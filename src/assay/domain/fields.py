@@ -127,6 +127,9 @@ class BaseField(BaseModel):
     name: str
     title: str | None = None
     required: bool = True
+    # Disturbing content (attacks, harmful answers): the UI shows it behind a content warning,
+    # blurred until the viewer reveals it, and records how long it stayed revealed.
+    sensitive: bool = False
 
     @field_validator("name")
     @classmethod

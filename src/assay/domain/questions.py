@@ -102,6 +102,9 @@ class BaseQuestion(BaseModel):
     title: str | None = None
     description: str | None = None
     required: bool = True
+    # Its answers may be disturbing (a written attack): review and the dashboard show them behind
+    # a content warning, as a sensitive field.
+    sensitive: bool = False
 
     empty_is_unanswered: ClassVar[bool] = False
     """An empty list answers nothing: a required question of this type refuses ``[]``."""

@@ -111,6 +111,10 @@ class ProjectSchema(BaseModel):
     routing: Routing = Field(default_factory=Routing)
     guidelines: str = ""
     privacy: Privacy | None = None
+    # A content warning over the project's content (red-teaming: attacks and harmful answers):
+    # the text shown over it ("" or true: the UI's default wording). It covers the fields and
+    # questions marked ``sensitive``, or every field and answer when none is marked.
+    content_warning: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -129,6 +133,22 @@ class ProjectSchema(BaseModel):
     @classmethod
     def _none_guidelines(cls, v: Any) -> Any:
         return "" if v is None else v
+
+    @field_validator("content_warning", mode="before")
+    @classmethod
+    def _warning_flag(cls, v: Any) -> Any:
+        if v is True:
+            return ""
+        if v is False:
+            return None
+        return v
+
+    @field_validator("content_warning")
+    @classmethod
+    def _warning_text(cls, v: str | None) -> str | None:
+        if v is not None and len(v) > 2000:
+            raise ValueError("a content warning has at most 2,000 characters")
+        return v.strip() if v is not None else None
 
     # ---------------------------------------------------------------- construction
 
@@ -233,9 +253,16 @@ class ProjectSchema(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """A plain JSON-able dict; ``ProjectSchema.from_dict(s.to_dict()) == s``."""
         out = self.model_dump(mode="json", exclude_none=True)
-        # name and type first: easier to read in YAML
+        # name and type first: easier to read in YAML; ``sensitive`` only where it is set
         for key in ("fields", "questions"):
-            out[key] = [{"name": d["name"], "type": d["type"], **d} for d in out[key]]
+            out[key] = [
+                {
+                    "name": d["name"],
+                    "type": d["type"],
+                    **{k: v for k, v in d.items() if k != "sensitive" or v},
+                }
+                for d in out[key]
+            ]
         return out
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -268,6 +295,22 @@ class ProjectSchema(BaseModel):
         if self.privacy.fields is not None:
             return list(self.privacy.fields)
         return [f.name for f in self.fields if f.type in PRIVACY_FIELD_TYPES]
+
+    @property
+    def sensitive_fields(self) -> list[str]:
+        """The fields shown behind a content warning (see ``content_warning``)."""
+        marked = [f.name for f in self.fields if f.sensitive]
+        if marked or any(q.sensitive for q in self.questions) or self.content_warning is None:
+            return marked
+        return self.field_names
+
+    @property
+    def sensitive_questions(self) -> list[str]:
+        """The questions whose answers are shown behind a content warning."""
+        marked = [q.name for q in self.questions if q.sensitive]
+        if marked or any(f.sensitive for f in self.fields) or self.content_warning is None:
+            return marked
+        return self.question_names
 
     @property
     def field_names(self) -> list[str]:

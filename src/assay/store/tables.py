@@ -14,6 +14,7 @@ __all__ = [
     "consensus",
     "dataset_versions",
     "events",
+    "exposures",
     "jobs",
     "memberships",
     "metadata",
@@ -342,6 +343,22 @@ jobs = sa.Table(
     sa.Column("finished_at", UTCDateTime(), nullable=True),
     sa.Index("ix_jobs_project", "project_id", "id"),
     sa.Index("ix_jobs_state", "state", "id"),
+)
+
+# Time a person spent with sensitive content revealed (0010): one row per stretch (a record's
+# content revealed, then hidden or left), written by the UI. Well-being, not audit: not an event.
+exposures = sa.Table(
+    "exposures",
+    metadata,
+    _id(),
+    _fk("project_id", "projects.id"),
+    _fk("user_id", "users.id"),
+    _fk("record_id", "records.id", nullable=True),
+    sa.Column("context", sa.String(12), nullable=False),  # work | review | dashboard
+    sa.Column("ms", sa.Integer, nullable=False),
+    _created(),
+    sa.Index("ix_exposures_project_user", "project_id", "user_id", "created_at"),
+    sa.Index("ix_exposures_user", "user_id", "created_at"),
 )
 
 events = sa.Table(
