@@ -53,3 +53,24 @@ def mp4(seconds: float, w: int = 64, h: int = 48, fps: int = 25) -> bytes:
         for packet in stream.encode():
             out.mux(packet)
     return buf.getvalue()
+
+
+def webm(seconds: float, w: int = 64, h: int = 48, fps: int = 25) -> bytes:
+    """A WebM (VP8) video a browser plays: ``seconds`` at ``fps``, a flat colour per frame."""
+    import av
+    import numpy as np
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="webm") as out:
+        stream = out.add_stream("libvpx", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(int(seconds * fps)):
+            pixels = np.full((h, w, 3), (i * 7 % 256, 90, 160), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()

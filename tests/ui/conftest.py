@@ -77,7 +77,7 @@ def _assay(home: Path, *args: str) -> str:
 class Server:
     """A running `assay serve` on a temporary SQLite database, with an admin API client."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
         self.home = home
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -99,7 +99,9 @@ class Server:
                 str(home),
             ]
         self.log = open(home / "serve.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         self.api = httpx.Client(
             base_url=self.url + "/api/v1", headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=60
         )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from .conftest import CSP_VIOLATIONS, Server, login, png_data_url
+from .conftest import CSP_VIOLATIONS, Server, login, png_data_url, shot
 
 pytestmark = pytest.mark.browser
 
@@ -57,6 +57,7 @@ def test_media_uploaded_in_the_dashboard_become_records_with_thumbnails(browser:
     page.wait_for_function(
         "() => (document.querySelector('[data-testid=media-added]')?.textContent ?? '').includes('blue.jpg')"
     )
+    shot(page, "media-upload")
     items = server.api.get(f"/projects/{p['id']}/records", params={"limit": 100}).json()["items"]
     by_url = {r["fields"]["photo"]["url"]: r for r in items if isinstance(r["fields"]["photo"], dict)}
     assert by_url[paths[0]]["fields"]["photo"] == {"url": paths[0], "width": 320, "height": 200}
@@ -70,6 +71,7 @@ def test_media_uploaded_in_the_dashboard_become_records_with_thumbnails(browser:
     sizes = page.evaluate(
         "() => [...document.querySelectorAll('[data-testid=record-thumb]')].map((i) => [i.getAttribute('src'), i.naturalWidth, i.naturalHeight])"
     )
+    shot(page, "records-thumbnails")
     served = sorted((w, h) for src, w, h in sizes if "/thumbnail/photo" in src)
     assert served == [(64, 48), (256, 160)]  # the big one scaled to 256 on its longer side
     assert not CSP_VIOLATIONS
