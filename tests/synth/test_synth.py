@@ -51,8 +51,8 @@ def test_two_teachers_filters_cap_and_lineage(store: Store, llm: FakeLLM) -> Non
     done = jobs.get_job(store, SYSTEM, job["id"])
     res = done["result"]
     assert res["generated"] == 20
-    assert res["removed"] == {"length": 1, "contamination": 1, "exact_duplicate": 1, "near_duplicate": 1,
-                              "pair_identical": 0, "teacher_cap": 2}  # fmt: skip
+    assert res["removed"] == {"length": 1, "language": 0, "rules": 0, "contamination": 1, "exact_duplicate": 1,
+                              "near_duplicate": 1, "pair_identical": 0, "teacher_cap": 2}  # fmt: skip
     assert res["accepted"] == 14
     assert res["diversity"]["teacher_shares"] == {"t-alpha": 0.5, "t-beta": 0.5}
     assert res["diversity"]["near_duplicate_rate"] == 0.1

@@ -10,7 +10,18 @@ from typing import Any
 from typer.testing import CliRunner
 
 from assay.cli.main import app
-from assay.services import blind, dispatch, generation, imports, jobs, records, synthesis, training_exports
+from assay.services import (
+    blind,
+    datacard,
+    dispatch,
+    evaluation,
+    generation,
+    imports,
+    jobs,
+    records,
+    synthesis,
+    training_exports,
+)
 from assay.services.actors import SYSTEM, Actor
 from assay.services.exports import iter_export_rows
 from assay.services.synthesis import synth_schema
@@ -89,6 +100,13 @@ def test_verified_edited_rejected_items_and_the_synthetic_share(store: Store, db
     assert (report.rows, report.capped) == (2, 4)
     assert report.origins == {"human": 1, "synthetic-verified": 1}
     assert report.shares() == {"human": 0.5, "synthetic-verified": 0.5}
+    # the diversity of the synthetic answers the file holds
+    assert report.diversity["synthetic_answers"] == 1 and report.diversity["distinct_1"] is not None
+    assert report.to_dict()["diversity"] == report.diversity and "distinct-2" in report.summary()
+    # the data card states the synthetic data's teachers and diversity
+    card, figures = datacard.datacard(store, SYSTEM, "answers")
+    assert figures["synthetic"]["teacher_shares"] == {"t-alpha": 0.5, "t-beta": 0.5}
+    assert "## Synthetic data" in card and "| t-alpha | 50.0 % |" in card and "Distinct-1 / 2 / 3" in card
     # and in the terminal
     result = runner.invoke(app, ["export", "answers", "--out", str(tmp_path / "c.jsonl"), "--format", "sft",
                                  "--max-synthetic-share", "0.75", "--db", db_url])  # fmt: skip
@@ -140,6 +158,20 @@ def test_the_diversity_report_in_the_service_the_terminal_and_over_http(
     _, token = make_user(store, "lead", role="manager")
     got = live.client(token).get(f"/projects/{p['id']}/synthetic")
     assert got.status_code == 200 and got.json()["origins"] == rep["origins"]
+    # of a frozen version, over HTTP; an unknown version or embedder is refused
+    evaluation.freeze_version(store, SYSTEM, "report", name="v1")
+    got = live.client(token).get(
+        f"/projects/{p['id']}/synthetic", params={"version": "v1", "embedder": "hashing"}
+    )
+    assert got.status_code == 200 and got.json()["version"]["records"] == 8
+    assert got.json()["embedding"]["model"] == "hashing"
+    assert (
+        live.client(token).get(f"/projects/{p['id']}/synthetic", params={"version": "v9"}).status_code == 404
+    )
+    assert (
+        live.client(token).get(f"/projects/{p['id']}/synthetic", params={"embedder": "bert"}).status_code
+        == 422
+    )
     _, atoken = make_user(store, "someone")
     assert live.client(atoken).get(f"/projects/{p['id']}/synthetic").status_code == 403
     text = runner.invoke(app, ["synth-report", "report", "--db", db_url])

@@ -56,6 +56,40 @@ def synth(
     ] = None,
     field: Annotated[str, typer.Option(help="The prompt field of --from-project.")] = "prompt",
     pairs: Annotated[bool, typer.Option(help="Preference pairs: two teachers answer each prompt.")] = False,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="What the teachers write: answers, pairs, instructions, rewrites or critiques."),
+    ] = None,
+    task_template: Annotated[
+        Path | None,
+        typer.Option(
+            help="The task around each input for instructions/rewrites/critiques "
+            "({{input}}, and {{answer}} for critiques)."
+        ),
+    ] = None,
+    answer_field: Annotated[
+        str, typer.Option(help="The answer field a critique reads, with --from-project.")
+    ] = "response",
+    language: Annotated[
+        list[str] | None, typer.Option(help="Keep only answers in this language (ISO 639-1; repeatable).")
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="Rule-based checks: a JSON/YAML list of {pattern, field?, action: reject|flag, name?}."
+        ),
+    ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(help="A judge model (at --endpoint) whose 1-10 score is suggested as the verdict."),
+    ] = None,
+    judge_threshold: Annotated[int, typer.Option(help="Judge scores from this suggest accept.")] = 7,
+    embedder: Annotated[
+        str, typer.Option(help="Embeddings of the diversity report: auto, minilm, hashing or none.")
+    ] = "auto",
+    cap_scope: Annotated[
+        str, typer.Option(help="The teacher cap holds over the project (every run) or this run only.")
+    ] = "project",
     max_share: Annotated[
         float | None, typer.Option(help="No teacher above this share of the accepted answers (default 0.5).")
     ] = None,
@@ -114,11 +148,28 @@ def synth(
         if not isinstance(doc, list):
             raise ValidationError("a teachers file is a list of connectors", file=str(teachers))
         specs += doc
-    params: dict[str, Any] = {"mode": "pairs" if pairs else "answers", "teachers": specs,
+    if mode is not None and pairs and mode != "pairs":
+        raise ValidationError("--pairs and --mode disagree", field="mode")
+    mode = mode or ("pairs" if pairs else "answers")
+    if mode not in synthesis.MODES:
+        raise ValidationError(f"one of {', '.join(synthesis.MODES)}", field="mode")
+    params: dict[str, Any] = {"mode": mode, "teachers": specs,
                               "allow_single_teacher": allow_single_teacher, "min_chars": min_chars,
                               "max_chars": max_chars, "near_duplicate": near_duplicate, "ngram": ngram,
                               "dedup_against": dedup_against or [], "eval_sets": eval_set or [],
                               "verify_sample": verify_sample}  # fmt: skip
+    params.update({"embedder": embedder, "cap_scope": cap_scope, "judge_threshold": judge_threshold})
+    if language:
+        params["languages"] = language
+    if task_template is not None:
+        params["task_template"] = task_template.read_text(encoding="utf-8")
+    if rules is not None:
+        doc = yaml.safe_load(rules.read_text(encoding="utf-8"))
+        params["rules"] = doc.get("rules") if isinstance(doc, dict) else doc
+        if not isinstance(params["rules"], list):
+            raise ValidationError("a rules file is a list of rules (or {rules: [...]})", file=str(rules))
+    if judge is not None:
+        params["judge"] = _teacher(judge, endpoint, prices)
     for key, value in (
         ("max_share", max_share),
         ("seed", seed),
@@ -132,7 +183,16 @@ def synth(
             "give a prompt file, --template with --variables, or --from-project", field="prompts"
         )
     if prompts is not None:
-        params["prompts"] = [{"id": p.id, "prompt": p.text} for p in generation.load_prompts(prompts)]
+        params["prompts"] = []
+        for p in generation.load_prompts(prompts):
+            seed_item: dict[str, Any] = {"id": p.id, "prompt": p.text}
+            meta = p.metadata or {}
+            if meta.get("answer") is not None:  # what a critique reads
+                seed_item["answer"] = str(meta["answer"])
+            topic = meta.get("topic", meta.get("category"))
+            if topic is not None:  # for the topic distribution of the report
+                seed_item["topic"] = str(topic)
+            params["prompts"].append(seed_item)
     elif template is not None:
         if variables is None:
             raise ValidationError("--template needs --variables", field="variables")
@@ -145,15 +205,24 @@ def synth(
     else:
         params["from_project"] = from_project
         params["field"] = field
+        if mode == "critiques":
+            params["answer_field"] = answer_field
     with open_cli_store(home, db) as (store, actor):
         generation.ensure_project(
-            store, actor, project, synthesis.synth_schema(project, pairs=pairs, overlap=overlap)
+            store, actor, project, synthesis.synth_schema(project, pairs=mode == "pairs", overlap=overlap)
         )
     start_job("synth", project, params, home=home, db=db, detach=detach, as_json=as_json)
 
 
 def synth_report(
     project: Annotated[str, typer.Argument(help="The synthesis project.")],
+    version: Annotated[
+        str | None,
+        typer.Option(help="A frozen version of the project (assay eval freeze): its records only."),
+    ] = None,
+    embedder: Annotated[
+        str, typer.Option(help="Embeddings for the spread and clusters: auto, minilm, hashing or none.")
+    ] = "auto",
     home: HomeOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -164,7 +233,7 @@ def synth_report(
     from assay.services import synthesis
 
     with open_cli_store(home, db) as (store, actor):
-        report = synthesis.project_report(store, actor, project)
+        report = synthesis.project_report(store, actor, project, version=version, embedder=embedder)
     if as_json:
         print_json(report)
         return
@@ -175,8 +244,16 @@ def synth_report(
     say(f"{report['project']}: {report['records']} records "
         + ", ".join(f"{k} {v}" for k, v in sorted(report["origins"].items())))  # fmt: skip
     say("teacher shares: " + ", ".join(f"{t} {100 * s:.1f} %" for t, s in report["teacher_shares"].items()))
+    if report.get("version"):
+        say(f"version {report['version']['name']} ({report['version']['content_hash']})")
     say(f"answers {report['answers']}: distinct-1 {report['distinct_1']}, distinct-2 {report['distinct_2']}, "
-        f"near-duplicate rate {report['near_duplicate_rate']}")  # fmt: skip
+        f"distinct-3 {report['distinct_3']}, near-duplicate rate {report['near_duplicate_rate']}")  # fmt: skip
+    emb = report.get("embedding")
+    if emb:
+        say(f"embeddings ({emb['model']}, {emb['sampled']} answers): spread {emb['spread']}, "
+            f"{emb['clusters']} clusters, balance {emb['cluster_balance']}")  # fmt: skip
+    if report.get("topics"):
+        say("topics: " + ", ".join(f"{t} {n}" for t, n in report["topics"].items()))
     for run in report["runs"]:
         removed = ", ".join(f"{k} {v}" for k, v in (run.get("removed") or {}).items() if v)
         say(f"run {run['job']} ({run['state']}): generated {run.get('generated')}, accepted {run.get('accepted')}"

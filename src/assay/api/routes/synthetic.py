@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, StoreDep
@@ -13,6 +15,15 @@ router = APIRouter(tags=["synthetic"])
 
 
 @router.get("/projects/{project_id}/synthetic", **access("project:manager"))
-def synthetic_report(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
-    """Records by origin, teacher shares, distinct-n, near-duplicate rate, and each run's report."""
-    return out(synthesis.project_report(store, actor, project_id))
+def synthetic_report(
+    project_id: Id,
+    actor: CurrentActor,
+    store: StoreDep,
+    version: Annotated[
+        str | None, Query(max_length=200, description="A frozen version's records only")
+    ] = None,
+    embedder: Annotated[str, Query(pattern="^(auto|minilm|hashing|none)$")] = "auto",
+) -> Response:
+    """Records by origin, teacher shares, distinct-n, embedding spread, topics, near-duplicate rate,
+    and each run's report; of the project or of one of its frozen versions."""
+    return out(synthesis.project_report(store, actor, project_id, version=version, embedder=embedder))
