@@ -1,6 +1,7 @@
 """Synthetic data end to end with a browser: two teachers over HTTP write answers (`assay synth`),
 the filters remove planted copies, a person accepts, edits and rejects items in the workbench,
-and the SFT export states each example's origin and prints the shares."""
+the SFT export states each example's origin and prints the shares, and the dashboard's Synthetic
+tab plots the teacher shares, origins, distinct-n and duplicates removed (axe clean)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.rlhf.fake_llm import FakeLLM
 from tests.synth.teachers import answerer
 
 from .conftest import Server, _assay, login, shot
+from .test_accessibility import violations
 
 pytestmark = pytest.mark.browser
 
@@ -65,3 +67,26 @@ def test_generate_filter_verify_in_the_browser_and_export_with_shares(
     assert any(r["messages"][-1]["content"] == "A person's corrected answer." for r in rows)
     assert all(r["verified_by"] == ["checker"] for r in rows if r["origin"] == "synthetic-verified")
     assert "synthetic-verified 28.6 %, synthetic-unverified 71.4 %" in summary
+
+    # the dashboard's Synthetic tab, as a manager sees it
+    server.user("synth-boss", "manager")
+    page = login(browser, server, "synth-boss", viewport=(1280, 900))
+    page.goto(f"/#/p/{project['id']}/dashboard")
+    page.get_by_role("tab", name="Synthetic").click()
+    panel = page.get_by_test_id("synth-panel")
+    panel.wait_for()
+    # the first report loads the local embedding model into the server: a generous wait
+    page.get_by_test_id("synth-run").first.wait_for(timeout=180_000)
+    assert page.get_by_test_id("synth-records").inner_text() == "8"
+    assert page.get_by_test_id("synth-verified").inner_text() == "2"
+    assert page.get_by_test_id("synth-rejected").inner_text() == "1"
+    assert page.get_by_test_id("synth-run").count() == 1
+    cells = page.get_by_test_id("synth-run").first.locator("td").all_inner_texts()
+    assert cells[2:4] == ["12", "8"]  # generated, accepted
+    assert "Teacher shares" in panel.inner_text() and "t-alpha" in panel.inner_text()
+    assert panel.locator("svg.plot").count() == 4
+    labels = [panel.locator("svg.plot").nth(i).get_attribute("aria-label") or "" for i in range(4)]
+    assert "t-alpha 50" in labels[1] and "t-beta 50" in labels[1]
+    shot(page, "synthetic-dashboard")
+    assert violations(page) == []
+    page.context.close()
