@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from assay.domain.errors import Conflict, NotFound, ValidationError
+from assay.domain.errors import NotFound, ValidationError
 from assay.services import evaluation, generation, imports, jobs, synthesis
 from assay.services.actors import SYSTEM
 from assay.services.exports import iter_export_rows
@@ -174,7 +174,9 @@ def test_contamination_against_a_frozen_benchmark_version(store: Store, llm: Fak
     imports.import_rows(
         store, SYSTEM, bench["id"], enumerate([{"id": "g1", "text": f"Benchmark item: {leak}"}], 1)
     )
-    evaluation.freeze_version(store, SYSTEM, "golden", name="v1")
+    frozen = evaluation.freeze_version(
+        store, SYSTEM, "golden", name="v1", home=synthesis.instance_home(store)
+    )
     # added after the freeze: not a benchmark item of v1
     later = T.answer_text("t-alpha", 6)
     imports.import_rows(store, SYSTEM, bench["id"], enumerate([{"id": "g2", "text": later}], 1))
@@ -193,13 +195,20 @@ def test_contamination_against_a_frozen_benchmark_version(store: Store, llm: Fak
         with pytest.raises(NotFound) as e:
             jobs.enqueue(store, SYSTEM, p["id"], "synth", {**base, "eval_sets": bad}, submit=False)
         assert e.value.field == "params.eval_sets.0"
-    # a frozen item edited since: the run fails, naming the version, and writes nothing
+    # the benchmark edited since the freeze: the check reads the items as frozen
     imports.import_rows(store, SYSTEM, bench["id"], [(1, {"external_id": "g1", "text": "changed"})])
     p2 = generation.ensure_project(store, SYSTEM, "clean2", synth_schema("clean2"))
-    job = jobs.enqueue(store, SYSTEM, p2["id"], "synth", {**base, "eval_sets": ["golden@v1"]}, submit=False)
-    assert jobs.run_job(store, job["id"]) == "failed"
-    assert "changed since version 'v1' was frozen" in jobs.get_job(store, SYSTEM, job["id"])["error"]
-    assert _rows(store, p2["id"]) == []
+    res = _run(store, p2["id"], {**base, "eval_sets": ["golden@v1"]})
+    assert res["removed"]["contamination"] == 1 and res["eval_sets"] == {"golden@v1": frozen["content_hash"]}
+    # the project as it is now: the leak is gone, the later item is there
+    p3 = generation.ensure_project(store, SYSTEM, "clean3", synth_schema("clean3"))
+    res = _run(store, p3["id"], {**base, "eval_sets": ["golden"]})
+    assert res["removed"]["contamination"] == 1 and res["eval_sets"] == {"golden": None}
+    kept = {
+        (r["metadata"]["synth"]["prompt_id"], r["metadata"]["synth"]["teacher"])
+        for r in _rows(store, p3["id"])
+    }
+    assert ("q7", "t-beta") in kept and ("q6", "t-alpha") not in kept
 
 
 def test_the_teacher_cap_holds_across_runs(store: Store, llm: FakeLLM) -> None:
@@ -272,7 +281,9 @@ def test_the_diversity_report_per_run_and_per_frozen_version(store: Store, llm: 
     assert sum(emb["cluster_sizes"]) == 16 and emb["clusters"] == len(emb["cluster_sizes"]) <= 8
     assert 0 < emb["cluster_balance"] <= 1 and emb["prompt_coverage"] == 1.0
     assert div["topics"] == {"even": 8, "odd": 8}
-    frozen = evaluation.freeze_version(store, SYSTEM, "diverse", name="v1")
+    frozen = evaluation.freeze_version(
+        store, SYSTEM, "diverse", name="v1", home=synthesis.instance_home(store)
+    )
     _run(
         store,
         p["id"],
@@ -288,6 +299,7 @@ def test_the_diversity_report_per_run_and_per_frozen_version(store: Store, llm: 
         synthesis.project_report(store, SYSTEM, "diverse", version="v7")
     with pytest.raises(ValidationError):
         synthesis.project_report(store, SYSTEM, "diverse", embedder="bert")
+    # the version is its frozen content: an edit of the project since changes nothing in it
     rec = _rows(store, p["id"])[0]
     imports.import_rows(
         store,
@@ -295,5 +307,8 @@ def test_the_diversity_report_per_run_and_per_frozen_version(store: Store, llm: 
         p["id"],
         [(1, {"external_id": rec["external_id"], "fields": {**rec["fields"], "response": "changed"}})],
     )
-    with pytest.raises(Conflict):
-        synthesis.project_report(store, SYSTEM, "diverse", version="v1")
+    again = synthesis.project_report(store, SYSTEM, "diverse", version="v1", embedder="hashing")
+    assert again["distinct_2"] == v1["distinct_2"] and again["version"] == v1["version"]
+    assert (
+        synthesis.project_report(store, SYSTEM, "diverse", embedder="none")["distinct_2"] != v1["distinct_2"]
+    )

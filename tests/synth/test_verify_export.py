@@ -159,7 +159,8 @@ def test_the_diversity_report_in_the_service_the_terminal_and_over_http(
     got = live.client(token).get(f"/projects/{p['id']}/synthetic")
     assert got.status_code == 200 and got.json()["origins"] == rep["origins"]
     # of a frozen version, over HTTP; an unknown version or embedder is refused
-    evaluation.freeze_version(store, SYSTEM, "report", name="v1")
+    assert live.home is not None
+    evaluation.freeze_version(store, SYSTEM, "report", name="v1", home=live.home)
     got = live.client(token).get(
         f"/projects/{p['id']}/synthetic", params={"version": "v1", "embedder": "hashing"}
     )

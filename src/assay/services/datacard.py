@@ -119,11 +119,19 @@ def figures(store: Store, actor: Actor, project_ref: int | str) -> dict[str, Any
     }
 
 
-def _synthetic(store: Store, actor: Actor, pid: int) -> dict[str, Any]:
-    """The diversity report of the synthetic records (:func:`assay.services.synthesis.project_report`)."""
+def _synthetic(
+    store: Store,
+    actor: Actor,
+    project_ref: int | str,
+    *,
+    version: str | None = None,
+    home: Path | None = None,
+) -> dict[str, Any]:
+    """The diversity report of the synthetic records, of the project or of a frozen version
+    (:func:`assay.services.synthesis.project_report`)."""
     from assay.services.synthesis import project_report
 
-    rep = project_report(store, actor, pid)
+    rep = project_report(store, actor, project_ref, version=version, home=home)
     removed: Counter[str] = Counter()
     for run in rep["runs"]:
         removed.update({k: int(v) for k, v in (run.get("removed") or {}).items() if v})
@@ -231,6 +239,7 @@ def version_figures(
         "consensus_method": manifest["consensus"]["method"],
         "guidelines": schema.guidelines,
         "label_counts": _label_counts(labels, schema),
+        "synthetic": _synthetic(store, actor, project_ref, version=version, home=home) if synthetic else None,
     }
 
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from assay.connectors.base import BaseConnector, Completion, ConnectorError, user_message
@@ -402,6 +403,15 @@ def cap_items(
     return dropped
 
 
+def instance_home(store: Store) -> Path:
+    """The instance's data directory: beside a SQLite database (``assay --home``), else
+    ``$ASSAY_HOME`` (frozen versions' files and the runs' response cache live there)."""
+    from assay.settings import Settings
+
+    db = store.url.database if store.is_sqlite else None
+    return Path(db).resolve().parent if db and db != ":memory:" else Settings().home.resolve()
+
+
 class _RunCache:
     """The response cache of one run: the connectors' :class:`ResponseCache` (a SQLite file under
     ``$ASSAY_HOME/cache``) with the run in every key, so that a retried job is answered from what
@@ -409,17 +419,12 @@ class _RunCache:
 
     def __init__(self, ctx: JobContext) -> None:
         import hashlib
-        from pathlib import Path
 
         import orjson
 
         from assay.connectors.cache import ResponseCache
-        from assay.settings import Settings
 
-        db = ctx.store.url.database if ctx.store.is_sqlite else None
-        # beside a SQLite database (its instance's home), else in $ASSAY_HOME
-        home = Path(db).resolve().parent if db and db != ":memory:" else Settings().home
-        self.cache = ResponseCache(home / "cache" / "synth-runs.sqlite")
+        self.cache = ResponseCache(instance_home(ctx.store) / "cache" / "synth-runs.sqlite")
         digest = hashlib.sha256(
             orjson.dumps(ctx.params, option=orjson.OPT_SORT_KEYS, default=str)
         ).hexdigest()
@@ -453,26 +458,18 @@ def _render(task: str, pr: dict[str, Any]) -> str:
 
 def _eval_texts(ctx: JobContext, ref: str) -> tuple[list[str], str | None]:
     """The texts of an evaluation set: a project's records, or those of a frozen version of it
-    (``name@version``: checked against the version's content hash). Also the hash."""
-    from assay.services.evaluation import _content_hash
+    (``name@version``: read from the version's files, their hashes checked; a version frozen
+    before versions kept content is read from the project, which must still match its hash).
+    Also the version's content hash."""
+    from assay.services.evaluation import _frozen_rows
 
     name, _, version = ref.partition("@")
-    rows = _project_rows(ctx, name)
     if not version:
-        return [t for r in rows for t in _texts_of(r)], None
-    with ctx.store.read() as conn:
-        project = load_project(conn, ctx.actor, name, need="manager")
-        v = ds_store.get_version(conn, int(project["id"]), version)
-    if v is None:
-        raise NotFound(f"evaluation set {name!r} has no frozen version {version!r}", field="params.eval_sets")
-    wanted = set((v.get("lineage") or {}).get("external_ids") or [])
-    rows = [r for r in rows if str(r["external_id"]) in wanted]
-    if len(rows) != len(wanted) or _content_hash(rows) != v["content_hash"]:
-        raise Conflict(
-            f"the records of {name!r} changed since version {version!r} was frozen ({v['content_hash']}); "
-            "the contamination check reads the frozen items only",
-            field="params.eval_sets",
-        )
+        return [t for r in _project_rows(ctx, name) for t in _texts_of(r)], None
+    try:
+        _, v, rows = _frozen_rows(ctx.store, ctx.actor, instance_home(ctx.store), name, version)
+    except (Conflict, NotFound) as e:
+        raise type(e)(f"evaluation set {ref!r}: {e.message}", field="params.eval_sets") from None
     texts = [t for r in rows for t in _texts_of(r)]
     texts += [str(g) for r in rows for g in (r.get("gold") or {}).values() if isinstance(g, str)]
     return texts, str(v["content_hash"])
@@ -798,14 +795,14 @@ def project_report(
     near_duplicate: float = 0.8,
     version: str | None = None,
     embedder: str = "auto",
+    home: Path | None = None,
 ) -> dict[str, Any]:
-    """A synthesis project as it stands, or a frozen version of it (``version``: its records only,
-    checked against its content hash): records by origin (human, synthetic verified, unverified,
+    """A synthesis project as it stands, or a frozen version of it (``version``: its records as
+    frozen, read from the version's files under ``home`` with their hashes checked): records by origin (human, synthetic verified, unverified,
     rejected), people's verdicts, teacher shares, distinct-n and embedding spread of the answers,
     their topics, the near-duplicate rate among them, and each run's report (generated, removed
     per filter, accepted, diversity)."""
     from assay.formats.training.provenance import provenance
-    from assay.services.evaluation import _content_hash
     from assay.services.jobs import list_jobs
 
     if embedder not in EMBEDDER_CHOICES:
@@ -816,21 +813,15 @@ def project_report(
     modes: Counter[str] = Counter()
     texts: list[str] = []
     frozen: dict[str, Any] | None = None
-    with store.read() as conn:
-        project = load_project(conn, actor, project_ref, need="manager")
-        rows = list(iter_export_rows(conn, int(project["id"])))
-        if version is not None:
-            v = ds_store.get_version(conn, int(project["id"]), version)
-            if v is None:
-                raise NotFound(f"project {project['name']!r} has no version {version!r}", field="version")
-            wanted = set((v.get("lineage") or {}).get("external_ids") or [])
-            rows = [r for r in rows if str(r["external_id"]) in wanted]
-            if len(rows) != len(wanted) or _content_hash(rows) != v["content_hash"]:
-                raise Conflict(
-                    f"the records of {project['name']!r} changed since version {version!r} was frozen",
-                    field="version",
-                )
-            frozen = {"name": v["name"], "content_hash": v["content_hash"], "records": len(rows)}
+    if version is not None:
+        from assay.services.evaluation import _frozen_rows
+
+        project, v, rows = _frozen_rows(store, actor, home or instance_home(store), project_ref, version)
+        frozen = {"name": v["name"], "content_hash": v["content_hash"], "records": len(rows)}
+    else:
+        with store.read() as conn:
+            project = load_project(conn, actor, project_ref, need="manager")
+            rows = list(iter_export_rows(conn, int(project["id"])))
     for row in rows:
         prov = provenance(row)
         origins["rejected" if prov.rejected else prov.origin] += 1

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from assay.api.access import access
-from assay.api.deps import CurrentActor, Id, StoreDep
+from assay.api.deps import CurrentActor, Id, SettingsDep, StoreDep
 from assay.api.routes import out
 from assay.services import synthesis
 
@@ -19,6 +19,7 @@ def synthetic_report(
     project_id: Id,
     actor: CurrentActor,
     store: StoreDep,
+    settings: SettingsDep,
     version: Annotated[
         str | None, Query(max_length=200, description="A frozen version's records only")
     ] = None,
@@ -26,4 +27,8 @@ def synthetic_report(
 ) -> Response:
     """Records by origin, teacher shares, distinct-n, embedding spread, topics, near-duplicate rate,
     and each run's report; of the project or of one of its frozen versions."""
-    return out(synthesis.project_report(store, actor, project_id, version=version, embedder=embedder))
+    return out(
+        synthesis.project_report(
+            store, actor, project_id, version=version, embedder=embedder, home=settings.home.resolve()
+        )
+    )
