@@ -5,6 +5,8 @@ server streams them with byte ranges and makes thumbnails; anything outside the 
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,11 +127,11 @@ def test_object_store_media_are_probed_on_import_and_streamed_with_ranges(s3medi
     for field, size in (("photo", (40, 30)), ("film", (64, 48))):
         thumb = c.get(f"/records/{a['id']}/thumbnail/{field}")
         assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg", thumb.text
-        with Image.open(__import__("io").BytesIO(thumb.content)) as im:
+        with Image.open(io.BytesIO(thumb.content)) as im:
             assert im.size == size  # small files are not enlarged
     b = s3media.record("b")
     thumb = c.get(f"/records/{b['id']}/thumbnail/photo")
-    with Image.open(__import__("io").BytesIO(thumb.content)) as im:
+    with Image.open(io.BytesIO(thumb.content)) as im:
         assert im.size == (256, 85)
     assert c.get(f"/records/{a['id']}/thumbnail/clip").status_code == 404  # audio has none
     outsider = s3media.live.client(make_user(s3media.live.store, "worker", role="annotator")[1])
@@ -199,3 +201,28 @@ def test_object_store_media_are_refused_without_a_configured_bucket(
             f"/projects/{p['id']}/records", json=[{"id": "a", "photo": "gs://b/photos/cat.png"}]
         )
         assert gs.status_code == 422 and "not under a configured media bucket" in gs.text
+
+
+def test_coco_labels_for_images_in_a_bucket(s3media: S3Media) -> None:
+    doc = {
+        "images": [
+            {"id": 1, "file_name": "cat.png", "width": 40, "height": 30},
+            {"id": 2, "file_name": "wide.png", "width": 300, "height": 100},
+        ],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [{"id": 9, "image_id": 1, "category_id": 1, "bbox": [1, 2, 10, 10]}],
+    }
+    c = s3media.client()
+    form = {"format": "coco", "coco_as": "gold", "media_prefix": f"s3://{BUCKET}/photos/"}
+    files = {"file": ("boxes.json", json.dumps(doc).encode())}
+    r = c.post(f"/projects/{s3media.project}/imports", files=files, data=form)
+    assert r.status_code == 201, r.text
+    rec = s3media.record("1")
+    assert rec["fields"]["photo"] == {"url": f"s3://{BUCKET}/photos/cat.png", "width": 40, "height": 30}
+    assert c.get(f"/records/{rec['id']}/media/photo").content == png(40, 30)
+    # a size the bucket's file does not have stops the import, naming the image's object
+    doc["images"][1]["height"] = 101
+    files = {"file": ("boxes.json", json.dumps(doc).encode())}
+    bad = c.post(f"/projects/{s3media.project}/imports", files=files, data=form)
+    assert bad.status_code == 422 and bad.json()["file"] == "boxes.json", bad.text
+    assert "is 300×100 pixels" in bad.json()["detail"] and bad.json()["field"].endswith("height"), bad.text
