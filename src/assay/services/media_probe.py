@@ -83,7 +83,7 @@ def _round(seconds: float | None) -> float | None:
 
 def thumbnail(kind: str, file: IO[bytes], name: str, size: int = THUMB_SIZE) -> bytes:
     """A JPEG at most ``size`` pixels on its longer side: the image, or a video's first frame."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         if kind == "video":
@@ -93,8 +93,9 @@ def thumbnail(kind: str, file: IO[bytes], name: str, size: int = THUMB_SIZE) -> 
             im.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
         with im:
             im.thumbnail((size, size))
+            upright = ImageOps.exif_transpose(im)  # as browsers show it (EXIF orientation)
             out = io.BytesIO()
-            im.convert("RGB").save(out, "JPEG", quality=80)
+            upright.convert("RGB").save(out, "JPEG", quality=80)
             return out.getvalue()
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValidationError(f"{name} is not an image Pillow can read ({e})") from None
