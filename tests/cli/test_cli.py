@@ -216,3 +216,46 @@ def test_yolo_in_and_out_from_the_command_line(cli_db: list[str], tmp_path: Path
         str(home),
     )
     assert sorted(p.name for p in (dest / "labels" / "train").iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_import_probes_media_in_a_bucket_and_names_a_wrong_duration(
+    cli_db: list[str], tmp_path: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.mediafiles import mp4
+    from tests.s3 import s3fs_for
+
+    fs = s3fs_for(s3_endpoint)
+    if not fs.exists("cli-media"):
+        fs.mkdir("cli-media")
+    fs.pipe("cli-media/walks/w1.mp4", mp4(1.0, 32, 24, fps=10))
+    monkeypatch.setenv("ASSAY_MEDIA_BUCKETS", "s3://cli-media/walks")
+    monkeypatch.setenv("ASSAY_S3_ENDPOINT_URL", s3_endpoint)
+    home = tmp_path / "home"
+    run("init", *cli_db, "--home", str(home), "--json")
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        "name: walks\nfields: [{name: film, type: video}]\n"
+        "questions: [{name: parts, type: segment, field: film, labels: [walk]}]\n"
+    )
+    run("project", "create", "--schema", str(schema), *cli_db, "--home", str(home))
+    data = tmp_path / "walks.jsonl"
+    data.write_text(
+        '{"id": "a", "film": {"url": "s3://cli-media/walks/w1.mp4"}}\n'
+        '{"id": "b", "film": {"url": "s3://cli-media/walks/w1.mp4", "duration": 4}}\n'
+    )
+    result = runner.invoke(app, ["import", "walks", str(data), *cli_db, "--home", str(home)])
+    assert result.exit_code != 0
+    assert "walks.jsonl" in result.output and "line 2" in result.output and "film.duration" in result.output
+    assert "declares 4 s but s3://cli-media/walks/w1.mp4 lasts 1 s" in result.output
+    data.write_text('{"id": "a", "film": {"url": "s3://cli-media/walks/w1.mp4"}}\n')
+    assert "1 new" in run("import", "walks", str(data), *cli_db, "--home", str(home))
+    out = tmp_path / "out.jsonl"
+    run("export", "walks", "--out", str(out), *cli_db, "--home", str(home))
+    [row] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["fields"]["film"] == {
+        "url": "s3://cli-media/walks/w1.mp4",
+        "width": 32,
+        "height": 24,
+        "duration": 1.0,
+        "fps": 10.0,
+    }
