@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sqlite3
 import sys
 import tempfile
@@ -188,19 +189,26 @@ def verify_sqlite(n: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "v.db"
         fill = _fill_sqlite(path, n)
+        size = path.stat().st_size
         store = open_store(f"sqlite:///{path}")
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t0 = time.perf_counter()
         result = audit.verify(store, SYSTEM)
         took = time.perf_counter() - t0
+        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         store.dispose()
     assert result["ok"] and result["events"] == n, result
     return {
         "measure": "verify",
         "database": "sqlite",
         "events": n,
+        "file_mb": round(size / 2**20),
         "fill_s": round(fill, 1),
         "verify_s": round(took, 2),
         "events_per_s": round(n / took),
+        # peak resident memory of the process before and after verify (KiB → MiB): flat when streamed
+        "max_rss_mb_before_verify": round(rss0 / 1024),
+        "max_rss_mb_after_verify": round(rss1 / 1024),
     }
 
 
@@ -526,6 +534,7 @@ def main() -> None:
     ap.add_argument("--pg", default=None, help="a PostgreSQL server URL (a scratch database is made)")
     ap.add_argument("--snapshot", type=int, default=0, help="freeze and diff a project of N records (only)")
     ap.add_argument("--snapshot-small", type=int, default=0, help="the same at a smaller size first")
+    ap.add_argument("--verify-only", action="store_true", help="skip the write costs")
     args = ap.parse_args()
     if args.snapshot:
         for n in [x for x in (args.snapshot_small, args.snapshot) if x]:
@@ -533,9 +542,10 @@ def main() -> None:
             if args.pg:
                 print(json.dumps(snapshot_pg(args.pg, n)), flush=True)
         return
-    print(json.dumps(write_cost_sqlite(args.writes)), flush=True)
-    if args.pg:
-        print(json.dumps(write_cost_pg(args.pg, args.writes)), flush=True)
+    if not args.verify_only:
+        print(json.dumps(write_cost_sqlite(args.writes)), flush=True)
+        if args.pg:
+            print(json.dumps(write_cost_pg(args.pg, args.writes)), flush=True)
     print(json.dumps(verify_sqlite(args.events)), flush=True)
     if args.pg:
         print(json.dumps(verify_pg(args.pg, max(1, args.events // 10))), flush=True)

@@ -49,8 +49,9 @@ __all__ = [
 Kind = Literal["email", "phone", "card", "iban", "name"]
 KINDS: Final[tuple[Kind, ...]] = ("email", "phone", "card", "iban", "name")
 PLACEHOLDERS: Final[dict[str, str]] = {k: f"[{k.upper()}]" for k in KINDS}
-# When two findings overlap, the earlier kind here wins (an e-mail address holds a name).
-_PRIORITY: Final[dict[str, int]] = {k: i for i, k in enumerate(KINDS)}
+# When two findings overlap, the earlier kind here wins: an e-mail address holds a name, an IBAN
+# or a card number holds digits that libphonenumber may take for a phone number.
+_PRIORITY: Final[dict[str, int]] = {k: i for i, k in enumerate(("email", "iban", "card", "phone", "name"))}
 
 
 class Privacy(BaseModel):
@@ -94,7 +95,7 @@ _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])"
 )
-_CARD = re.compile(r"(?<![\d-])[2-6]\d{3}(?:[ -]?\d){9,15}(?![\d])")
+_CARD = re.compile(r"(?<![\w+-])[2-6]\d{3}(?:[ -]?\d){9,15}(?![\d])")
 # How cards are printed when their digits are grouped: 4-4-4-4 (most), 4-4-4-4-3 (19 digits),
 # 4-6-5 (American Express) and 4-6-4 (Diners Club).
 _CARD_GROUPS: Final = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4)})
@@ -108,6 +109,10 @@ _HONORIFICS: Final = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "
 _GREETINGS: Final = frozenset(
     {"Dear", "Hi", "Hello", "Hey", "Thanks", "Thank", "Regards", "Cheers", "Sincerely", "Best", "Yours"}
 )
+
+
+def _card_shaped(s: str) -> bool:
+    return tuple(len(g) for g in re.split(r"[ -]", s.strip())) in _CARD_GROUPS
 
 
 def _digits(s: str) -> str:
@@ -161,12 +166,17 @@ class Detector:
         if "email" in kinds and "@" in text:
             found += [Finding("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
         has_digits = _DIGITS7.search(text) is not None
-        if has_digits and "iban" in kinds:
-            found += self._ibans(text)
-        if has_digits and "card" in kinds:
-            found += self._cards(text)
-        if has_digits and "phone" in kinds:
-            found += self._phones(text)
+        if has_digits:
+            # digits inside what is written like an IBAN (valid or not) are no card or phone
+            shaped = [(m.start(), m.end()) for m in _IBAN.finditer(text)]
+            numbers: list[Finding] = []
+            if "card" in kinds:
+                numbers += self._cards(text)
+            if "phone" in kinds:
+                numbers += self._phones(text)
+            found += [f for f in numbers if not any(s <= f.start and f.end <= e for s, e in shaped)]
+            if "iban" in kinds:
+                found += self._ibans(text)
         if "name" in kinds:
             found += self._names(text)
         return _without_overlaps(found)
@@ -197,13 +207,19 @@ class Detector:
         out: dict[tuple[int, int], Finding] = {}
         valid = phonenumbers.Leniency.VALID
         for c in _PHONE_CANDIDATE.finditer(text):
-            if sum(ch.isdigit() for ch in c.group()) < 7:
+            number = c.group()
+            digits = sum(ch.isdigit() for ch in number)
+            # E.164 numbers have at most 15 digits, national ones (no +) at most 12 here; longer
+            # runs, and runs grouped as cards print, are account or card numbers, not phones
+            if digits < 7 or digits > (15 if number.startswith("+") else 12) or _card_shaped(number):
                 continue
             # a little context either side: the matcher looks at the characters around a number
             lo, hi = max(c.start() - 8, 0), min(c.end() + 8, len(text))
             piece = text[lo:hi]
             for region in self.phone_regions:
                 for m in phonenumbers.PhoneNumberMatcher(piece, region, leniency=valid):
+                    if sum(ch.isdigit() for ch in m.raw_string) < 7:
+                        continue
                     out.setdefault((lo + m.start, lo + m.end), Finding("phone", lo + m.start, lo + m.end))
         return list(out.values())
 
