@@ -38,6 +38,7 @@ from assay.api.routes import (
     out,
     projects,
     records,
+    safety,
     synthetic,
     users,
 )
@@ -135,6 +136,7 @@ def create_app(
         jobs,
         ai_first,
         synthetic,
+        safety,
         audit,
         datasets,
         exposure,

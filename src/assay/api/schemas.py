@@ -17,6 +17,8 @@ from assay.domain.text import MAX_NAME, NAME_PATTERN
 from assay.quality import METHODS
 
 __all__ = [
+    "AttacksIn",
+    "CampaignIn",
     "ConsensusIn",
     "DraftIn",
     "JobIn",
@@ -129,3 +131,24 @@ class JobIn(_In):
     params: dict[str, Any] = Field(default_factory=dict)
     max_attempts: int | None = Field(default=None, ge=1, le=20)
     time_limit: int | None = Field(default=None, ge=1, le=7 * 24 * 3600, description="seconds per run")
+
+
+class CampaignIn(_In):
+    name: Name = Field(description="the attack project's name")
+    taxonomy: dict[str, Any] | None = Field(
+        default=None,
+        description="categories, tactics, severities (default: assay's, after MLCommons AILuminate v1.0)",
+    )
+    grading: Name | None = Field(
+        default=None, description="the grading project's name (default <name>-grading)"
+    )
+    overlap: int = Field(default=2, ge=1, le=100, description="graders per answer")
+    workspace: Name | None = None
+
+
+class AttacksIn(_In):
+    attacks: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=10_000,
+        description="{id?, prompt | turns, category, tactic, benign?, seed?, note?} each",
+    )

@@ -16,6 +16,7 @@ from assay.cli import (
     explain,
     jobs,
     rlhf,
+    safety,
     serve,
     synth,
     traces,
@@ -56,6 +57,7 @@ for module in (
     traces,
     consensus,
     rlhf,
+    safety,
     demo,
     jobs,
     ai_first,
@@ -63,6 +65,7 @@ for module in (
     datacard,
     datasets,
     explain,
+    safety,
 ):
     module.register(app)
 

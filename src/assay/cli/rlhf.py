@@ -464,9 +464,9 @@ def judge_run(
 ) -> None:
     """Let a model answer a project through dispatch, like any contributor (an LLM judge)."""
     from assay.services import evaluation
-    from assay.services.judge import DEFAULT_PAIRWISE_TEMPLATE, run_judge
+    from assay.services.judge import run_judge
 
-    text = template.read_text() if template is not None else DEFAULT_PAIRWISE_TEMPLATE
+    text = template.read_text() if template is not None else None  # None: the project's default
     rc = _cache(home, db, cache, no_cache)
     (spec,) = _specs([model], None, base_url, api_key_env, price, rc, 1)
     try:

@@ -14,6 +14,7 @@ from .fields import FIELD_TYPES, FieldSpec
 from .personal_data import Privacy
 from .question_types import QUESTION_FIELD_TYPES, QUESTION_TYPES
 from .questions import QuestionSpec
+from .safety import SafetyConfig
 from .text import clean_name
 from .workflow import Routing, Workflow
 
@@ -115,6 +116,8 @@ class ProjectSchema(BaseModel):
     # the text shown over it ("" or true: the UI's default wording). It covers the fields and
     # questions marked ``sensitive``, or every field and answer when none is marked.
     content_warning: str | None = None
+    safety: SafetyConfig | None = None
+    """A red-teaming campaign's taxonomy (:mod:`assay.domain.safety`)."""
 
     @field_validator("name")
     @classmethod
@@ -128,6 +131,17 @@ class ProjectSchema(BaseModel):
     @classmethod
     def _none_is_default(cls, v: Any) -> Any:
         return {} if v is None else v
+
+    @field_validator("safety", mode="before")
+    @classmethod
+    def _safety(cls, v: Any) -> Any:
+        # our ValidationError passes through Pydantic unchanged: its field is prefixed here
+        if v is None or isinstance(v, SafetyConfig):
+            return v
+        try:
+            return SafetyConfig.from_dict(v)
+        except ValidationError as e:
+            raise e.at(field="safety") from None
 
     @field_validator("guidelines", mode="before")
     @classmethod

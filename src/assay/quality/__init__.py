@@ -10,6 +10,7 @@ nothing here does I/O or imports the rest of assay.
   span F1, mean IoU.
 * :mod:`~assay.quality.contributors` — gold accuracy (Beta posterior), agreement with
   consensus, quality gate.
+* :mod:`~assay.quality.intervals` — Wilson score intervals of proportions.
 * :mod:`~assay.quality.adaptive` — "done" / "more" / "review" per record.
 * :mod:`~assay.quality.label_errors` — confident learning.
 """
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     )
     from assay.quality.agreement.krippendorff import distance_alpha, krippendorff_alpha
     from assay.quality.contributors import GoldScores, consensus_agreement, gold_accuracy, quality_gate
+    from assay.quality.intervals import wilson_interval
     from assay.quality.label_errors import confident_joint, find_label_issues, label_quality_scores
 
 # Names are loaded on first use (PEP 562), so that importing one algorithm does not import
@@ -94,6 +96,7 @@ _WHERE: dict[str, str] = {
     "pairwise_cohen_kappa": "assay.quality.agreement.kappa",
     "quality_gate": "assay.quality.contributors",
     "span_f1": "assay.quality.agreement.annotations",
+    "wilson_interval": "assay.quality.intervals",
 }
 
 
@@ -150,4 +153,5 @@ __all__ = [
     "pairwise_cohen_kappa",
     "quality_gate",
     "span_f1",
+    "wilson_interval",
 ]

@@ -4,7 +4,8 @@ A lease shows a comparison's candidates in a per-lease shuffled order (``view.or
 position bias). Unless the field says ``show_models: true``, each shown candidate keeps its
 text only, under an opaque id that is its letter in that order (``A``, ``B`` …); the lease's view,
 draft and suggestions speak the same letters, and record metadata about how the candidates were
-made (``generation``, ``eval``) is withheld. Answers coming back (a submit, a draft) are turned
+made (``generation``, ``eval``; in a safety grading project, the model and settings in
+``safety``) is withheld. Answers coming back (a submit, a draft) are turned
 from letters into the candidates' real ids with the lease's order before they are checked, so
 stored answers, consensus, exports and leaderboards never see a letter. Managers read models
 in the dashboard, the records and the exports.
@@ -84,6 +85,9 @@ def _translate_values(
 
 # Record metadata that tells how candidates were made (``assay generate`` writes it).
 _WITHHELD_METADATA = ("generation", "eval")
+# What a grader of a safety campaign sees of how an answer was made: the attack's target, never the
+# model (nor whether the prompt was a benign look-alike, which would tell the expected grade).
+_SAFETY_SHOWN = ("attack", "category", "tactic", "turns")
 
 
 def blind_lease(
@@ -97,6 +101,9 @@ def blind_lease(
     """A lease's fields (candidates already in shown order), metadata, view, draft and
     suggestions as the person answering sees them: blinded comparison fields speak letters, and
     the metadata that names the models is withheld."""
+    if cs.schema.safety is not None and cs.schema.safety.role == "grading" and "safety" in metadata:
+        shown = {k: v for k, v in (metadata.get("safety") or {}).items() if k in _SAFETY_SHOWN}
+        metadata = {**metadata, "safety": shown}
     maps = _maps(cs, view)
     if not maps:
         return fields, metadata, view, draft, suggestions

@@ -49,6 +49,7 @@ __all__ = [
     "benchmark_items",
     "eval_results",
     "freeze_version",
+    "frozen_rows",
     "grading_schema",
     "list_versions",
     "model_contributor",
@@ -129,6 +130,15 @@ def _frozen_rows(
             field="version",
         )
     return project, v, rows
+
+
+def frozen_rows(
+    store: Store, actor: Actor, home: Path, project_ref: int | str, version: str
+) -> list[dict[str, Any]]:
+    """The export rows of a frozen version, as frozen, by ``external_id`` (raises :class:`Conflict`
+    when its files, or for an older version the project, no longer match its hashes)."""
+    _, _, rows = _frozen_rows(store, actor, home, project_ref, version)
+    return sorted(rows, key=lambda r: str(r["external_id"]))
 
 
 def benchmark_items(

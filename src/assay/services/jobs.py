@@ -93,7 +93,7 @@ def job_kind(kind: JobKind) -> JobKind:
 
 def _kinds() -> dict[str, JobKind]:
     # The kinds live in their own modules; importing them registers them.
-    from assay.services import job_kinds, synthesis  # noqa: F401
+    from assay.services import job_kinds, safety_runs, synthesis  # noqa: F401
 
     return KINDS
 
