@@ -57,7 +57,6 @@ for module in (
     traces,
     consensus,
     rlhf,
-    safety,
     demo,
     jobs,
     ai_first,
