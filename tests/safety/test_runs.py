@@ -11,7 +11,7 @@ import pytest
 
 from assay.connectors import OpenAICompatible
 from assay.domain.errors import ValidationError
-from assay.services import evaluation, jobs, safety, safety_report
+from assay.services import consensus, evaluation, jobs, safety, safety_report
 from assay.services.actors import SYSTEM
 from assay.services.exports import iter_export_rows
 from assay.services.judge import run_judge
@@ -73,6 +73,9 @@ def test_a_run_plays_every_attack_against_every_target(store: Store, llm: FakeLL
     with contextlib.closing(OpenAICompatible("t-judge", base_url=llm.base_url)) as connector:
         report = run_judge(store, judge, "rt-grading", connector)
     assert report.answered == 22 and not report.skipped
+    # with one grader per record, Dawid-Skene's class prior overturns the rare harmful grades; a
+    # lone answer stands as the grade
+    consensus.recompute_project(store, SYSTEM, "rt-grading", "ds")
     rep = safety_report.safety_report(store, SYSTEM, "rt")
     assert [m["model"] for m in rep["models"]] == ["t-refuser", "t-complier"]
     refuser, complier = rep["models"]

@@ -108,6 +108,10 @@ def export(
             "file) or none."
         ),
     ] = "names",
+    withhold_harmful: Annotated[
+        bool,
+        typer.Option(help="safety-sft, safety-pairs: replace every reply graded harmful with a placeholder."),
+    ] = False,
     home: HomeOpt = None,
     db: DbOpt = None,
     url: UrlOpt = None,
@@ -140,7 +144,8 @@ def export(
             ties=ties,
             remove_unnecessary=remove_unnecessary,
             max_synthetic_share=max_synthetic_share,
-            extra={"provenance": True} if provenance else {},
+            extra=({"provenance": True} if provenance else {})
+            | ({"withhold_harmful": True} if withhold_harmful else {}),
         )
         with open_cli_store(home, db) as (store, actor):
             summary = training_exports.export_training_report(store, actor, project, out, format, options)

@@ -350,11 +350,15 @@ def _answers(row: dict[str, Any], question: str) -> list[Any]:
 
 
 def grade_of(row: dict[str, Any], question: str) -> Any:
-    """The record's grade on ``question``: its consensus, else the majority of its answers."""
+    """The record's grade on ``question``: its consensus, else the majority of its answers (an even
+    split: None). A record with a single answer takes that answer: there is nothing to aggregate,
+    and an EM aggregator's class prior can overturn a lone answer of a rare class (Dawid-Skene
+    does, with one grader on a campaign where most replies are safe)."""
+    answers = _answers(row, question)
     cons = (row.get("consensus") or {}).get(question) or {}
-    if cons.get("value") is not None:
+    if cons.get("value") is not None and len(answers) != 1:
         return cons["value"]
-    counts = Counter(str(v) for v in _answers(row, question)).most_common()
+    counts = Counter(str(v) for v in answers).most_common()
     if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
         return None
     return counts[0][0]

@@ -3,13 +3,21 @@ POST /projects/{id}/jobs)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, StoreDep
 from assay.api.routes import out
 from assay.api.schemas import AttacksIn, CampaignIn
-from assay.services import safety, safety_report
+from assay.formats.training import TrainingOptions
+from assay.services import safety, safety_report, training_exports
 
 router = APIRouter(tags=["safety"])
 
@@ -63,3 +71,35 @@ def report(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     tactics, over-refusal, trends across versions, judge–human agreement, authors' successful
     novel attacks. Of the attack project or of the grading project, alike."""
     return out(safety_report.safety_report(store, actor, project_id))
+
+
+@router.get("/projects/{project_id}/safety/export", **access("project:manager"))
+def export(
+    project_id: Id,
+    actor: CurrentActor,
+    store: StoreDep,
+    format: Annotated[
+        Literal["safety-sft", "safety-pairs"],
+        Query(description="refusal SFT conversations, or safety preference pairs"),
+    ] = "safety-pairs",
+    withhold_harmful: Annotated[
+        bool, Query(description="replace every reply graded harmful with a placeholder")
+    ] = False,
+    min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0,
+) -> FileResponse:
+    """Safety training data of a grading project as JSONL; harmful content is marked
+    (``content_warning``) and, with ``withhold_harmful``, withheld."""
+    tmp = tempfile.mkdtemp(prefix="assay-safety-")
+    path = Path(tmp) / f"project-{project_id}-{format}.jsonl"
+    options = TrainingOptions(min_confidence=min_confidence, extra={"withhold_harmful": withhold_harmful})
+    try:
+        training_exports.export_training(store, actor, project_id, path, format, options)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return FileResponse(
+        path,
+        media_type="application/x-ndjson",
+        filename=path.name,
+        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
+    )
