@@ -16,6 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from assay.cli.common import ACTING_AS
 from assay.cli.main import app
 from assay.services import jobs
 from tests.api.conftest import Live
@@ -64,10 +65,16 @@ def _people_grade(c: httpx.Client, gid: int, contrary: bool) -> int:
 
 
 def test_red_teaming_campaign_end_to_end(
-    live: Live, llm: FakeLLM, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live: Live,
+    llm: FakeLLM,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     monkeypatch.setenv("ASSAY_MODEL_ENDPOINTS", llm.base_url)
     monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    request.addfinalizer(lambda: ACTING_AS.__setitem__(0, None))  # `--as boss` must not outlive the test
     _, boss_token = make_user(live.store, "boss", "manager")
     _, writer_token = make_user(live.store, "writer", "annotator", skills=["chemistry"])
     boss, writer = live.client(boss_token), live.client(writer_token)
