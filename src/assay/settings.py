@@ -8,6 +8,7 @@
 | ``ASSAY_SECURE_COOKIES`` | ``false`` | mark session cookies ``Secure`` (behind HTTPS) |
 | ``ASSAY_MEDIA_ROOTS`` | (none) | folders local media may be read from besides ``$ASSAY_HOME/media``, separated by ``:`` |
 | ``ASSAY_MEDIA_BUCKETS`` | (none) | object-store prefixes (``s3://bucket``, ``s3://bucket/prefix``, ``gs://…``, ``az://…``) media may be read from, comma-separated |
+| ``ASSAY_DATASETS_URL`` | (none) | an object-store prefix (``s3://bucket/prefix``, ``gs://…``, ``az://…``) for the files of new dataset versions, instead of ``$ASSAY_HOME/datasets`` |
 | ``ASSAY_S3_ENDPOINT_URL`` | (AWS) | the S3 API endpoint for ``s3://`` media (MinIO, Ceph…); trusted even on a private address |
 | ``ASSAY_TRUSTED_PROXIES`` | (none) | addresses or networks of reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, comma-separated |
 
@@ -32,6 +33,8 @@ SETTINGS_HELP: dict[str, str] = {
     "$ASSAY_HOME/media; a relative path is looked up under $ASSAY_HOME, then under each",
     "ASSAY_MEDIA_BUCKETS": "comma-separated object-store prefixes (s3://bucket, s3://bucket/prefix, gs://…, az://…) "
     "that records' media URLs may point into; default none (object-store media are refused)",
+    "ASSAY_DATASETS_URL": "object-store prefix (s3://bucket/prefix, gs://…, az://…) for the files of new dataset "
+    "versions (fsspec; credentials as for media); default: $ASSAY_HOME/datasets",
     "ASSAY_S3_ENDPOINT_URL": "S3 API endpoint for s3:// media (MinIO, Ceph, …); default AWS. Credentials: the "
     "usual AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_PROFILE",
     "ASSAY_TRUSTED_PROXIES": "comma-separated addresses or networks (10.0.0.0/8) of reverse proxies whose "
@@ -86,6 +89,9 @@ class Settings:
     s3_endpoint_url: str | None = field(
         default_factory=lambda: os.environ.get("ASSAY_S3_ENDPOINT_URL") or None
     )
+    # Where new dataset versions' files go (assay.services.datasets): an object-store prefix, or None
+    # for the data directory.
+    datasets_url: str | None = field(default_factory=lambda: os.environ.get("ASSAY_DATASETS_URL") or None)
 
     @property
     def db_url(self) -> str:
@@ -104,4 +110,5 @@ class Settings:
             media_roots=self.media_roots,
             media_buckets=self.media_buckets,
             s3_endpoint_url=self.s3_endpoint_url,
+            datasets_url=self.datasets_url,
         )

@@ -278,3 +278,40 @@ def test_cli_freezes_as_a_named_user_and_the_audit_log_says_so(tmp_path: Path) -
     finally:
         store.dispose()
     assert [name for name, _ in rows][0] == "alice" and len(rows) == 2
+
+
+def test_versions_in_an_object_store(store: Store, tmp_path: Path, s3_endpoint: str) -> None:
+    """With ASSAY_DATASETS_URL the files go to the bucket (a real S3 API: moto's server); a version
+    read elsewhere is fetched into the local cache, checked, and a changed object is caught."""
+    from tests.s3 import s3fs_for
+
+    fs = s3fs_for(s3_endpoint)
+    bucket = f"versions-{os.getpid()}-{id(store) % 10_000}"
+    if not fs.exists(bucket):
+        fs.mkdir(bucket)
+    place = datasets.Place(tmp_path / "a", f"s3://{bucket}/assay", s3_endpoint)
+    _project(store)
+    v1 = datasets.freeze(store, SYSTEM, place, "ds", name="v1")
+    assert v1["path"].startswith(f"s3://{bucket}/assay/") and v1["path"].endswith(
+        v1["path"].rsplit("/", 1)[1]
+    )
+    key = v1["path"].split("://", 1)[1]
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.ls(key)) == [
+        "labels.parquet",
+        "manifest.json",
+        "records.parquet",
+    ]
+    _change(store)
+    datasets.freeze(store, SYSTEM, place, "ds", name="v2")
+    # another server, another data directory: the versions come from the bucket
+    elsewhere = datasets.Place(tmp_path / "b", None, s3_endpoint)
+    d = datasets.diff(store, SYSTEM, elsewhere, "ds", "v1", "v2")
+    assert d["counts"]["added"] == 1 and d["counts"]["label_changed"] == 1
+    assert datasets.show(store, SYSTEM, elsewhere, "ds", "v1")["verified"]
+    # an object changed in the bucket: a fresh reader sees it
+    fs.pipe(f"{key}/labels.parquet", b"not parquet")
+    shown = datasets.show(store, SYSTEM, datasets.Place(tmp_path / "c", None, s3_endpoint), "ds", "v1")
+    assert shown["problems"] == ["labels.parquet: its bytes changed since the version was frozen"]
+    with pytest.raises(ValidationError) as e:
+        datasets.freeze(store, SYSTEM, datasets.Place(tmp_path, "/tmp/not-a-bucket"), "ds")
+    assert e.value.field == "ASSAY_DATASETS_URL"

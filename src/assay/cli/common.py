@@ -62,6 +62,15 @@ def settings_for(home: Path | None, db: str | None) -> Settings:
     return Settings().with_overrides(home=home, db=db)
 
 
+def versions_place(home: Path | None, db: str | None) -> Any:
+    """Where dataset versions' files are (:class:`assay.services.datasets.Place`): the data
+    directory, or the object store ``ASSAY_DATASETS_URL`` names."""
+    from assay.services.datasets import Place
+
+    s = settings_for(home, db)
+    return Place(s.home, s.datasets_url, s.s3_endpoint_url)
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL (None for other databases and for SQLite in memory)."""
     if not url.startswith("sqlite"):

@@ -33,14 +33,14 @@ def datacard(
     from the version's files), with ``--out`` its charts beside it as SVG: YAML header (licence,
     languages, size, tasks), sources, contributors, guidelines version, consensus labels, agreement
     per question, gold accuracy, model and synthetic shares, known limitations."""
-    from assay.cli.common import settings_for
+    from assay.cli.common import versions_place
     from assay.services import datacard as cards
 
     with open_cli_store(home, db) as (store, actor):
         text, figures = cards.card_for(
             store,
             actor,
-            settings_for(home, db).home,
+            versions_place(home, db),
             project,
             license=license,
             languages=tuple(language or ()),

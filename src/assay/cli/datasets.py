@@ -16,7 +16,7 @@ from assay.cli.common import (
     open_cli_store,
     print_json,
     progress_bar,
-    settings_for,
+    versions_place,
 )
 
 app = new_app(
@@ -46,12 +46,13 @@ def freeze(
     as_json: JsonOpt = False,
 ) -> None:
     """Freeze the project's records, answers and labels as an immutable version: records.parquet,
-    labels.parquet and manifest.json under the data directory's datasets/ folder."""
+    labels.parquet and manifest.json under the data directory's datasets/ folder (or the object
+    store ASSAY_DATASETS_URL names)."""
     from assay.services import datasets
 
-    data_home = settings_for(home, db).home
+    place = versions_place(home, db)
     with open_cli_store(home, db) as (store, actor):
-        v = datasets.freeze(store, actor, data_home, project, name=name, filters=tuple(filter or ()))
+        v = datasets.freeze(store, actor, place, project, name=name, filters=tuple(filter or ()))
     if as_json:
         print_json(v)
         return
@@ -61,7 +62,7 @@ def freeze(
         f"{v['name']}: {v['content_hash']}",
         markup=False,
     )
-    console.print(f"Files: {data_home / v['path']}", markup=False, highlight=False)
+    console.print(f"Files: {_where(place.home, v['path'])}", markup=False, highlight=False)
 
 
 @app.command("list")
@@ -95,7 +96,7 @@ def show(
     from assay.services import datasets
 
     with open_cli_store(home, db) as (store, actor):
-        v = datasets.show(store, actor, settings_for(home, db).home, project, version)
+        v = datasets.show(store, actor, versions_place(home, db), project, version)
     if as_json:
         print_json(v)
     else:
@@ -111,7 +112,7 @@ def show(
         if m["filters"]:
             console.print(f"  filters: {', '.join(m['filters'])}", markup=False)
         console.print(
-            f"  files: {settings_for(home, db).home / str(v['path'])}", markup=False, highlight=False
+            f"  files: {_where(versions_place(home, db).home, str(v['path']))}", markup=False, highlight=False
         )
         console.print("  verified: every hash matches" if v["verified"] else "  NOT VERIFIED:", markup=False)
         for p in v["problems"]:
@@ -140,7 +141,7 @@ def export(
     fmt = format or detect_format(out)
     with open_cli_store(home, db) as (store, actor), progress_bar("exporting") as update:
         rep = datasets.export_version(
-            store, actor, settings_for(home, db).home, project, version, out, fmt=fmt, on_progress=update
+            store, actor, versions_place(home, db), project, version, out, fmt=fmt, on_progress=update
         )
     if as_json:
         print_json(rep)
@@ -168,7 +169,7 @@ def diff(
     from assay.services import datasets
 
     with open_cli_store(home, db) as (store, actor):
-        d = datasets.diff(store, actor, settings_for(home, db).home, project, old, new, limit=limit, out=out)
+        d = datasets.diff(store, actor, versions_place(home, db), project, old, new, limit=limit, out=out)
     if as_json:
         print_json(d)
         return
@@ -179,6 +180,10 @@ def diff(
     if d["truncated"]:
         more = f"; all of them in {out}" if out else "; --out FILE writes all"
         console.print(f"  … {d['total'] - len(d['changes'])} more{more}", markup=False)
+
+
+def _where(home: Path, path: str) -> str:
+    return path if "://" in path else str(home / path)
 
 
 def _line(c: dict[str, object]) -> str:

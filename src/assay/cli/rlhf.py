@@ -29,6 +29,7 @@ from assay.cli.common import (
     print_json,
     require_database,
     settings_for,
+    versions_place,
 )
 
 if TYPE_CHECKING:
@@ -343,7 +344,7 @@ def eval_freeze(
     from assay.services import evaluation
 
     with open_cli_store(home, db) as (store, actor):
-        v = evaluation.freeze_version(store, actor, benchmark, home=settings_for(home, db).home, name=name)
+        v = evaluation.freeze_version(store, actor, benchmark, home=versions_place(home, db), name=name)
     if as_json:
         print_json(v)
     else:
@@ -393,7 +394,7 @@ def eval_run(
                 actor,
                 benchmark,
                 specs,
-                home=settings_for(home, db).home,
+                home=versions_place(home, db),
                 version=version,
                 grading_project=grading_project,
                 rubric=rubric_doc,

@@ -172,7 +172,7 @@ def _label_counts(labels: dict[str, Counter[str]], schema: ProjectSchema) -> dic
 
 
 def version_figures(
-    store: Store, actor: Actor, home: Path, project_ref: int | str, version: str
+    store: Store, actor: Actor, home: datasets.Where, project_ref: int | str, version: str
 ) -> dict[str, Any]:
     """What a frozen version's card states, read from its files alone (checked against their
     hashes first): the figures of :func:`figures` as they were when it was frozen, and the version."""
@@ -494,7 +494,7 @@ def datacard(
 def version_datacard(
     store: Store,
     actor: Actor,
-    home: Path,
+    home: datasets.Where,
     project_ref: int | str,
     version: str,
     *,
@@ -509,7 +509,7 @@ def version_datacard(
 def card_for(
     store: Store,
     actor: Actor,
-    home: Path,
+    home: datasets.Where,
     ref: str,
     *,
     license: str = "other",

@@ -18,6 +18,7 @@ confidences changed. Memory stays flat whatever the size.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -48,7 +49,9 @@ from assay.store.tables import records
 
 __all__ = [
     "FILTERS",
+    "Place",
     "Version",
+    "Where",
     "diff",
     "export_version",
     "freeze",
@@ -263,6 +266,78 @@ def _content_hash(files: dict[str, dict[str, Any]]) -> str:
     return "sha256:" + h.hexdigest()
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where versions' files go: the data directory (``home``), or, with ``url``
+    (``ASSAY_DATASETS_URL``: ``s3://bucket/prefix``, ``gs://…``, ``az://…``), an object store through
+    fsspec, with a local copy of each version read kept under ``home/datasets/cache``."""
+
+    home: Path
+    url: str | None = None
+    s3_endpoint_url: str | None = None
+
+    def filesystem(self, url: str) -> Any:
+        from assay.services.media_store import ObjectStores
+
+        return ObjectStores(prefixes=(url,), s3_endpoint_url=self.s3_endpoint_url).filesystem(url)
+
+    def cache(self, url: str) -> Path:
+        return self.home / "datasets" / "cache" / hashlib.sha256(url.encode()).hexdigest()[:24]
+
+
+Where = Path | Place
+_FILES = (snap.RECORDS_FILE, snap.LABELS_FILE, snap.MANIFEST_FILE)
+
+
+def _place(where: Where) -> Place:
+    if isinstance(where, Place):
+        if where.url is not None:
+            from assay.services.media_store import is_object_url
+
+            if not is_object_url(where.url):
+                raise ValidationError(
+                    f"ASSAY_DATASETS_URL {where.url!r} is not an object-store URL (s3://, gs://, az://)",
+                    field="ASSAY_DATASETS_URL",
+                )
+        return where
+    return Place(where)
+
+
+def _key(url: str) -> str:
+    return url.split("://", 1)[1].rstrip("/")
+
+
+def _upload(place: Place, folder: Path, target: str) -> None:
+    fs = place.filesystem(target)
+    for name in _FILES:
+        fs.put_file(str(folder / name), f"{_key(target)}/{name}")
+
+
+def _remove_objects(place: Place, target: str) -> None:
+    with contextlib.suppress(Exception):  # (best effort: an object left behind belongs to no version)
+        place.filesystem(target).rm(_key(target), recursive=True)
+
+
+def _download(place: Place, url: str) -> Path:
+    """The local copy of a version stored at ``url`` (fetched once; its hashes are checked on use)."""
+    folder = place.cache(url)
+    if (folder / snap.MANIFEST_FILE).is_file():
+        return folder
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        fs = place.filesystem(url)
+        for name in _FILES:
+            try:
+                fs.get_file(f"{_key(url)}/{name}", str(tmp / name))
+            except FileNotFoundError:
+                raise NotFound(f"the object store has no {name} at {url}", field="version") from None
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
 def _folder(home: Path, pid: int) -> Path:
     return home / "datasets" / str(pid)
 
@@ -279,7 +354,7 @@ def _check_name(name: str) -> str:
 def freeze(
     store: Store,
     actor: Actor,
-    home: Path,
+    where: Where,
     project_ref: int | str,
     *,
     name: str | None = None,
@@ -291,6 +366,8 @@ def freeze(
     if name is not None:
         _check_name(name)
     flt = _filters(filters)
+    place = _place(where)
+    home = place.home
     tag = uuid.uuid4().hex[:8]
     tally = _Tally()
     with store.read() as conn:
@@ -311,6 +388,7 @@ def freeze(
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     final = base / f"{name}-{tag}"
+    target = f"{place.url.rstrip('/')}/{pid}/{name}-{tag}" if place.url else None
     try:
         if tally.records == 0:
             raise ValidationError(
@@ -355,7 +433,12 @@ def freeze(
         manifest_sha = hashlib.sha256(text).hexdigest()
         for f in tmp.iterdir():
             f.chmod(0o444)
+        if target is not None:  # into the object store; the local copy becomes its cache
+            _upload(place, tmp, target)
+            final = place.cache(target)
+            final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, final)
+        path = target if target is not None else final.relative_to(home).as_posix()
         with store.tx() as conn:
             if ds_store.get_version(conn, pid, name) is not None:
                 raise Conflict(f"project {project['name']!r} has a version {name!r} already", field="name")
@@ -375,7 +458,7 @@ def freeze(
                 },
                 card=None,
                 format="parquet",
-                path=final.relative_to(home).as_posix(),
+                path=path,
                 record_count=tally.records,
                 created_by=actor.id,
             )
@@ -392,13 +475,15 @@ def freeze(
                     "records": tally.records,
                     "labels": tally.labels,
                     "filters": list(filters),
-                    "path": final.relative_to(home).as_posix(),
+                    "path": path,
                 },
             )
             version = ds_store.get_version(conn, pid, name)
     except BaseException:
         for p in (tmp, final):
             shutil.rmtree(p, ignore_errors=True)
+        if target is not None:
+            _remove_objects(place, target)
         raise
     assert version is not None
     return public(version) | {"project": project["name"], "manifest": _summary(manifest)}
@@ -454,7 +539,7 @@ def list_versions(store: Store, actor: Actor, project_ref: int | str) -> list[di
         return [public(v) for v in ds_store.list_versions(conn, int(project["id"]))]
 
 
-def open_version(store: Store, actor: Actor, home: Path, project_ref: int | str, name: str) -> Version:
+def open_version(store: Store, actor: Actor, where: Where, project_ref: int | str, name: str) -> Version:
     """A stored version and its folder (managers); NotFound naming what is missing."""
     with store.read() as conn:
         project = load_project(conn, actor, project_ref, need="manager")
@@ -467,7 +552,12 @@ def open_version(store: Store, actor: Actor, home: Path, project_ref: int | str,
             "(it holds a hash and record ids only): freeze a new version",
             field="version",
         )
-    folder = home / str(v["path"])
+    place = _place(where)
+    from assay.services.media_store import is_object_url
+
+    if is_object_url(str(v["path"])):
+        return Version(project, v, _download(place, str(v["path"])))
+    folder = place.home / str(v["path"])
     if not (folder / snap.MANIFEST_FILE).is_file():
         raise NotFound(
             f"the files of version {name!r} are not at {folder} (frozen with another data directory? "
@@ -498,7 +588,7 @@ def verify(version: Version) -> list[str]:
     return problems
 
 
-def show(store: Store, actor: Actor, home: Path, project_ref: int | str, name: str) -> dict[str, Any]:
+def show(store: Store, actor: Actor, home: Where, project_ref: int | str, name: str) -> dict[str, Any]:
     """The version, its manifest (without the schema) and whether its files still match."""
     v = open_version(store, actor, home, project_ref, name)
     problems = verify(v)
@@ -548,7 +638,7 @@ def iter_version_rows(folder: Path, *, flat_fields: bool = False) -> Iterator[di
 def export_version(
     store: Store,
     actor: Actor,
-    home: Path,
+    home: Where,
     project_ref: int | str,
     name: str,
     path: Path,
@@ -678,7 +768,7 @@ def iter_diff(old: Path, new: Path, new_name: str = "the new version") -> Iterat
 def diff(
     store: Store,
     actor: Actor,
-    home: Path,
+    home: Where,
     project_ref: int | str,
     old: str,
     new: str,

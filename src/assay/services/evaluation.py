@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -89,7 +88,7 @@ def _content_hash(rows: list[dict[str, Any]]) -> str:
 
 
 def freeze_version(
-    store: Store, actor: Actor, project_ref: int | str, *, home: Path, name: str | None = None
+    store: Store, actor: Actor, project_ref: int | str, *, home: datasets.Where, name: str | None = None
 ) -> dict[str, Any]:
     """Snapshot a benchmark project as a new dataset version (``v1``, ``v2`` … unless named): its
     content kept under ``home`` (:func:`assay.services.datasets.freeze`, kind ``benchmark``)."""
@@ -102,7 +101,7 @@ def list_versions(store: Store, actor: Actor, project_ref: int | str) -> list[di
 
 
 def _frozen_rows(
-    store: Store, actor: Actor, home: Path, project_ref: int | str, version: str
+    store: Store, actor: Actor, home: datasets.Where, project_ref: int | str, version: str
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """(project, version row, rows) of a version: read from its files; a version frozen before
     versions kept content is read from the project, which must still match its hash."""
@@ -147,7 +146,7 @@ def benchmark_items(
     project_ref: int | str,
     version: str,
     *,
-    home: Path,
+    home: datasets.Where,
     prompt_field: str = "prompt",
     reference_field: str = "reference",
 ) -> tuple[dict[str, Any], list[PromptItem]]:
@@ -196,7 +195,7 @@ def run_eval(
     benchmark_ref: int | str,
     specs: Sequence[ModelSpec],
     *,
-    home: Path,
+    home: datasets.Where,
     version: str | None = None,
     grading_project: str | None = None,
     rubric: list[dict[str, Any]] | None = None,

@@ -18,8 +18,14 @@ from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, SettingsDep, StoreDep
 from assay.api.routes import out
 from assay.services import datacard, datasets
+from assay.settings import Settings
 
 router = APIRouter(tags=["datasets"])
+
+
+def _where(settings: Settings) -> datasets.Place:
+    return datasets.Place(settings.home.resolve(), settings.datasets_url, settings.s3_endpoint_url)
+
 
 VersionP = Annotated[
     str, PathParam(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="a version's name")
@@ -51,9 +57,7 @@ class FreezeIn(BaseModel):
 def freeze_version(
     project_id: Id, body: FreezeIn, actor: CurrentActor, store: StoreDep, settings: SettingsDep
 ) -> Response:
-    v = datasets.freeze(
-        store, actor, settings.home.resolve(), project_id, name=body.name, filters=body.filters
-    )
+    v = datasets.freeze(store, actor, _where(settings), project_id, name=body.name, filters=body.filters)
     return out(v, 201)
 
 
@@ -67,7 +71,7 @@ def show_version(
     project_id: Id, version: VersionP, actor: CurrentActor, store: StoreDep, settings: SettingsDep
 ) -> Response:
     """The version, its manifest and whether its files still match their hashes."""
-    return out(datasets.show(store, actor, settings.home.resolve(), project_id, version))
+    return out(datasets.show(store, actor, _where(settings), project_id, version))
 
 
 @router.get("/projects/{project_id}/datasets/{version}/export", **access("project:manager"))
@@ -82,7 +86,7 @@ def export_version(
     tmp = tempfile.mkdtemp(prefix="assay-version-")
     path = Path(tmp) / f"{version}.{format}"
     try:
-        datasets.export_version(store, actor, settings.home.resolve(), project_id, version, path, fmt=format)
+        datasets.export_version(store, actor, _where(settings), project_id, version, path, fmt=format)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -108,9 +112,7 @@ def diff_versions(
         int, Query(ge=0, le=10_000, description="changes to list (the counts cover all)")
     ] = 1000,
 ) -> Response:
-    return out(
-        datasets.diff(store, actor, settings.home.resolve(), project_id, version, against or "", limit=limit)
-    )
+    return out(datasets.diff(store, actor, _where(settings), project_id, version, against or "", limit=limit))
 
 
 @router.get("/projects/{project_id}/datasets/{version}/datacard", **access("project:manager"))
@@ -128,7 +130,7 @@ def version_datacard(
     text, figures = datacard.version_datacard(
         store,
         actor,
-        settings.home.resolve(),
+        _where(settings),
         project_id,
         version,
         license=license,
