@@ -125,7 +125,7 @@ def _synthetic(
     project_ref: int | str,
     *,
     version: str | None = None,
-    home: Path | None = None,
+    home: datasets.Where | None = None,
 ) -> dict[str, Any]:
     """The diversity report of the synthetic records, of the project or of a frozen version
     (:func:`assay.services.synthesis.project_report`)."""

@@ -56,6 +56,7 @@ from assay.domain.errors import Conflict, NotFound, ValidationError
 from assay.domain.schema import ProjectSchema
 from assay.services.actors import Actor
 from assay.services.audit import audit
+from assay.services.datasets import Place
 from assay.services.diversity import EMBEDDER_CHOICES, diversity
 from assay.services.exports import iter_export_rows
 from assay.services.imports import import_rows
@@ -795,7 +796,7 @@ def project_report(
     near_duplicate: float = 0.8,
     version: str | None = None,
     embedder: str = "auto",
-    home: Path | None = None,
+    home: Path | Place | None = None,
 ) -> dict[str, Any]:
     """A synthesis project as it stands, or a frozen version of it (``version``: its records as
     frozen, read from the version's files under ``home`` with their hashes checked): records by origin (human, synthetic verified, unverified,
