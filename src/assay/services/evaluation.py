@@ -132,7 +132,7 @@ def _frozen_rows(
 
 
 def frozen_rows(
-    store: Store, actor: Actor, home: Path, project_ref: int | str, version: str
+    store: Store, actor: Actor, home: datasets.Where, project_ref: int | str, version: str
 ) -> list[dict[str, Any]]:
     """The export rows of a frozen version, as frozen, by ``external_id`` (raises :class:`Conflict`
     when its files, or for an older version the project, no longer match its hashes)."""
