@@ -10,6 +10,7 @@
 | ``ASSAY_MEDIA_BUCKETS`` | (none) | object-store prefixes (``s3://bucket``, ``s3://bucket/prefix``, ``gs://…``, ``az://…``) media may be read from, comma-separated |
 | ``ASSAY_DATASETS_URL`` | (none) | an object-store prefix (``s3://bucket/prefix``, ``gs://…``, ``az://…``) for the files of new dataset versions, instead of ``$ASSAY_HOME/datasets`` |
 | ``ASSAY_S3_ENDPOINT_URL`` | (AWS) | the S3 API endpoint for ``s3://`` media (MinIO, Ceph…); trusted even on a private address |
+| ``ASSAY_MEDIA_UPLOADS`` | (the data directory) | an object-store prefix (``s3://bucket/uploads``) uploads are stored under instead of ``$ASSAY_HOME/media/uploads``; it must lie under ``ASSAY_MEDIA_BUCKETS`` |
 | ``ASSAY_TRUSTED_PROXIES`` | (none) | addresses or networks of reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, comma-separated |
 
 The faces (CLI, API) build one :class:`Settings` and pass what is needed down.
@@ -37,6 +38,8 @@ SETTINGS_HELP: dict[str, str] = {
     "versions (fsspec; credentials as for media); default: $ASSAY_HOME/datasets",
     "ASSAY_S3_ENDPOINT_URL": "S3 API endpoint for s3:// media (MinIO, Ceph, …); default AWS. Credentials: the "
     "usual AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_PROFILE",
+    "ASSAY_MEDIA_UPLOADS": "object-store prefix (s3://bucket/uploads) that uploaded media are stored under, for "
+    "several servers sharing them; default the data directory's media/uploads",
     "ASSAY_TRUSTED_PROXIES": "comma-separated addresses or networks (10.0.0.0/8) of reverse proxies whose "
     "X-Forwarded-For/-Proto headers are believed; default none (the headers are ignored)",
 }
@@ -92,6 +95,8 @@ class Settings:
     # Where new dataset versions' files go (assay.services.datasets): an object-store prefix, or None
     # for the data directory.
     datasets_url: str | None = field(default_factory=lambda: os.environ.get("ASSAY_DATASETS_URL") or None)
+    # Where uploads go when several servers share them: an object-store prefix (media_uploads.py).
+    media_uploads: str | None = field(default_factory=lambda: os.environ.get("ASSAY_MEDIA_UPLOADS") or None)
 
     @property
     def db_url(self) -> str:
@@ -111,4 +116,5 @@ class Settings:
             media_buckets=self.media_buckets,
             s3_endpoint_url=self.s3_endpoint_url,
             datasets_url=self.datasets_url,
+            media_uploads=self.media_uploads,
         )

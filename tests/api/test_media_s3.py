@@ -77,6 +77,7 @@ def s3media(db_url: str, tmp_path: Path, bucket: str) -> Iterator[S3Media]:
         database_url=db_url,
         media_buckets=(f"s3://{BUCKET}/photos", f"s3://{BUCKET}/clips/"),
         s3_endpoint_url=bucket,
+        media_uploads=f"s3://{BUCKET}/photos/uploads",
     )
     with running(db_url, settings) as live:
         p = make_project(live.store, SCHEMA)
@@ -226,3 +227,27 @@ def test_coco_labels_for_images_in_a_bucket(s3media: S3Media) -> None:
     bad = c.post(f"/projects/{s3media.project}/imports", files=files, data=form)
     assert bad.status_code == 422 and bad.json()["file"] == "boxes.json", bad.text
     assert "is 300×100 pixels" in bad.json()["detail"] and bad.json()["field"].endswith("height"), bad.text
+
+
+def test_uploads_go_to_the_bucket_when_configured(s3media: S3Media) -> None:
+    c = s3media.client()
+    up = c.post(f"/projects/{s3media.project}/media", files={"file": ("../x/cat.PNG", png(12, 7))})
+    assert up.status_code == 201, up.text
+    saved = up.json()
+    prefix = f"s3://{BUCKET}/photos/uploads/{s3media.project}/"
+    assert saved["path"].startswith(prefix) and saved["path"].endswith(".png"), saved
+    assert (saved["width"], saved["height"]) == (12, 7)
+    fs = s3fs_for(s3media.endpoint)
+    assert fs.cat_file(saved["path"].removeprefix("s3://")) == png(12, 7)
+    again = c.post(f"/projects/{s3media.project}/media", files={"file": ("y.png", png(12, 7))})
+    assert again.json()["path"] == saved["path"]  # stored once, by content
+    clip = c.post(f"/projects/{s3media.project}/media", files={"file": ("purr.wav", wav(1.5))})
+    assert clip.status_code == 201 and clip.json()["duration"] == 1.5, clip.text
+    r = s3media.add([{"id": "up", "photo": {"url": saved["path"]}, "clip": clip.json()["path"]}])
+    assert r.status_code == 201, r.text
+    rec = s3media.record("up")
+    assert rec["fields"]["photo"]["width"] == 12
+    assert c.get(f"/records/{rec['id']}/media/photo").content == png(12, 7)
+    bad = c.post(f"/projects/{s3media.project}/media", files={"file": ("x.png", b"not a png")})
+    assert bad.status_code == 422
+    assert len(fs.ls(prefix.removeprefix("s3://"))) == 2  # nothing of the refused one

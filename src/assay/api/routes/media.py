@@ -94,8 +94,16 @@ def upload_media(
     settings: SettingsDep,
 ) -> Response:
     """Store a media file in the data directory; a record's media field then names its ``path``."""
+    roots = media.MediaRoots.from_settings(settings)
     saved = media_uploads.save_upload(
-        store, actor, settings.home.resolve(), project_id, file.filename or "upload", file.file
+        store,
+        actor,
+        settings.home.resolve(),
+        project_id,
+        file.filename or "upload",
+        file.file,
+        bucket=settings.media_uploads,
+        stores=roots.stores,
     )
     return out(saved, 201)
 
