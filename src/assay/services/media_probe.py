@@ -73,8 +73,9 @@ def _probe_av(kind: str, file: IO[bytes], name: str) -> Probe:
                 duration=_round(duration),
                 fps=round(float(rate), 3) if rate else None,
             )
-    except av.FFmpegError as e:
-        raise ValidationError(f"{name} is not a {kind} file FFmpeg can read ({e})") from None
+    except (av.FFmpegError, OSError, ValueError, EOFError) as e:
+        article = "an" if kind == "audio" else "a"
+        raise ValidationError(f"{name} is not {article} {kind} file FFmpeg can read ({e})") from None
 
 
 def _round(seconds: float | None) -> float | None:
@@ -110,6 +111,6 @@ def _first_frame(file: IO[bytes], name: str) -> Any:
                 raise ValidationError(f"{name} has no video stream")
             for frame in container.decode(video=0):
                 return frame.to_image()  # type: ignore[no-untyped-call]
-    except av.FFmpegError as e:
+    except (av.FFmpegError, OSError, ValueError, EOFError) as e:
         raise ValidationError(f"{name} is not a video FFmpeg can read ({e})") from None
     raise ValidationError(f"{name} has no video frame")
