@@ -415,8 +415,20 @@ def _snap_child(phase: str, url: str, home: str, out: str) -> None:
                     rows += batch.num_rows
         took = time.perf_counter() - t0
         result = {"rows": rows}
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"phase": phase, "seconds": round(took, 2), "peak_mib": round(peak), **result}))
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    peak = use.ru_maxrss / 1024
+    cpu = use.ru_utime + use.ru_stime  # the whole child's, start-up included
+    print(
+        json.dumps(
+            {
+                "phase": phase,
+                "seconds": round(took, 2),
+                "cpu_s": round(cpu, 1),
+                "peak_mib": round(peak),
+                **result,
+            }
+        )
+    )
 
 
 def _floor_write(url: str, out: Path) -> tuple[float, int]:
@@ -492,6 +504,8 @@ def snapshot(url: str, n: int, database: str) -> dict[str, Any]:
         "freeze_s": f1["seconds"],
         "freeze_records_per_s": round(n / f1["seconds"]),
         "freeze_peak_mib": f1["peak_mib"],
+        "freeze_cpu_s": f1["cpu_s"],
+        "floor_write_cpu_s": floor_w["cpu_s"],
         "floor_write_s": floor_w["seconds"],
         "floor_write_peak_mib": floor_w["peak_mib"],
         "freeze_vs_floor": round(f1["seconds"] / floor_w["seconds"], 2),
@@ -500,6 +514,9 @@ def snapshot(url: str, n: int, database: str) -> dict[str, Any]:
         "diff_s": diff["seconds"],
         "diff_records_per_s": round((2 * n + changes["added"]) / diff["seconds"]),
         "diff_peak_mib": diff["peak_mib"],
+        "diff_cpu_s": diff["cpu_s"],
+        "floor_read_cpu_s": floor_r["cpu_s"],
+        "idle_cpu_s": idle["cpu_s"],
         "diff_counts": diff["counts"],
         "floor_read_s": floor_r["seconds"],
         "floor_read_peak_mib": floor_r["peak_mib"],

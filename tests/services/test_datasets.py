@@ -315,3 +315,23 @@ def test_versions_in_an_object_store(store: Store, tmp_path: Path, s3_endpoint: 
     with pytest.raises(ValidationError) as e:
         datasets.freeze(store, SYSTEM, datasets.Place(tmp_path, "/tmp/not-a-bucket"), "ds")
     assert e.value.field == "ASSAY_DATASETS_URL"
+
+
+def test_a_database_that_does_not_sort_by_code_point_freezes_the_same(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the order is forced to COLLATE "C" (one sorted query through a server-side
+    cursor) where the database's collation would sort otherwise; the version is the same."""
+    from assay.store import datasets as ds_store
+
+    _project(store)
+    imports.import_rows(
+        store, SYSTEM, "ds", enumerate([{"id": x, "text": x} for x in ("B", "a", "a-b", "ab", "é")], 1)
+    )
+    plain = datasets.freeze(store, SYSTEM, tmp_path, "ds", name="plain")
+    monkeypatch.setattr(datasets, "PAGE", 3)  # several pages
+    monkeypatch.setattr(ds_store, "code_point_order", lambda conn: conn.dialect.name != "postgresql")
+    forced = datasets.freeze(store, SYSTEM, tmp_path, "ds", name="forced")
+    assert forced["content_hash"] == plain["content_hash"]
+    rows = [r["external_id"] for r in datasets.iter_version_rows(tmp_path / forced["path"])]
+    assert rows == sorted(rows) and len(rows) == 10

@@ -201,12 +201,7 @@ def _write_pages(
     conn: sa.Connection, pid: int, flt: _Filters, writer: snap.SnapshotWriter, tally: _Tally
 ) -> None:
     collate_c = not ds_store.code_point_order(conn)
-    after: str | None = None
-    while True:
-        raw = ds_store.snapshot_page(conn, pid, after=after, limit=PAGE, where=flt.sql, collate_c=collate_c)
-        if not raw:
-            return
-        after = str(raw[-1]["external_id"])
+    for raw in ds_store.snapshot_pages(conn, pid, page=PAGE, where=flt.sql, collate_c=collate_c):
         for rec in raw:
             rec["metadata"] = _loads(rec["metadata"]) or {}
         page = [r for r in raw if flt.keep(r["metadata"])] if flt.metadata else raw
@@ -255,8 +250,6 @@ def _write_pages(
                 )
                 tally.labels += 1
                 tally.methods.setdefault(str(c["question"]), Counter())[str(c["method"])] += 1
-        if len(raw) < PAGE:
-            return
 
 
 def _content_hash(files: dict[str, dict[str, Any]]) -> str:

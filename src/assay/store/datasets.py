@@ -28,7 +28,7 @@ __all__ = [
     "repeatable_read",
     "response_views",
     "responses_of",
-    "snapshot_page",
+    "snapshot_pages",
     "suggestions_of",
 ]
 
@@ -110,18 +110,18 @@ def repeatable_read(conn: Connection) -> None:
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
 
-def snapshot_page(
+def snapshot_pages(
     conn: Connection,
     project_id: int,
     *,
-    after: str | None,
-    limit: int,
+    page: int,
     where: list[sa.ColumnElement[bool]],
     collate_c: bool,
-) -> list[dict[str, Any]]:
-    """The next ``limit`` records after ``after`` in ``external_id`` order (code points: with
-    ``collate_c`` the order is forced to ``COLLATE "C"``, which PostgreSQL cannot read off the
-    index); JSON columns as text."""
+) -> Iterator[list[dict[str, Any]]]:
+    """The records (those ``where`` keeps) in ``external_id`` order by code point, ``page`` at a
+    time; JSON columns as text. Keyset pages along the unique index; with ``collate_c`` (a
+    PostgreSQL database whose collation is not code-point order) one query ordered by
+    ``COLLATE "C"`` read through a server-side cursor (sorted once, not per page)."""
     key = records.c.external_id.collate("C") if collate_c else records.c.external_id
     q = (
         sa.select(
@@ -136,11 +136,23 @@ def snapshot_page(
         )
         .where(records.c.project_id == project_id, *where)
         .order_by(key)
-        .limit(limit)
     )
-    if after is not None:
-        q = q.where(key > after)
-    return _dicts(conn.execute(q))
+    if collate_c:
+        result = conn.execution_options(stream_results=True, max_row_buffer=page).execute(q)
+        names = list(result.keys())
+        while chunk := result.fetchmany(page):
+            yield [dict(zip(names, row, strict=True)) for row in chunk]
+        return
+    after: str | None = None
+    while True:
+        paged = q.limit(page) if after is None else q.where(key > after).limit(page)
+        rows = _dicts(conn.execute(paged))
+        if not rows:
+            return
+        yield rows
+        if len(rows) < page:
+            return
+        after = str(rows[-1]["external_id"])
 
 
 def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
