@@ -251,3 +251,18 @@ def test_uploads_go_to_the_bucket_when_configured(s3media: S3Media) -> None:
     bad = c.post(f"/projects/{s3media.project}/media", files={"file": ("x.png", b"not a png")})
     assert bad.status_code == 422
     assert len(fs.ls(prefix.removeprefix("s3://"))) == 2  # nothing of the refused one
+
+
+def test_a_replaced_object_gets_a_new_thumbnail(s3media: S3Media) -> None:
+    fs = s3fs_for(s3media.endpoint)
+    fs.pipe(f"{BUCKET}/photos/changing.png", png(100, 50, (10, 200, 10)))
+    assert s3media.add([{"id": "ch", "photo": f"s3://{BUCKET}/photos/changing.png"}]).status_code == 201
+    rid = s3media.record("ch")["id"]
+    c = s3media.client()
+    first = c.get(f"/records/{rid}/thumbnail/photo").content
+    assert c.get(f"/records/{rid}/thumbnail/photo").content == first  # from the cache
+    fs.pipe(f"{BUCKET}/photos/changing.png", png(100, 50, (200, 10, 10)))  # same size, new content
+    second = c.get(f"/records/{rid}/thumbnail/photo").content
+    assert second != first
+    with Image.open(io.BytesIO(second)) as im:
+        assert im.convert("RGB").getpixel((50, 25))[0] > 150  # the new, red one

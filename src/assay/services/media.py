@@ -71,6 +71,7 @@ class ObjectMedia:
     size: int
     content_type: str
     stores: ObjectStores
+    version: str = ""  # the object's ETag (or modification time): what changes when it does
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ class MediaRoots:
         """The local file or object a media URL names (None for a URL the browser loads itself);
         NotFound or PermissionDenied as :meth:`resolve` and :meth:`ObjectStores.size`."""
         if is_object_url(url):
-            return ObjectMedia(url, self.stores.size(url), content_type(Path(url)), self.stores)
+            size, version = self.stores.stat(url)
+            return ObjectMedia(url, size, content_type(Path(url)), self.stores, version)
         if not is_local(url) and not url.lower().startswith("file:"):
             return None
         path = self.resolve(url)
@@ -262,7 +264,7 @@ def make_thumbnail(found: MediaFile | ObjectMedia, kind: str, home: Path) -> Pat
         st = found.path.stat()
         identity = f"{found.path}\0{st.st_size}\0{st.st_mtime_ns}"
     else:
-        identity = f"{found.url}\0{found.size}\0{found.stores.modified(found.url)}"
+        identity = f"{found.url}\0{found.size}\0{found.version}"
     key = hashlib.sha256(identity.encode()).hexdigest()
     path = home / THUMBNAILS / key[:2] / f"{key}.jpg"
     if path.exists():

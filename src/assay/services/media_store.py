@@ -122,6 +122,11 @@ class ObjectStores:
 
     def size(self, url: str) -> int:
         """The object's size in bytes; NotFound when there is none (after the prefix check)."""
+        return self.stat(url)[0]
+
+    def stat(self, url: str) -> tuple[int, str]:
+        """The object's size, and what changes when it does (its ETag or modification time);
+        NotFound when there is none, PermissionDenied outside the configured prefixes."""
         self.check_allowed(url)
         fs = self.filesystem(url)
         path = self._path(url)
@@ -136,16 +141,8 @@ class ObjectStores:
             raise NotFound(f"cannot read {url} ({e})") from None
         if info.get("type") == "directory":
             raise NotFound(f"no object {url} (it is a folder)")
-        return int(info["size"])
-
-    def modified(self, url: str) -> str:
-        """What changes when the object does (its ETag or modification time)."""
-        fs = self.filesystem(url)
-        try:
-            info = fs.info(self._path(url))
-        except OSError:
-            return ""
-        return str(info.get("ETag") or info.get("LastModified") or info.get("mtime") or "")
+        version = info.get("ETag") or info.get("LastModified") or info.get("mtime") or ""
+        return int(info["size"]), str(version)
 
     def open(self, url: str) -> Any:
         """A seekable binary file of the object (read in blocks; Pillow and PyAV read headers)."""
