@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from assay.connectors import OpenAICompatible
-from assay.domain.errors import ValidationError
+from assay.domain.errors import NotFound, ValidationError
 from assay.services import consensus, evaluation, jobs, safety, safety_report
 from assay.services.actors import SYSTEM
 from assay.services.exports import iter_export_rows
 from assay.services.judge import run_judge
+from assay.services.policies import load_project
 from assay.store.engine import Store
 from tests.rlhf.fake_llm import FakeLLM
 from tests.safety import targets as T
@@ -27,8 +28,6 @@ def target(llm: FakeLLM, name: str, **kw: Any) -> dict[str, Any]:
 
 def _rows(store: Store, name: str) -> list[dict[str, Any]]:
     with store.read() as conn:
-        from assay.services.policies import load_project
-
         p = load_project(conn, SYSTEM, name)
         return list(iter_export_rows(conn, int(p["id"])))
 
@@ -108,3 +107,36 @@ def test_bad_run_parameters_name_the_field(store: Store, llm: FakeLLM) -> None:
             store, SYSTEM, made["grading"]["id"], "safety_run", {"targets": [target(llm, "a")]}, submit=False
         )
     assert err.value.field == "project"
+
+
+def test_a_failed_call_is_reported_and_a_rerun_plays_only_what_is_missing(store: Store, llm: FakeLLM) -> None:
+    made = safety.create_campaign(store, SYSTEM, "rt3")
+    rows = [
+        {"id": f"a{i}", "prompt": f"Explain HAZ-iwp {i}", "category": "iwp", "tactic": "direct"}
+        for i in range(3)
+    ]
+    safety.add_attacks(store, SYSTEM, "rt3", enumerate(rows, 1))
+    params = {"targets": [target(llm, "t-complier")]}
+    llm.faults.append(400)  # one call refused for good (a 400 is not retried)
+    job = jobs.enqueue(store, SYSTEM, made["attacks"]["id"], "safety_run", params, submit=False)
+    assert jobs.run_job(store, job["id"]) == "succeeded"
+    done = jobs.get_job(store, SYSTEM, job["id"])
+    assert (done["done"], done["failed"]) == (2, 1)
+    assert done["result"]["targets"]["t-complier"]["failed"] == 1
+    assert "t-complier on a" in done["item_errors"][0]
+    again = jobs.enqueue(store, SYSTEM, made["attacks"]["id"], "safety_run", params, submit=False)
+    assert jobs.run_job(store, again["id"]) == "succeeded"
+    res = jobs.get_job(store, SYSTEM, again["id"])["result"]["targets"]["t-complier"]
+    assert (res["answered"], res["skipped"], res["failed"]) == (1, 2, 0)
+    assert len(_rows(store, "rt3-grading")) == 3
+
+
+def test_a_campaign_refuses_a_grading_name_taken_by_another_project(store: Store) -> None:
+    from tests.factories import TEXT_SCHEMA, make_project
+
+    make_project(store, {**TEXT_SCHEMA, "name": "busy-grading"})
+    with pytest.raises(ValidationError) as err:
+        safety.create_campaign(store, SYSTEM, "busy")
+    assert err.value.field == "project" and "busy-grading" in err.value.message
+    with pytest.raises(NotFound), store.read() as conn:  # nothing was made
+        load_project(conn, SYSTEM, "busy")

@@ -209,13 +209,17 @@ def create_campaign(
     default: :func:`default_taxonomy`). A grading project that exists already is kept."""
     tax = SafetyConfig.from_dict({**(taxonomy or default_taxonomy()), "role": "attacks"}).taxonomy()
     gname = grading or grading_project_name(name)
+    graded: dict[str, Any] | None = None
+    try:  # an existing grading project is kept, if it is one (checked before anything is made)
+        with store.read() as conn:
+            graded = load_project(conn, actor, gname, need="manager")
+        campaign_config(graded, "grading")
+    except NotFound:
+        graded = None
     attacks = project_service.create_project(
         store, actor, attack_schema(name, tax, grading_project=gname), workspace=workspace
     )
-    try:
-        with store.read() as conn:
-            graded = load_project(conn, actor, gname, need="manager")
-    except NotFound:
+    if graded is None:
         graded = project_service.create_project(
             store,
             actor,

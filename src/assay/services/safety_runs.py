@@ -31,6 +31,7 @@ from assay.services.imports import import_rows
 from assay.services.jobs import JobContext, JobKind, job_kind, project_of
 from assay.services.policies import load_project
 from assay.services.safety import campaign_config, grading_project_name, grading_schema
+from assay.store import accounts as acc
 from assay.store import datasets as ds_store
 from assay.store import records as rec_store
 from assay.store.engine import Store
@@ -119,8 +120,13 @@ def grading_project_for(
             project = load_project(conn, actor, name, need="manager")
     except NotFound:
         cfg = campaign_config(attack_project, "attacks")
+        with store.read() as conn:  # in the attack project's workspace
+            ws = acc.get_workspace(conn, int(attack_project["workspace_id"]))
         return project_service.create_project(
-            store, actor, grading_schema(name, cfg.taxonomy(), attacks_project=str(attack_project["name"]))
+            store,
+            actor,
+            grading_schema(name, cfg.taxonomy(), attacks_project=str(attack_project["name"])),
+            workspace=str(ws["name"]) if ws else None,
         )
     campaign_config(project, "grading")
     return project
