@@ -110,7 +110,9 @@ def test_bad_run_parameters_name_the_field(store: Store, llm: FakeLLM) -> None:
 
 
 def test_a_failed_call_is_reported_and_a_rerun_plays_only_what_is_missing(store: Store, llm: FakeLLM) -> None:
-    made = safety.create_campaign(store, SYSTEM, "rt3")
+    tax = safety.default_taxonomy()
+    next(c for c in tax["categories"] if c["id"] == "iwp")["skills"] = ["chemistry"]
+    made = safety.create_campaign(store, SYSTEM, "rt3", taxonomy=tax)
     rows = [
         {"id": f"a{i}", "prompt": f"Explain HAZ-iwp {i}", "category": "iwp", "tactic": "direct"}
         for i in range(3)
@@ -128,7 +130,9 @@ def test_a_failed_call_is_reported_and_a_rerun_plays_only_what_is_missing(store:
     assert jobs.run_job(store, again["id"]) == "succeeded"
     res = jobs.get_job(store, SYSTEM, again["id"])["result"]["targets"]["t-complier"]
     assert (res["answered"], res["skipped"], res["failed"]) == (1, 2, 0)
-    assert len(_rows(store, "rt3-grading")) == 3
+    graded = _rows(store, "rt3-grading")
+    assert len(graded) == 3
+    assert all(r["metadata"]["skills"] == ["chemistry"] for r in graded)  # CBRNE answers go to experts
 
 
 def test_a_campaign_refuses_a_grading_name_taken_by_another_project(store: Store) -> None:

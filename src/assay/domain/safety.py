@@ -84,6 +84,9 @@ class HazardCategory(_Entry):
 
     examples: list[str] = Field(default_factory=list)
     group: str | None = None
+    skills: list[str] = Field(default_factory=list)
+    """Skills a grader of this category's answers needs (e.g. ``chemistry`` for CBRNE): dispatch
+    gives those records only to contributors who have them."""
 
 
 class Tactic(_Entry):

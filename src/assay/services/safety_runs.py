@@ -184,6 +184,7 @@ def play(
 
 def _row(
     ctx: JobContext,
+    skills: dict[str, list[str]],
     attack: dict[str, Any],
     target: dict[str, Any],
     conv: list[Message],
@@ -215,11 +216,14 @@ def _row(
         "cached": all(r.cached for r in replies),
     }
     conversation = [m for m in conv if m.get("role") != "system"]
-    return {
+    row: dict[str, Any] = {
         "external_id": f"{attack['id']}::{target['label']}",
         "fields": {"conversation": conversation, "answer": last.text},
         "metadata": {"safety": info},
     }
+    if skills.get(str(meta.get("category"))):
+        row["skills"] = skills[str(meta.get("category"))]  # expert graders for this category
+    return row
 
 
 def _run(ctx: JobContext) -> dict[str, Any]:
@@ -229,6 +233,7 @@ def _run(ctx: JobContext) -> dict[str, Any]:
     grading = grading_project_for(ctx.store, ctx.actor, project, p["grading"])
     gid = int(grading["id"])
     attacks = _attacks(ctx, project)
+    skills = {c.id: list(c.skills) for c in campaign_config(grading, "grading").categories if c.skills}
     per_target: dict[str, dict[str, Any]] = {}
     for target in p["targets"]:
         label = target["label"]
@@ -257,7 +262,7 @@ def _run(ctx: JobContext) -> dict[str, Any]:
                     if isinstance(res, ConnectorError):
                         errors.append(f"{label} on {a['id']}: {res}")
                         continue
-                    row = _row(ctx, a, target, *res)
+                    row = _row(ctx, skills, a, target, *res)
                     cost += row["metadata"]["safety"]["cost"]
                     rows.append((len(rows) + 1, row))
                 if rows:  # upserts by external id: a retry of this step writes the same records
