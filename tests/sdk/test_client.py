@@ -102,11 +102,17 @@ def test_full_round_trip(live: Live, tmp_path: Path) -> None:  # noqa: F811
         assert people[0].name == "ann" and people[0].time_ms == 900
         assert r.project_stats("sdk")["progress"]["responses"] == 1
         assert len(list(r.records("sdk", filter="done"))) == 1
+        why = r.explain(lease.record_id)
+        assert (
+            why["consensus"]["label"]["value"] == "b" and why["answers"][0]["reviews"][0]["reviewer"] == "rev"
+        )
     with Client(live.url, admin_token) as admin:
         assert admin.recompute_consensus("sdk", "mv")["method"] == "mv"
         out = admin.export("sdk", tmp_path / "out.jsonl", lineage=True)
         rows = [json.loads(x) for x in out.read_text().splitlines()]
         assert len(rows) == 4 and rows[0]["responses"][0]["duration_ms"] == 900
+        hidden = admin.export("sdk", tmp_path / "anon.jsonl", contributors="pseudonyms")
+        assert json.loads(hidden.read_text().splitlines()[0])["responses"][0]["user"] == "contributor-1"
         assert admin.add_suggestions(lease.record_id, [{"question": "label", "value": "a", "score": 0.9}])
         assert len(list(admin.events("sdk", page_size=5))) > 5
         with pytest.raises(NotFoundError):

@@ -58,6 +58,10 @@ def import_(
         console.print(
             f"Imported {report.rows} rows into project {project}: {report.created} new, {report.updated} updated."
         )
+        found = getattr(report, "personal_data", None)
+        if found:  # what the project's privacy policy found (masked or allowed)
+            counts = ", ".join(f"{n} {kind}" for kind, n in found.items())
+            console.print(f"  personal data found: {counts} (assay personal-data {project})", markup=False)
 
 
 def export(

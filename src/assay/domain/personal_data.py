@@ -216,7 +216,9 @@ class Detector:
             # a little context either side: the matcher looks at the characters around a number
             lo, hi = max(c.start() - 8, 0), min(c.end() + 8, len(text))
             piece = text[lo:hi]
-            for region in self.phone_regions:
+            # a number written with + and its country code reads the same from any region
+            regions = self.phone_regions[:1] if number.lstrip("(").startswith("+") else self.phone_regions
+            for region in regions:
                 for m in phonenumbers.PhoneNumberMatcher(piece, region, leniency=valid):
                     if sum(ch.isdigit() for ch in m.raw_string) < 7:
                         continue

@@ -215,6 +215,8 @@ class ImportReport(_Model):
     created: int
     updated: int
     source: str
+    responses: int = 0
+    personal_data: dict[str, int] | None = None  # what the project's privacy policy found, by kind
 
 
 @dataclass(frozen=True)
