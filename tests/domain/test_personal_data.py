@@ -17,6 +17,8 @@ def _found(text: str, **kw: object) -> list[tuple[str, str]]:
         ("write to jane.doe+x@mail.example.co.uk today", [("email", "jane.doe+x@mail.example.co.uk")]),
         ("call (415) 555-2671 now", [("phone", "(415) 555-2671")]),
         ("abroad: +44 20 7946 0958.", [("phone", "+44 20 7946 0958")]),
+        ("on 2026-11-05 (415) 555-2671 rang", [("phone", "(415) 555-2671")]),
+        ("id 1234567890123456789012 only", []),
         ("card 4111 1111 1111 1111 ok", [("card", "4111 1111 1111 1111")]),
         ("card 4111-1111-1111-1112 fails Luhn", []),
         ("IBAN DE89 3704 0044 0532 0130 00 please", [("iban", "DE89 3704 0044 0532 0130 00")]),

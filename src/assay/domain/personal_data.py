@@ -209,16 +209,25 @@ class Detector:
         for c in _PHONE_CANDIDATE.finditer(text):
             number = c.group()
             digits = sum(ch.isdigit() for ch in number)
-            # E.164 numbers have at most 15 digits, national ones (no +) at most 12 here; longer
-            # runs, and runs grouped as cards print, are account or card numbers, not phones
-            if digits < 7 or digits > (15 if number.startswith("+") else 12) or _card_shaped(number):
+            plus = number.lstrip("(").startswith("+")
+            # a run of digits grouped as cards print is a card number (valid or not), not a phone;
+            # one unbroken run longer than E.164's 15 digits is an id
+            if digits < 7 or _card_shaped(number) or (digits > 15 and number.isdigit()):
                 continue
+            # one number at most (E.164: 15 digits with +, 12 here without): parse it first, as that
+            # is cheaper than the matcher; a longer stretch may hold two (a date and a number)
+            one = digits <= (15 if plus else 12)
             # a little context either side: the matcher looks at the characters around a number
             lo, hi = max(c.start() - 8, 0), min(c.end() + 8, len(text))
             piece = text[lo:hi]
             # a number written with + and its country code reads the same from any region
-            regions = self.phone_regions[:1] if number.lstrip("(").startswith("+") else self.phone_regions
-            for region in regions:
+            for region in self.phone_regions[:1] if plus else self.phone_regions:
+                if one:
+                    try:
+                        if not phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
+                            continue
+                    except phonenumbers.NumberParseException:
+                        continue
                 for m in phonenumbers.PhoneNumberMatcher(piece, region, leniency=valid):
                     if sum(ch.isdigit() for ch in m.raw_string) < 7:
                         continue
