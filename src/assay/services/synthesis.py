@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -542,6 +543,9 @@ def _run_synth(ctx: JobContext) -> dict[str, Any]:
     failed = Counter[str]()
     errors: list[str] = []
     cache = _RunCache(ctx)
+    clock = time.perf_counter
+    seconds: dict[str, float] = {}
+    started = clock()
     try:
         for ti, spec in enumerate(teachers):
             ctx.check_time()
@@ -571,6 +575,8 @@ def _run_synth(ctx: JobContext) -> dict[str, Any]:
         generated = len(items)
         removed = {"length": 0, "language": 0, "rules": 0, "contamination": 0, "exact_duplicate": 0,
                    "near_duplicate": 0, "pair_identical": 0, "teacher_cap": 0}  # fmt: skip
+        seconds["generate"] = round(clock() - started, 3)
+        started = clock()
         kept, eval_hashes = _filter_items(ctx, p, items, removed)
         index = NearDuplicateIndex(
             p["near_duplicate"], seed=int(p["seed"]) if isinstance(p.get("seed"), int) else 1
@@ -608,6 +614,8 @@ def _run_synth(ctx: JobContext) -> dict[str, Any]:
             ctx.progress(cost=judge_cost, failed=judge_failed)
     finally:
         cache.close()
+    seconds["filter"] = round(clock() - started, 3)  # and the judge
+    started = clock()
     rows = [(i + 1, _record(ctx, p, it, prefix)) for i, it in enumerate(accepted)]
     share = float(p.get("verify_sample", 1.0))
     if share < 1.0:  # a seeded sample goes to people first (priority 1); the rest wait behind it
@@ -627,6 +635,8 @@ def _run_synth(ctx: JobContext) -> dict[str, Any]:
     project_total = sum(project_shares.values())
     texts = [c.text for it in accepted for _, c in it["answers"]]
     kept_prompts = {it["prompt"]["id"] for it in accepted}
+    seconds["import"] = round(clock() - started, 3)
+    started = clock()
     div = diversity(
         texts,
         prompts=[pr["prompt"] for pr in prompts],
@@ -635,6 +645,7 @@ def _run_synth(ctx: JobContext) -> dict[str, Any]:
         seed=int(p["seed"]) if isinstance(p.get("seed"), int) else 0,
     )
     topics = Counter(str(it["prompt"]["topic"]) for it in accepted if it["prompt"].get("topic") is not None)
+    seconds["diversity"] = round(clock() - started, 3)
     result: dict[str, Any] = {
         "mode": p["mode"],
         "prompts": len(prompts),
@@ -643,6 +654,7 @@ def _run_synth(ctx: JobContext) -> dict[str, Any]:
         "removed": removed,
         "failed_calls": dict(failed),
         "cached_calls": cached,
+        "seconds": seconds,
         "errors": errors,
         "cost": {t: round(cost[t], 10) for t in labels},
         "seed": p.get("seed"),
