@@ -75,8 +75,7 @@ def test_generate_filter_verify_in_the_browser_and_export_with_shares(
     page.get_by_role("tab", name="Synthetic").click()
     panel = page.get_by_test_id("synth-panel")
     panel.wait_for()
-    # the first report loads the local embedding model into the server: a generous wait
-    page.get_by_test_id("synth-run").first.wait_for(timeout=180_000)
+    page.get_by_test_id("synth-run").first.wait_for()
     assert page.get_by_test_id("synth-records").inner_text() == "8"
     assert page.get_by_test_id("synth-verified").inner_text() == "2"
     assert page.get_by_test_id("synth-rejected").inner_text() == "1"
@@ -87,6 +86,9 @@ def test_generate_filter_verify_in_the_browser_and_export_with_shares(
     assert panel.locator("svg.plot").count() == 4
     labels = [panel.locator("svg.plot").nth(i).get_attribute("aria-label") or "" for i in range(4)]
     assert "t-alpha 50" in labels[1] and "t-beta 50" in labels[1]
+    # then the embedding figures (the first report loads the local model into the server)
+    page.get_by_test_id("synth-spread").wait_for(timeout=180_000)
+    assert "minilm" in page.get_by_test_id("synth-spread").inner_text()
     shot(page, "synthetic-dashboard")
     assert violations(page) == []
     page.context.close()
