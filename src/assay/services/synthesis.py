@@ -415,6 +415,16 @@ def instance_home(store: Store) -> Path:
     return Path(db).resolve().parent if db and db != ":memory:" else Settings().home.resolve()
 
 
+def versions_place(store: Store) -> Any:
+    """Where the instance keeps frozen versions' files: its data directory, or the object store of
+    ``ASSAY_DATASETS_URL`` (:class:`assay.services.datasets.Place`)."""
+    from assay.services.datasets import Place
+    from assay.settings import Settings
+
+    s = Settings()
+    return Place(instance_home(store), s.datasets_url, s.s3_endpoint_url)
+
+
 class _RunCache:
     """The response cache of one run: the connectors' :class:`ResponseCache` (a SQLite file under
     ``$ASSAY_HOME/cache``) with the run in every key, so that a retried job is answered from what
@@ -470,7 +480,7 @@ def _eval_texts(ctx: JobContext, ref: str) -> tuple[list[str], str | None]:
     if not version:
         return [t for r in _project_rows(ctx, name) for t in _texts_of(r)], None
     try:
-        _, v, rows = _frozen_rows(ctx.store, ctx.actor, instance_home(ctx.store), name, version)
+        _, v, rows = _frozen_rows(ctx.store, ctx.actor, versions_place(ctx.store), name, version)
     except (Conflict, NotFound) as e:
         raise type(e)(f"evaluation set {ref!r}: {e.message}", field="params.eval_sets") from None
     texts = [t for r in rows for t in _texts_of(r)]
@@ -830,7 +840,7 @@ def project_report(
     if version is not None:
         from assay.services.evaluation import _frozen_rows
 
-        project, v, rows = _frozen_rows(store, actor, home or instance_home(store), project_ref, version)
+        project, v, rows = _frozen_rows(store, actor, home or versions_place(store), project_ref, version)
         frozen = {"name": v["name"], "content_hash": v["content_hash"], "records": len(rows)}
     else:
         with store.read() as conn:

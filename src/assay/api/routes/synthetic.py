@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, SettingsDep, StoreDep
 from assay.api.routes import out
+from assay.api.routes.datasets import _where
 from assay.services import synthesis
 
 router = APIRouter(tags=["synthetic"])
@@ -29,6 +30,6 @@ def synthetic_report(
     and each run's report; of the project or of one of its frozen versions."""
     return out(
         synthesis.project_report(
-            store, actor, project_id, version=version, embedder=embedder, home=settings.home.resolve()
+            store, actor, project_id, version=version, embedder=embedder, home=_where(settings)
         )
     )
