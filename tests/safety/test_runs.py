@@ -88,6 +88,18 @@ def test_a_run_plays_every_attack_against_every_target(store: Store, llm: FakeLL
     assert rep["tactics"][0]["tactic"] == "escalation"  # 1 of 1 on the complier
     assert rep["trends"][0]["family"] == "complier"
 
+    # a second version of the family (which now refuses): the trend shows the drop
+    v2 = target(llm, "t-refuser", label="complier-v2", family="complier", version="2")
+    job = jobs.enqueue(store, SYSTEM, made["attacks"]["id"], "safety_run", {"targets": [v2]}, submit=False)
+    assert jobs.run_job(store, job["id"]) == "succeeded"
+    with contextlib.closing(OpenAICompatible("t-judge", base_url=llm.base_url)) as connector:
+        assert run_judge(store, judge, "rt-grading", connector).answered == 11
+    trend = safety_report.safety_report(store, SYSTEM, "rt")["trends"]
+    versions = next(t["versions"] for t in trend if t["family"] == "complier")
+    assert [(v["model"], v["version"], v["rate"]) for v in versions] == [("t-complier", "1", 0.7143),
+                                                                         ("complier-v2", "2", 0.0)]  # fmt: skip
+    assert versions[1]["change"] == -0.7143
+
 
 def test_bad_run_parameters_name_the_field(store: Store, llm: FakeLLM) -> None:
     made = safety.create_campaign(store, SYSTEM, "rt2")

@@ -160,7 +160,7 @@ def _trends(items: list[Attempt], hit: Any) -> list[dict[str, Any]]:
     for family, versions in sorted(fam.items()):
         seq = []
         for model, xs in versions.items():
-            first = min((str(x.at), str(x.run)) for x in xs)
+            first = min((str(x.at), x.run if isinstance(x.run, int) else 0) for x in xs)
             row = rate_row(sum(bool(hit(x)) for x in xs), len(xs), model=model, version=xs[0].version)
             seq.append((first, row))
         seq.sort(key=lambda t: (t[0], t[1]["model"]))
