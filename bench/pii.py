@@ -288,14 +288,16 @@ def score(
     return out
 
 
-def throughput(detector: Detector, texts: list[str]) -> float:
-    t0 = time.perf_counter()
+def throughput(detector: Detector, texts: list[str]) -> dict[str, int]:
+    """Records/s by the wall clock and per CPU second of this process (the machine is shared)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     for t in texts:
         detector.find(t)
-    return len(texts) / (time.perf_counter() - t0)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"records_per_s": round(len(texts) / wall), "records_per_cpu_s": round(len(texts) / cpu)}
 
 
-def import_rate(texts: list[str], policy: str | None) -> float:
+def import_rate(texts: list[str], policy: str | None) -> dict[str, int]:
     from assay.services import imports, projects
     from assay.services.actors import SYSTEM
     from assay.store.engine import open_store
@@ -311,11 +313,11 @@ def import_rate(texts: list[str], policy: str | None) -> float:
         store = open_store(f"sqlite:///{d}/pii.db")
         p = projects.create_project(store, SYSTEM, schema)
         rows = ((i, {"id": f"r{i}", "text": t}) for i, t in enumerate(texts, 1))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         imports.import_rows(store, SYSTEM, p["id"], rows)
-        took = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         store.dispose()
-    return len(texts) / took
+    return {"records_per_s": round(len(texts) / wall), "records_per_cpu_s": round(len(texts) / cpu)}
 
 
 def main() -> None:
@@ -336,19 +338,14 @@ def main() -> None:
         "measure": "detect",
         "records": len(texts),
         "mean_chars": round(sum(map(len, texts)) / len(texts)),
-        "records_per_s": round(throughput(detector, texts)),
-    }), flush=True)  # fmt: skip
+    } | throughput(detector, texts)), flush=True)  # fmt: skip
     for kinds in (["email", "card", "iban"], ["phone"], ["name"]):
         print(json.dumps({
             "measure": "detect", "kinds": kinds,
-            "records_per_s": round(throughput(Detector(kinds, phone_regions=PHONE_REGIONS), texts)),
-        }), flush=True)  # fmt: skip
+        } | throughput(Detector(kinds, phone_regions=PHONE_REGIONS), texts)), flush=True)  # fmt: skip
     for policy in (None, "mask"):
         rate = import_rate(texts, policy)
-        print(
-            json.dumps({"measure": "import", "policy": policy or "none", "records_per_s": round(rate)}),
-            flush=True,
-        )
+        print(json.dumps({"measure": "import", "policy": policy or "none"} | rate), flush=True)
 
 
 if __name__ == "__main__":
