@@ -194,6 +194,7 @@ def _body(world: World, method: str, path: str, scope: str) -> dict[str, Any]:
         ("POST", "/projects/{project_id}/datasets"): {"json": {}},
         ("POST", "/projects/{project_id}/exposure"): {"json": {"ms": 1000, "context": "work"}},
         ("POST", "/safety/campaigns"): {"json": {"name": f"c-{_unique()}", "workspace": ws}},
+        ("POST", "/projects/{project_id}/safety/novelty"): {"json": {"turns": ["x"]}},
         ("POST", "/projects/{project_id}/safety/attacks"): {
             "json": {"attacks": [{"prompt": "x", "category": "vcr", "tactic": "direct"}]}
         },

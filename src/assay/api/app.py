@@ -39,6 +39,7 @@ from assay.api.routes import (
     projects,
     records,
     safety,
+    safety_writing,
     synthetic,
     users,
 )
@@ -140,6 +141,7 @@ def create_app(
         audit,
         datasets,
         exposure,
+        safety_writing,
     ):
         api.include_router(module.router)
 

@@ -100,10 +100,14 @@ class NearDuplicateIndex:
         return m
 
     def _lookup(self, text: str) -> tuple[bytes, Any, tuple[str, str] | None]:
+        digest, sig, hit = self._nearest(text)
+        return digest, sig, (hit[0], hit[1]) if hit else None
+
+    def _nearest(self, text: str) -> tuple[bytes, Any, tuple[str, str, float] | None]:
         norm = normalize(text)
         digest = hashlib.blake2b(norm.encode("utf-8"), digest_size=16).digest()
         if digest in self._exact:
-            return digest, None, ("exact", self._exact[digest])
+            return digest, None, ("exact", self._exact[digest], 1.0)
         if self.threshold >= 1.0:
             return digest, None, None
         sig = self._signature(norm)
@@ -112,7 +116,11 @@ class NearDuplicateIndex:
             sim = float(np.mean(self._sigs[key] == sig.hashvalues))
             if sim >= self.threshold and (best is None or sim > best[0]):
                 best = (sim, key)
-        return digest, sig, (("near", best[1]) if best else None)
+        return digest, sig, (("near", best[1], round(best[0], 4)) if best else None)
+
+    def nearest(self, text: str) -> tuple[str, str, float] | None:
+        """Like ``check``, with the estimated Jaccard similarity of the match (1.0: exact)."""
+        return self._nearest(text)[2]
 
     def _insert(self, key: str, digest: bytes, sig: Any) -> None:
         if key in self._sigs or digest in self._exact:
