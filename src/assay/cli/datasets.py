@@ -61,8 +61,9 @@ def freeze(
         f"Froze {counts['records']} records ({counts['labels']} labels) of {v['project']} as "
         f"{v['name']}: {v['content_hash']}",
         markup=False,
+        soft_wrap=True,
     )
-    console.print(f"Files: {_where(place.home, v['path'])}", markup=False, highlight=False)
+    console.print(f"Files: {_where(place.home, v['path'])}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("list")
@@ -85,6 +86,7 @@ def list_(project: ProjectArg, home: HomeOpt = None, db: DbOpt = None, as_json: 
             f"{v['content_hash']}{filters}{stored}",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -102,7 +104,7 @@ def show(
     else:
         m = v["manifest"]
         c = m["counts"]
-        console.print(f"{v['project']} {v['name']}: {v['content_hash']}", markup=False)
+        console.print(f"{v['project']} {v['name']}: {v['content_hash']}", markup=False, soft_wrap=True)
         console.print(
             f"  {c['records']} records ({c['gold_records']} gold), {c['labels']} labels, "
             f"{c['responses']} answers; schema version {m['schema_version']}, guidelines version "
@@ -174,9 +176,9 @@ def diff(
         print_json(d)
         return
     counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in d["counts"].items())
-    console.print(f"{d['project']} {old} → {new}: {counts}", markup=False)
+    console.print(f"{d['project']} {old} → {new}: {counts}", markup=False, soft_wrap=True)
     for c in d["changes"]:
-        console.print("  " + _line(c), markup=False, highlight=False)
+        console.print("  " + _line(c), markup=False, highlight=False, soft_wrap=True)
     if d["truncated"]:
         more = f"; all of them in {out}" if out else "; --out FILE writes all"
         console.print(f"  … {d['total'] - len(d['changes'])} more{more}", markup=False)
