@@ -161,19 +161,28 @@ def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
-def _by_ids(conn: Connection, sql: str, record_ids: list[int]) -> Iterator[tuple[Any, ...]]:
-    """Rows of ``sql`` (``{ids}`` standing for the record ids' condition, ``{cast}`` for a cast of JSON
-    to text) through the driver's cursor: PostgreSQL takes the ids as one array, SQLite in chunks."""
+def _by_ids(conn: Connection, sql: str, table: str, record_ids: list[int]) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``sql`` for the records ``record_ids``, through the driver's cursor. ``{src}`` in
+    ``sql`` stands for ``table`` (``name alias``) and ``{cond}`` for the condition on its
+    ``record_id``; ``{cast}`` for a cast of JSON to text. PostgreSQL joins the ids as an array
+    (``unnest``: the index on ``record_id`` leads, whatever the table's statistics say); SQLite
+    takes them as ``IN`` lists."""
     raw = conn.connection.driver_connection
+    alias = table.split()[-1]
     pg = conn.dialect.name == "postgresql"
     chunks = (
         [record_ids] if pg else [record_ids[i : i + IN_CHUNK] for i in range(0, len(record_ids), IN_CHUNK)]
     )
     for chunk in chunks:
-        cond = "= ANY(%s)" if pg else f"IN ({', '.join('?' * len(chunk))})"
+        params: tuple[Any, ...]
+        if pg:
+            src = f"unnest(%s::bigint[]) AS ids(rid) JOIN {table} ON {alias}.record_id = ids.rid"
+            cond, params = "TRUE", (chunk,)
+        else:
+            src, cond, params = table, f"{alias}.record_id IN ({', '.join('?' * len(chunk))})", tuple(chunk)
         cur = raw.cursor()  # type: ignore[union-attr]
         try:
-            cur.execute(sql.format(ids=cond, cast="::text" if pg else ""), (chunk,) if pg else chunk)
+            cur.execute(sql.format(src=src, cond=cond, cast="::text" if pg else ""), params)
             yield from cur.fetchall()
         finally:
             cur.close()
@@ -193,10 +202,10 @@ _RESPONSES = (
     'SELECT s.id, s.record_id, s."values"{cast}, s.duration_ms, s.schema_version, s.guidelines_version, '
     "s.gold_score, s.suggestions_kept{cast}, s.updated_at, u.name, u.kind, v.verdict, "
     "v.corrected_values{cast}, v.comment, ru.name "
-    "FROM responses s JOIN users u ON u.id = s.user_id "
+    "FROM {src} JOIN users u ON u.id = s.user_id "
     "LEFT JOIN reviews v ON v.id = (SELECT max(x.id) FROM reviews x WHERE x.response_id = s.id) "
     "LEFT JOIN users ru ON ru.id = v.reviewer_id "
-    "WHERE s.record_id {ids} AND s.status = 'submitted' ORDER BY s.record_id, s.id"
+    "WHERE {cond} AND s.status = 'submitted' ORDER BY s.record_id, s.id"
 )
 
 
@@ -204,7 +213,7 @@ def responses_of(conn: Connection, record_ids: list[int]) -> dict[int, list[dict
     """Submitted responses of the records (by record, in id order), with the contributor and the
     latest review (its verdict, corrected values, comment and reviewer)."""
     out: dict[int, list[dict[str, Any]]] = {}
-    for row in _by_ids(conn, _RESPONSES, record_ids):
+    for row in _by_ids(conn, _RESPONSES, "responses s", record_ids):
         (rid, rec, values, dur, sv, gv, gold, kept, at, name, kind, verdict, corrected, comment, reviewer) = (
             row
         )
@@ -230,14 +239,14 @@ def responses_of(conn: Connection, record_ids: list[int]) -> dict[int, list[dict
 
 
 _CONSENSUS = (
-    "SELECT record_id, question, value{cast}, confidence, method, response_ids{cast} FROM consensus "
-    "WHERE record_id {ids} ORDER BY record_id, question"
+    "SELECT c.record_id, c.question, c.value{cast}, c.confidence, c.method, c.response_ids{cast} FROM {src} "
+    "WHERE {cond} ORDER BY c.record_id, c.question"
 )
 
 
 def consensus_of(conn: Connection, record_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
-    for rec, question, value, conf, method, ids in _by_ids(conn, _CONSENSUS, record_ids):
+    for rec, question, value, conf, method, ids in _by_ids(conn, _CONSENSUS, "consensus c", record_ids):
         out.setdefault(int(rec), []).append(
             {
                 "question": question,
@@ -251,14 +260,14 @@ def consensus_of(conn: Connection, record_ids: list[int]) -> dict[int, list[dict
 
 
 _SUGGESTIONS = (
-    "SELECT record_id, question, value{cast}, score, model FROM suggestions "
-    "WHERE record_id {ids} ORDER BY record_id, id"
+    "SELECT g.record_id, g.question, g.value{cast}, g.score, g.model FROM {src} "
+    "WHERE {cond} ORDER BY g.record_id, g.id"
 )
 
 
 def suggestions_of(conn: Connection, record_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
-    for rec, question, value, score, model in _by_ids(conn, _SUGGESTIONS, record_ids):
+    for rec, question, value, score, model in _by_ids(conn, _SUGGESTIONS, "suggestions g", record_ids):
         out.setdefault(int(rec), []).append(
             {"question": question, "value": _json(value), "score": score, "model": model}
         )
