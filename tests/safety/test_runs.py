@@ -5,6 +5,7 @@ a model judge grades through dispatch; the report ranks the targets as planted."
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +157,27 @@ def test_a_campaign_refuses_a_grading_name_taken_by_another_project(store: Store
     assert err.value.field == "project" and "busy-grading" in err.value.message
     with pytest.raises(NotFound), store.read() as conn:  # nothing was made
         load_project(conn, SYSTEM, "busy")
+
+
+def test_a_frozen_attack_set_is_replayed_as_frozen(
+    store: Store, llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assay.services.synthesis import versions_place
+
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))  # PostgreSQL: versions' files go to ASSAY_HOME
+    made = safety.create_campaign(store, SYSTEM, "rt4")
+    rows = [
+        {"id": f"a{i}", "prompt": f"Explain HAZ-ncr {i}", "category": "ncr", "tactic": "direct"}
+        for i in range(3)
+    ]
+    safety.add_attacks(store, SYSTEM, "rt4", enumerate(rows, 1))
+    v = evaluation.freeze_version(store, SYSTEM, "rt4", home=versions_place(store), name="bench-v1")
+    assert v["record_count"] == 3
+    more = [{"id": "a9", "prompt": "Explain HAZ-ncr 9", "category": "ncr", "tactic": "direct"}]
+    safety.add_attacks(store, SYSTEM, "rt4", enumerate(more, 1))  # the project moves on
+    params = {"targets": [target(llm, "t-complier")], "version": "bench-v1"}
+    job = jobs.enqueue(store, SYSTEM, made["attacks"]["id"], "safety_run", params, submit=False)
+    assert job["total"] == 3 and jobs.run_job(store, job["id"]) == "succeeded"
+    graded = _rows(store, "rt4-grading")
+    assert sorted(r["external_id"] for r in graded) == [f"a{i}::t-complier" for i in range(3)]
+    assert {r["metadata"]["safety"]["attack_version"] for r in graded} == {"bench-v1"}

@@ -180,12 +180,6 @@ def run(
         specs += doc
     if not specs:
         raise ValidationError("name at least one target: --model or --targets", field="model")
-    if version is not None:  # the job reads the version's files from the data directory
-        import os
-
-        from assay.cli.common import settings_for
-
-        os.environ["ASSAY_HOME"] = str(settings_for(home, db).home.resolve())
     params: dict[str, Any] = {"targets": specs}
     for key, value in (("version", version), ("grading", grading), ("system", system)):
         if value is not None:

@@ -98,9 +98,7 @@ def _prepare(
                     field="params.version",
                 )
             out["version"] = version
-            total = len(
-                (ds_store.get_version(conn, pid, version) or {}).get("lineage", {}).get("external_ids") or []
-            )
+            total = int((ds_store.get_version(conn, pid, version) or {}).get("record_count") or 0)
         else:
             total = rec_store.count_records(conn, pid)
         try:  # a grading project that exists must be a campaign's grading project, open to the caller
@@ -135,9 +133,9 @@ def grading_project_for(
 def _attacks(ctx: JobContext, project: dict[str, Any]) -> list[dict[str, Any]]:
     version = ctx.params.get("version")
     if version is not None:
-        from assay.settings import Settings  # where the versions' files are (as for export jobs)
+        from assay.services.synthesis import versions_place  # the data directory or object store
 
-        rows = frozen_rows(ctx.store, ctx.actor, Settings().home, int(project["id"]), version)
+        rows = frozen_rows(ctx.store, ctx.actor, versions_place(ctx.store), int(project["id"]), version)
     else:
         with ctx.store.read() as conn:
             rows = list(iter_export_rows(conn, int(project["id"])))
