@@ -71,7 +71,12 @@ class ObjectMedia:
     size: int
     content_type: str
     stores: ObjectStores
-    version: str = ""  # the object's ETag (or modification time): what changes when it does
+    details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # size, ETag…
+
+    @property
+    def version(self) -> str:
+        """What changes when the object does (its ETag or modification time)."""
+        return ObjectStores.version(self.details)
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,8 @@ class MediaRoots:
         """The local file or object a media URL names (None for a URL the browser loads itself);
         NotFound or PermissionDenied as :meth:`resolve` and :meth:`ObjectStores.size`."""
         if is_object_url(url):
-            size, version = self.stores.stat(url)
-            return ObjectMedia(url, size, content_type(Path(url)), self.stores, version)
+            details = self.stores.describe(url)
+            return ObjectMedia(url, int(details["size"]), content_type(Path(url)), self.stores, details)
         if not is_local(url) and not url.lower().startswith("file:"):
             return None
         path = self.resolve(url)
@@ -148,10 +153,10 @@ class MediaRoots:
                 self.web.check(url)
                 return
             if is_object_url(url):
-                self.stores.size(url)  # under a prefix, and there
+                details = self.stores.describe(url)  # under a prefix, and there
                 if not isinstance(value, dict):
                     return
-                with self.stores.open(url) as fh:
+                with self.stores.open(url, details) as fh:
                     found = media_probe.probe(kind, fh, url)
             elif is_local(url) or url.lower().startswith("file:"):
                 path = self.resolve(url)
@@ -273,7 +278,7 @@ def make_thumbnail(found: MediaFile | ObjectMedia, kind: str, home: Path) -> Pat
         with found.path.open("rb") as fh:
             data = media_probe.thumbnail(kind, fh, found.path.name)
     else:
-        with found.stores.open(found.url) as fh:
+        with found.stores.open(found.url, found.details or None) as fh:
             data = media_probe.thumbnail(kind, fh, found.url)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".thumb-")

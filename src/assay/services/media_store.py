@@ -122,17 +122,17 @@ class ObjectStores:
 
     def size(self, url: str) -> int:
         """The object's size in bytes; NotFound when there is none (after the prefix check)."""
-        return self.stat(url)[0]
+        return int(self.describe(url)["size"])
 
-    def stat(self, url: str) -> tuple[int, str]:
-        """The object's size, and what changes when it does (its ETag or modification time);
-        NotFound when there is none, PermissionDenied outside the configured prefixes."""
+    def describe(self, url: str) -> dict[str, Any]:
+        """The store's facts of the object (``size``, ``ETag``…), asked afresh; NotFound when there
+        is none, PermissionDenied outside the configured prefixes."""
         self.check_allowed(url)
         fs = self.filesystem(url)
         path = self._path(url)
         try:
             fs.invalidate_cache(path)
-            info = fs.info(path)
+            info: dict[str, Any] = fs.info(path)
         except FileNotFoundError:
             raise NotFound(f"no object {url}") from None
         except PermissionError as e:
@@ -141,17 +141,28 @@ class ObjectStores:
             raise NotFound(f"cannot read {url} ({e})") from None
         if info.get("type") == "directory":
             raise NotFound(f"no object {url} (it is a folder)")
-        version = info.get("ETag") or info.get("LastModified") or info.get("mtime") or ""
-        return int(info["size"]), str(version)
+        return info
 
-    def open(self, url: str) -> Any:
-        """A seekable binary file of the object (read in blocks; Pillow and PyAV read headers)."""
+    @staticmethod
+    def version(details: dict[str, Any]) -> str:
+        """What changes when the object does: its ETag, or its modification time."""
+        return str(details.get("ETag") or details.get("LastModified") or details.get("mtime") or "")
+
+    def open(self, url: str, details: dict[str, Any] | None = None) -> Any:
+        """A seekable binary file of the object (read in blocks; Pillow and PyAV read headers).
+        Given the ``details`` :meth:`describe` already fetched, the store is not asked again."""
         self.check_allowed(url)
         fs = self.filesystem(url)
+        known = {"size": int(details["size"])} if details is not None and scheme_of(url) == "s3" else {}
         try:
-            return fs.open(self._path(url), "rb", block_size=FIRST_CHUNK, cache_type="readahead")
+            fh = fs.open(self._path(url), "rb", block_size=FIRST_CHUNK, cache_type="readahead", **known)
         except FileNotFoundError:
             raise NotFound(f"no object {url}") from None
+        from fsspec.spec import AbstractBufferedFile
+
+        if details is not None and isinstance(fh, AbstractBufferedFile):
+            fh.details = details  # (s3fs checks the ETag of each ranged read against these)
+        return fh
 
     def put(self, local: Path, url: str) -> None:
         """Store a local file as the object ``url`` (under a configured prefix); an object already
