@@ -271,7 +271,7 @@ def add_attacks(
         pid = int(project["id"])
         manager = project_role(conn, actor, project) in ("manager", "admin") or actor.is_admin
         # writers need the attack project's routing skills (assay.services.safety_writing)
-        from assay.services.safety_writing import check_writer
+        from assay.services.safety_writing import check_category, check_writer
 
         check_writer({**project, "role": "manager" if manager else "annotator"}, actor)
         index = NearDuplicateIndex(novelty_threshold)
@@ -284,6 +284,7 @@ def add_attacks(
     for place, row in rows:
         try:
             attack = parse_attack(row, cfg)
+            check_category(cfg, attack.category, actor, manager=manager)
         except ValidationError as e:
             if field_prefix is not None:  # a request body: attacks[0].category
                 raise e.at(field=f"{field_prefix}[{place - 1}]") from None

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from assay.domain.errors import PermissionDenied, ValidationError
-from assay.domain.safety import attempts
+from assay.domain.safety import SafetyConfig, attempts
 from assay.domain.schema import ProjectSchema
 from assay.services.actors import Actor
 from assay.services.exports import iter_export_rows
@@ -33,7 +33,7 @@ from assay.store import accounts as acc
 from assay.store import projects as proj_store
 from assay.store.engine import Store
 
-__all__ = ["check_writer", "my_attacks", "novelty", "seeds"]
+__all__ = ["check_category", "check_writer", "my_attacks", "novelty", "seeds"]
 
 MAX_TEXT = 200_000
 
@@ -52,6 +52,19 @@ def check_writer(project: dict[str, Any], actor: Actor) -> None:
     missing = sorted(set(need) - set(actor.skills))
     if missing:
         raise PermissionDenied(f"writing attacks for this campaign needs the skills: {', '.join(missing)}")
+
+
+def check_category(cfg: SafetyConfig, category: str, actor: Actor, *, manager: bool) -> None:
+    """Refuse an attack on a hazard category whose ``skills`` the writer lacks (the same skills that
+    route the grading of its answers: experts write and grade it); managers and admins may."""
+    if manager or actor.is_admin:
+        return
+    for c in cfg.categories:
+        if c.id == category and (missing := sorted(set(c.skills) - set(actor.skills))):
+            raise PermissionDenied(
+                f"writing attacks on {c.name} ({c.id}) needs the skills: {', '.join(missing)}",
+                field="category",
+            )
 
 
 def _load(conn: Any, actor: Actor, project_ref: int | str) -> dict[str, Any]:
