@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -236,7 +237,7 @@ def test_the_teacher_cap_holds_across_runs(store: Store, llm: FakeLLM) -> None:
 
 
 def test_a_retried_run_pays_for_no_call_twice(
-    store: Store, llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+    store: Store, llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, home: Path
 ) -> None:
     p = generation.ensure_project(store, SYSTEM, "retried", synth_schema("retried"))
     params = {"teachers": [teacher(llm, "t-alpha"), teacher(llm, "t-beta")], "prompts": prompts(*range(30, 35)),
@@ -253,6 +254,10 @@ def test_a_retried_run_pays_for_no_call_twice(
     monkeypatch.setattr(synthesis, "import_rows", flaky)
     assert jobs.run_job(store, job["id"]) == "retry"
     assert llm.calls == 10 and _rows(store, p["id"]) == []
+    kept = synthesis.instance_home(store) / "cache" / "synth-runs" / f"job-{job['id']}.sqlite"
+    assert kept.is_file()  # what the failed attempt paid for
+    if not store.is_sqlite:  # beside a SQLite database, else in $ASSAY_HOME
+        assert kept.parent == (home / "cache" / "synth-runs").resolve()
     paid = jobs.get_job(store, SYSTEM, job["id"])["cost"]
     assert paid > 0
     assert jobs.run_job(store, job["id"]) == "succeeded"
@@ -261,6 +266,7 @@ def test_a_retried_run_pays_for_no_call_twice(
     assert done["result"]["cached_calls"] == 10 and done["cost"] == paid
     rows = _rows(store, p["id"])
     assert len(rows) == 10 and all(r["metadata"]["synth"]["cached"] for r in rows)
+    assert not kept.exists()  # a run that succeeded keeps no cache
     # another run of the same prompts asks the teachers again (fresh samples)
     again = _run(store, p["id"], params)
     assert llm.calls == 20 and again["cached_calls"] == 0

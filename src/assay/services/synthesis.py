@@ -426,9 +426,10 @@ def versions_place(store: Store) -> Any:
 
 
 class _RunCache:
-    """The response cache of one run: the connectors' :class:`ResponseCache` (a SQLite file under
-    ``$ASSAY_HOME/cache``) with the run in every key, so that a retried job is answered from what
-    the failed attempt paid for, and another run (which wants fresh samples) is not."""
+    """The response cache of one run: the connectors' :class:`ResponseCache`, a SQLite file of its
+    own (``cache/synth-runs/job-<id>.sqlite`` in the instance's home) with the run in every key, so
+    that a retried job is answered from what the failed attempt paid for, and another run (which
+    wants fresh samples) is not. A run that succeeds deletes its file (:meth:`discard`)."""
 
     def __init__(self, ctx: JobContext) -> None:
         import hashlib
@@ -437,7 +438,8 @@ class _RunCache:
 
         from assay.connectors.cache import ResponseCache
 
-        self.cache = ResponseCache(instance_home(ctx.store) / "cache" / "synth-runs.sqlite")
+        self.path = instance_home(ctx.store) / "cache" / "synth-runs" / f"job-{ctx.job_id}.sqlite"
+        self.cache = ResponseCache(self.path)
         digest = hashlib.sha256(
             orjson.dumps(ctx.params, option=orjson.OPT_SORT_KEYS, default=str)
         ).hexdigest()
@@ -455,6 +457,12 @@ class _RunCache:
 
     def close(self) -> None:
         self.cache.close()
+
+    def discard(self) -> None:
+        """Delete the file (and SQLite's WAL and shared-memory files beside it)."""
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                self.path.with_name(self.path.name + suffix).unlink()
 
 
 def _call(
@@ -646,6 +654,7 @@ def _run_synth(ctx: JobContext) -> dict[str, Any]:
     project_total = sum(project_shares.values())
     texts = [c.text for it in accepted for _, c in it["answers"]]
     kept_prompts = {it["prompt"]["id"] for it in accepted}
+    cache.discard()  # the records are in: a retry from here on needs no answer again
     seconds["import"] = round(clock() - started, 3)
     started = clock()
     div = diversity(
