@@ -578,6 +578,7 @@ def _run_synth(ctx: JobContext) -> dict[str, Any]:
                     if len(errors) < 20:
                         errors.append(f"{spec['label']} on {pr['id']}: {res}")
                     continue
+                res.raw = None  # the text, tokens and cost are kept; the raw response would cost memory
                 answers[(pr["id"], spec["label"])] = res
                 cost[spec["label"]] += res.cost
             ctx.progress(cost=cost[spec["label"]], failed=failed[spec["label"]])
@@ -612,14 +613,13 @@ def _run_synth(ctx: JobContext) -> dict[str, Any]:
                 if pair.check(texts[1]) is not None:
                     removed["pair_identical"] += 1
                     continue
-            hit = None
-            for t in texts:
-                hit = hit or index.check(t)
+            probes = [index.probe(t) for t in texts]  # one MinHash signature per text, for both steps
+            hit = next((pr_[2] for pr_ in probes if pr_[2] is not None), None)
             if hit is not None:
                 removed["exact_duplicate" if hit[0] == "exact" else "near_duplicate"] += 1
                 continue
-            for j, t in enumerate(texts):
-                index.add(f"{prefix}{n}-{j}", t)
+            for j, probe in enumerate(probes):
+                index.keep(f"{prefix}{n}-{j}", probe)
             survivors.append(it)
         earlier = _existing_teachers(ctx, prefix) if p.get("cap_scope", "project") == "project" else Counter()
         dropped = cap_items(survivors, p["max_share"], earlier=earlier)

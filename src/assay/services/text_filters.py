@@ -134,6 +134,18 @@ class NearDuplicateIndex:
     def check(self, text: str) -> tuple[str, str] | None:
         return self._lookup(text)[2]
 
+    def probe(self, text: str) -> tuple[bytes, Any, tuple[str, str] | None]:
+        """``check`` keeping what it computed: ``probe[2]`` is the hit; :meth:`keep` indexes it."""
+        return self._lookup(text)
+
+    def keep(self, key: str, probe: tuple[bytes, Any, tuple[str, str] | None]) -> None:
+        """Index a text :meth:`probe` looked at (no signature computed again)."""
+        digest, sig, _ = probe
+        if sig is None and self.threshold < 1.0:  # an exact duplicate was found: nothing to index
+            self._exact.setdefault(digest, key)
+            return
+        self._insert(key, digest, sig)
+
     def add(self, key: str, text: str) -> None:
         norm = normalize(text)
         digest = hashlib.blake2b(norm.encode("utf-8"), digest_size=16).digest()
