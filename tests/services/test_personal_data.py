@@ -210,3 +210,34 @@ def test_erase_and_personal_data_on_the_command_line(store: Store, tmp_path: Pat
     )
     assert exported.exit_code == 0, exported.output
     assert "contributor-1" in out.read_text()
+
+
+def test_chat_messages_are_screened_one_by_one(store: Store) -> None:
+    schema = {
+        "name": "pii-chat",
+        "fields": [{"name": "chat", "type": "chat"}],
+        "questions": [{"name": "label", "type": "label", "options": ["a", "b"]}],
+        "privacy": {"personal_data": "mask", "detect": ["email", "phone"]},
+    }
+    p = make_project(store, schema)
+    chat = [
+        {"role": "user", "content": "my mail is jo@example.com"},
+        {"role": "assistant", "content": "noted"},
+        {"role": "user", "content": "or call (415) 555-2671"},
+    ]
+    imports.import_rows(store, SYSTEM, p["id"], enumerate([{"id": "c", "chat": chat}], 1))
+    stored = _fields(store, p["id"])["c"]["chat"]
+    assert [m["content"] for m in stored] == ["my mail is [EMAIL]", "noted", "or call [PHONE]"]
+    rid = explain.find_record(store, SYSTEM, p["id"], "c")
+    found = explain.explain_record(store, SYSTEM, rid)["personal_data"]
+    assert [(f["field"], f["kind"]) for f in found] == [
+        ("chat[0].content", "email"),
+        ("chat[2].content", "phone"),
+    ]
+
+    refusing = make_project(
+        store, schema | {"name": "pii-chat-refuse", "privacy": {"personal_data": "refuse"}}
+    )
+    with pytest.raises(ValidationError) as e:
+        imports.import_rows(store, SYSTEM, refusing["id"], enumerate([{"id": "c", "chat": chat}], 1))
+    assert e.value.field == "fields.chat[0].content" and e.value.line == 1

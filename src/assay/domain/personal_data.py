@@ -60,7 +60,8 @@ class Privacy(BaseModel):
     ``personal_data``: ``allow`` keeps the text and records what was found; ``mask`` replaces each
     finding with a placeholder (``[EMAIL]``, ``[PHONE]`` …) before the record is stored and records
     it; ``refuse`` fails the import at the first finding (naming line, field and kind), keeping
-    nothing of it. ``fields`` default to every text and markdown field of the schema.
+    nothing of it. ``fields`` default to every text, markdown and chat field of the schema (a
+    chat: each message's content).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -20,8 +20,8 @@ from .workflow import Routing, Workflow
 
 __all__ = ["PRIVACY_FIELD_TYPES", "RESERVED_NAMES", "ProjectSchema", "from_pydantic_error"]
 
-PRIVACY_FIELD_TYPES = frozenset({"text", "markdown"})
-"""The field types whose text the personal-data detectors read."""
+PRIVACY_FIELD_TYPES = frozenset({"text", "markdown", "chat"})
+"""The field types whose text the personal-data detectors read (a chat: each message's content)."""
 
 RESERVED_NAMES = frozenset({"external_id", "id", "fields", "metadata", "priority", "gold", "suggestions"})
 """Keys of a record row; no field may take one of these names."""
@@ -234,7 +234,7 @@ class ProjectSchema(BaseModel):
                     )
                 if by_name[name].type not in PRIVACY_FIELD_TYPES:
                     raise ValidationError(
-                        f"personal data is looked for in text and markdown fields; {name!r} is "
+                        f"personal data is looked for in text, markdown and chat fields; {name!r} is "
                         f"{by_name[name].type}",
                         field=where,
                     )

@@ -70,26 +70,53 @@ class Screen:
         move the spans that gold, suggestions or answers given with the record point at."""
         out: list[tuple[str, Finding]] = []
         for name in self.fields:
-            text = rec.fields.get(name)
-            if not isinstance(text, str) or not text:
-                continue
-            found = self.detector.find(text)
-            if not found:
-                continue
-            if self.action == "refuse":
-                f = found[0]
-                raise ValidationError(
-                    f"personal data ({f.kind}) at characters {f.start}-{f.end}; this project refuses "
-                    "records with personal data (privacy.personal_data: refuse)",
-                    field=f"fields.{name}",
-                )
-            if self.action == "mask":
-                self._check_spans(rec, name, has_answers)
-                rec.fields[name], found = mask(text, found)
-            out.extend((name, f) for f in found)
-            for f in found:
-                self.counts[f.kind] = self.counts.get(f.kind, 0) + 1
+            value = rec.fields.get(name)
+            if isinstance(value, str):
+                if value:
+                    rec.fields[name] = self._screen(
+                        rec, name, f"fields.{name}", value, has_answers, out, name
+                    )
+            elif isinstance(value, list):  # a chat: each message's content (new messages, not the input's)
+                messages = []
+                for i, m in enumerate(value):
+                    if isinstance(m, dict) and isinstance(m.get("content"), str) and m["content"]:
+                        where = f"{name}[{i}].content"
+                        text = self._screen(
+                            rec, name, f"fields.{where}", m["content"], has_answers, out, where
+                        )
+                        m = m if text is m["content"] else {**m, "content": text}
+                    messages.append(m)
+                rec.fields[name] = messages
         return out
+
+    def _screen(
+        self,
+        rec: RecordIn,
+        name: str,
+        error_field: str,
+        text: str,
+        has_answers: bool,
+        out: list[tuple[str, Finding]],
+        where: str,
+    ) -> str:
+        """One text: refused, masked or kept by the policy; its findings added to ``out``."""
+        found = self.detector.find(text)
+        if not found:
+            return text
+        if self.action == "refuse":
+            f = found[0]
+            raise ValidationError(
+                f"personal data ({f.kind}) at characters {f.start}-{f.end}; this project refuses "
+                "records with personal data (privacy.personal_data: refuse)",
+                field=error_field,
+            )
+        if self.action == "mask":
+            self._check_spans(rec, name, has_answers)
+            text, found = mask(text, found)
+        out.extend((where, f) for f in found)
+        for f in found:
+            self.counts[f.kind] = self.counts.get(f.kind, 0) + 1
+        return text
 
     def _check_spans(self, rec: RecordIn, name: str, has_answers: bool) -> None:
         questions = self.span_targets.get(name)
