@@ -22,6 +22,7 @@ import uvicorn
 from assay.api.app import create_app
 from assay.settings import Settings
 from assay.store.engine import Store, open_store
+from tests.openapi_check import AnswerCheck
 
 API = "/api/v1"
 
@@ -39,10 +40,13 @@ class Live:
     store: Store
     clients: list[httpx.Client] = field(default_factory=list)
     home: Path | None = None  # the server's data directory
+    answers: AnswerCheck | None = None
+    """Checks every 2xx JSON answer a client gets against the app's OpenAPI document."""
 
     def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        c = httpx.Client(base_url=self.url + API, headers=headers, timeout=60, **kw)
+        hooks = {"response": [self.answers]} if self.answers else {}
+        c = httpx.Client(base_url=self.url + API, headers=headers, timeout=60, event_hooks=hooks, **kw)
         self.clients.append(c)
         return c
 
@@ -71,7 +75,9 @@ def running(db_url: str, settings: Settings) -> Iterator[Live]:
     while not server.started:
         time.sleep(0.01)
     store = open_store(db_url, migrate=False)
-    live = Live(f"http://127.0.0.1:{config.port}", store, home=settings.home)
+    live = Live(
+        f"http://127.0.0.1:{config.port}", store, home=settings.home, answers=AnswerCheck(app.openapi())
+    )
     try:
         yield live
     finally:

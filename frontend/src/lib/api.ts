@@ -33,7 +33,7 @@ export interface RequestOpts {
   onUploadProgress?: (loaded: number, total: number) => void;
 }
 
-export async function request<T = any>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
+export async function request<T = unknown>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken();
   let body: BodyInit | undefined;
@@ -75,7 +75,7 @@ function onUnauthorized() {
 }
 
 /** Upload with progress (fetch has no upload progress): XMLHttpRequest. */
-export function upload<T = any>(path: string, form: FormData, onProgress: (p: number) => void): Promise<T> {
+export function upload<T = unknown>(path: string, form: FormData, onProgress: (p: number) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', BASE + path);
@@ -100,10 +100,10 @@ export function upload<T = any>(path: string, form: FormData, onProgress: (p: nu
 }
 
 export const api = {
-  get: <T = any>(p: string, o?: RequestOpts) => request<T>('GET', p, o),
-  post: <T = any>(p: string, body?: unknown, o?: RequestOpts) => request<T>('POST', p, { ...o, body }),
-  put: <T = any>(p: string, body?: unknown, o?: RequestOpts) => request<T>('PUT', p, { ...o, body }),
-  del: <T = any>(p: string, o?: RequestOpts) => request<T>('DELETE', p, o),
+  get: <T = unknown>(p: string, o?: RequestOpts) => request<T>('GET', p, o),
+  post: <T = unknown>(p: string, body?: unknown, o?: RequestOpts) => request<T>('POST', p, { ...o, body }),
+  put: <T = unknown>(p: string, body?: unknown, o?: RequestOpts) => request<T>('PUT', p, { ...o, body }),
+  del: <T = unknown>(p: string, o?: RequestOpts) => request<T>('DELETE', p, o),
 };
 
 export function errorText(e: unknown): string {

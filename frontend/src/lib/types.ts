@@ -1,3 +1,5 @@
+import type { components } from './openapi';
+
 export interface Me {
   id: string | number;
   name: string;
@@ -67,3 +69,38 @@ export interface NextResponse {
   draft?: Record<string, any> | null;
   reference_diff?: Record<string, any>;
 }
+
+// The API's answers, generated from its OpenAPI document (scripts/api-types; docs/api.md).
+type S = components['schemas'];
+export type Project = S['Project'];
+export type ProjectPage = S['ProjectPage'];
+export type MyStats = S['MyStats'];
+export type ProjectStats = S['ProjectStats'];
+export type Contributor = S['Contributor'];
+export type ContributorList = S['ContributorList'];
+export type RecordRow = S['Record'];
+export type RecordPage = S['RecordPage'];
+export type RecordDetail = S['RecordDetail'];
+export type Event = S['Event'];
+export type EventList = S['EventList'];
+export type ImportReport = S['ImportReport'];
+export type Job = S['Job'];
+export type JobPage = S['JobPage'];
+export type Leaderboard = S['Leaderboard'];
+export type AgentStats = S['AgentStats'];
+export type Savings = S['Savings'];
+export type Trust = S['Trust'];
+export type ReviewItem = S['ReviewItem'];
+export type ReviewItemPage = S['ReviewItemPage'];
+export type Decision = S['Decision'];
+export type Lease = S['Lease'];
+export type Submitted = S['Submitted'];
+export type Saved = S['Saved'];
+export type Login = S['Login'];
+export type MeAnswer = S['Me'];
+export type MyExposure = S['MyExposure'];
+export type DatasetVersion = S['DatasetVersion'];
+export type DatasetVersionList = S['DatasetVersionList'];
+export type SavedMedia = S['SavedMedia'];
+/** A project's schema as the API sends it (free JSON there), read as the schema format it is. */
+export const schemaOf = (p: Project): Schema => p.schema as unknown as Schema;

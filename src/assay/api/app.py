@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
 import assay
+from assay.api import models as m
 from assay.api import offload, openapi
 from assay.api.access import access
 from assay.api.errors import install_error_handlers, problem
@@ -122,7 +123,7 @@ def create_app(
 
     api = APIRouter(prefix=API_PREFIX)
 
-    @api.get("/health", tags=["health"], **access("public"))
+    @api.get("/health", tags=["health"], response_model=m.Health, **access("public"))
     def health() -> Response:
         return out({"status": "ok", "version": _version(), "database": the_store.dialect})
 

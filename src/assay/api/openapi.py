@@ -103,3 +103,18 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def dump() -> str:
+    """The OpenAPI document of the application, as ``frontend/openapi.json`` holds it."""
+    import json
+
+    from assay.api.app import create_app
+
+    return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # python -m assay.api.openapi > frontend/openapi.json (scripts/api-types)
+    import sys
+
+    sys.stdout.write(dump())

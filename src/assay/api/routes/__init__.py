@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi import Response
 
-__all__ = ["NO_CONTENT", "out"]
+__all__ = ["NO_CONTENT", "file_answers", "out"]
 
 
 def _default(o: Any) -> Any:
@@ -26,3 +26,15 @@ def out(data: Any, status: int = 200) -> Response:
 
 
 NO_CONTENT = 204
+
+
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def file_answers(types: list[str], description: str, *, ranges: bool = False) -> dict[int | str, Any]:
+    """The OpenAPI ``responses`` of a route that answers a file, one of ``types``."""
+    content = {t: BINARY for t in types}
+    found: dict[int | str, Any] = {200: {"description": description, "content": content}}
+    if ranges:
+        found[206] = {"description": "a byte range of it (Range header)", "content": content}
+    return found

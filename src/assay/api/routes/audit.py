@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from assay.api import models as m
 from assay.api.access import access
 from assay.api.deps import CurrentActor, StoreDep
 from assay.api.routes import out
@@ -14,7 +15,7 @@ from assay.services import audit
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/audit/verify", **access("admin"))
+@router.get("/audit/verify", response_model=m.AuditReport, **access("admin"))
 def verify_audit_log(
     actor: CurrentActor,
     store: StoreDep,
@@ -26,6 +27,6 @@ def verify_audit_log(
     return out(audit.verify(store, actor, limit=limit, anchor=anchor))
 
 
-@router.get("/audit/anchor", **access("admin"))
+@router.get("/audit/anchor", response_model=m.Anchor, **access("admin"))
 def audit_anchor(actor: CurrentActor, store: StoreDep) -> Response:
     return out(audit.anchor(store, actor))

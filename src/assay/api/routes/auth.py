@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from assay.api import models as m
 from assay.api.access import access
 from assay.api.deps import (
     CSRF_COOKIE,
@@ -38,7 +39,7 @@ def _user(actor: Actor) -> dict[str, object]:
     }
 
 
-@router.post("/auth/login", **access("public"))
+@router.post("/auth/login", response_model=m.Login, **access("public"))
 def login(body: LoginIn, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     limiter = request.app.state.login_limiter
     # (the address is the connection's, or X-Forwarded-For's from ASSAY_TRUSTED_PROXIES only)
@@ -92,7 +93,7 @@ def logout(request: Request, actor: CurrentActor, store: StoreDep) -> Response:
     return response
 
 
-@router.get("/me", **access("signed-in"))
+@router.get("/me", response_model=m.Me, **access("signed-in"))
 def me(actor: CurrentActor, request: Request, settings: SettingsDep) -> Response:
     response = out(_user(actor))
     session = request.cookies.get(SESSION_COOKIE)
@@ -105,17 +106,17 @@ def me(actor: CurrentActor, request: Request, settings: SettingsDep) -> Response
     return response
 
 
-@router.get("/me/stats", **access("signed-in"))
+@router.get("/me/stats", response_model=m.MyStats, **access("signed-in"))
 def my_stats(actor: CurrentActor, store: StoreDep) -> Response:
     return out(stats.my_stats(store, actor))
 
 
-@router.get("/tokens", **access("signed-in"))
+@router.get("/tokens", response_model=m.TokenList, **access("signed-in"))
 def list_tokens(actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": accounts.list_tokens(store, actor)})
 
 
-@router.post("/tokens", status_code=201, **access("signed-in"))
+@router.post("/tokens", status_code=201, response_model=m.NewToken, **access("signed-in"))
 def create_token(body: TokenIn, actor: CurrentActor, store: StoreDep) -> Response:
     tid, token = accounts.create_token(store, actor, name=body.name, user_name=body.user)
     return out({"id": tid, "name": body.name, "token": token}, 201)

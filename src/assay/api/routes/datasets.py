@@ -14,9 +14,10 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
+from assay.api import models as m
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, SettingsDep, StoreDep
-from assay.api.routes import out
+from assay.api.routes import file_answers, out
 from assay.services import datacard, datasets
 from assay.settings import Settings
 
@@ -53,7 +54,12 @@ class FreezeIn(BaseModel):
     ] = []
 
 
-@router.post("/projects/{project_id}/datasets", status_code=201, **access("project:manager"))
+@router.post(
+    "/projects/{project_id}/datasets",
+    status_code=201,
+    response_model=m.DatasetVersion,
+    **access("project:manager"),
+)
 def freeze_version(
     project_id: Id, body: FreezeIn, actor: CurrentActor, store: StoreDep, settings: SettingsDep
 ) -> Response:
@@ -61,12 +67,16 @@ def freeze_version(
     return out(v, 201)
 
 
-@router.get("/projects/{project_id}/datasets", **access("project:manager"))
+@router.get(
+    "/projects/{project_id}/datasets", response_model=m.DatasetVersionList, **access("project:manager")
+)
 def list_versions(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": datasets.list_versions(store, actor, project_id)})
 
 
-@router.get("/projects/{project_id}/datasets/{version}", **access("project:manager"))
+@router.get(
+    "/projects/{project_id}/datasets/{version}", response_model=m.DatasetVersion, **access("project:manager")
+)
 def show_version(
     project_id: Id, version: VersionP, actor: CurrentActor, store: StoreDep, settings: SettingsDep
 ) -> Response:
@@ -74,7 +84,12 @@ def show_version(
     return out(datasets.show(store, actor, _where(settings), project_id, version))
 
 
-@router.get("/projects/{project_id}/datasets/{version}/export", **access("project:manager"))
+@router.get(
+    "/projects/{project_id}/datasets/{version}/export",
+    response_class=FileResponse,
+    responses=file_answers(sorted(set(_TYPES.values())), "the version's records"),
+    **access("project:manager"),
+)
 def export_version(
     project_id: Id,
     version: VersionP,
@@ -98,7 +113,11 @@ def export_version(
     )
 
 
-@router.get("/projects/{project_id}/datasets/{version}/diff", **access("project:manager"))
+@router.get(
+    "/projects/{project_id}/datasets/{version}/diff",
+    response_model=m.DatasetDiff,
+    **access("project:manager"),
+)
 def diff_versions(
     project_id: Id,
     version: VersionP,
@@ -115,7 +134,11 @@ def diff_versions(
     return out(datasets.diff(store, actor, _where(settings), project_id, version, against or "", limit=limit))
 
 
-@router.get("/projects/{project_id}/datasets/{version}/datacard", **access("project:manager"))
+@router.get(
+    "/projects/{project_id}/datasets/{version}/datacard",
+    response_model=m.Datacard,
+    **access("project:manager"),
+)
 def version_datacard(
     project_id: Id,
     version: VersionP,

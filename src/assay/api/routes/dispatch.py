@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from assay.api import hot
+from assay.api import models as m
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, body_schema, paged, request_actor
 from assay.api.routes import out
@@ -21,6 +22,7 @@ router = APIRouter(tags=["dispatch"])
 
 @router.post(
     "/projects/{project_id}/next",
+    response_model=m.Lease,
     responses={204: {"description": "nothing left for the caller"}},
     **access("project:annotator"),
 )
@@ -29,7 +31,7 @@ async def next_assignment(project_id: Id, request: Request) -> Response:
     return await hot.lease(store, actor, project_id)
 
 
-@router.get("/assignments/{assignment_id}", **access("holder"))
+@router.get("/assignments/{assignment_id}", response_model=m.Lease, **access("holder"))
 def get_assignment(assignment_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(dispatch.get_assignment(store, actor, assignment_id))
 
@@ -37,6 +39,8 @@ def get_assignment(assignment_id: Id, actor: CurrentActor, store: StoreDep) -> R
 @router.post(
     "/assignments/{assignment_id}/responses",
     status_code=201,
+    response_model=m.Submitted,
+    responses={200: {"model": m.Submitted, "description": "a repeat: the answer stored the first time"}},
     **access("holder", openapi_extra=body_schema(SubmitIn)),
 )
 async def submit_response(assignment_id: Id, request: Request) -> Response:
@@ -46,7 +50,7 @@ async def submit_response(assignment_id: Id, request: Request) -> Response:
     return await hot.submit(store, actor, assignment_id, hot.parse_submit(await request.body()))
 
 
-@router.put("/assignments/{assignment_id}/draft", **access("holder"))
+@router.put("/assignments/{assignment_id}/draft", response_model=m.Saved, **access("holder"))
 def save_draft(assignment_id: Id, body: DraftIn, actor: CurrentActor, store: StoreDep) -> Response:
     return out(dispatch.save_draft(store, actor, assignment_id, body.values))
 
@@ -64,13 +68,13 @@ def release(assignment_id: Id, actor: CurrentActor, store: StoreDep) -> Response
     return Response(status_code=204)
 
 
-@router.get("/projects/{project_id}/reviews", **access("project:reviewer"))
+@router.get("/projects/{project_id}/reviews", response_model=m.ReviewItemPage, **access("project:reviewer"))
 def review_queue(project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
     rows = review.review_queue(store, actor, project_id, after_id=page.after_id, limit=page.limit + 1)
     return out(paged(rows, page.limit, key="review_id"))
 
 
-@router.post("/reviews/{review_id}", **access("project:reviewer"))
+@router.post("/reviews/{review_id}", response_model=m.Decision, **access("project:reviewer"))
 def decide_review(review_id: Id, body: ReviewIn, actor: CurrentActor, store: StoreDep) -> Response:
     decision = review.decide_review(
         store, actor, review_id, body.verdict, corrected_values=body.corrected_values, comment=body.comment
@@ -78,7 +82,7 @@ def decide_review(review_id: Id, body: ReviewIn, actor: CurrentActor, store: Sto
     return out(decision)
 
 
-@router.post("/responses/{response_id}/review", **access("project:reviewer"))
+@router.post("/responses/{response_id}/review", response_model=m.Decision, **access("project:reviewer"))
 def review_response(response_id: Id, body: ReviewIn, actor: CurrentActor, store: StoreDep) -> Response:
     decision = review.review_response(
         store, actor, response_id, body.verdict, corrected_values=body.corrected_values, comment=body.comment

@@ -7,6 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Response
 from pydantic import Field
 
+from assay.api import models as m
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, StoreDep
 from assay.api.routes import out
@@ -22,7 +23,12 @@ class ExposureIn(_In):
     context: Literal["work", "review", "dashboard"] = "work"
 
 
-@router.post("/projects/{project_id}/exposure", status_code=201, **access("project:annotator"))
+@router.post(
+    "/projects/{project_id}/exposure",
+    status_code=201,
+    response_model=m.ExposureStretch,
+    **access("project:annotator"),
+)
 def record_exposure(project_id: Id, body: ExposureIn, actor: CurrentActor, store: StoreDep) -> Response:
     row = exposure.record_exposure(
         store, actor, project_id, body.ms, record_id=body.record_id, context=body.context
@@ -30,11 +36,11 @@ def record_exposure(project_id: Id, body: ExposureIn, actor: CurrentActor, store
     return out(row, 201)
 
 
-@router.get("/projects/{project_id}/exposure", **access("project:manager"))
+@router.get("/projects/{project_id}/exposure", response_model=m.ProjectExposure, **access("project:manager"))
 def project_exposure(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(exposure.project_exposure(store, actor, project_id))
 
 
-@router.get("/me/exposure", **access("signed-in"))
+@router.get("/me/exposure", response_model=m.MyExposure, **access("signed-in"))
 def my_exposure(actor: CurrentActor, store: StoreDep) -> Response:
     return out(exposure.my_exposure(store, actor))

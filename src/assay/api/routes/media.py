@@ -14,9 +14,10 @@ from fastapi import APIRouter, File, Path, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 
+from assay.api import models as m
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, SettingsDep, StoreDep
-from assay.api.routes import out
+from assay.api.routes import file_answers, out
 from assay.services import media, media_uploads
 
 router = APIRouter(tags=["records"])
@@ -29,12 +30,7 @@ FieldName = Annotated[str, Path(max_length=200, description="the record's image,
     response_class=FileResponse,
     **access(
         "record:reviewer",
-        openapi_extra={
-            "responses": {
-                "200": {"description": "the file", "content": {"image/*": {}, "audio/*": {}, "video/*": {}}},
-                "206": {"description": "a byte range of it (Range header)"},
-            }
-        },
+        openapi_extra={"responses": file_answers(["image/*", "audio/*", "video/*"], "the file", ranges=True)},
     ),
 )
 async def record_media(
@@ -85,7 +81,9 @@ def _object_response(found: media.ObjectMedia, header: str | None) -> Response:
     )
 
 
-@router.post("/projects/{project_id}/media", status_code=201, **access("project:manager"))
+@router.post(
+    "/projects/{project_id}/media", status_code=201, response_model=m.SavedMedia, **access("project:manager")
+)
 def upload_media(
     project_id: Id,
     file: Annotated[UploadFile, File(description="an image, audio or video file")],
@@ -113,7 +111,7 @@ def upload_media(
     response_class=FileResponse,
     **access(
         "record:reviewer",
-        openapi_extra={"responses": {"200": {"description": "a JPEG", "content": {"image/jpeg": {}}}}},
+        openapi_extra={"responses": file_answers(["image/jpeg"], "a JPEG")},
     ),
 )
 async def record_thumbnail(

@@ -14,10 +14,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from assay.api import models as m
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, PageDep, SettingsDep, StoreDep, paged
 from assay.api.errors import BadRequest
-from assay.api.routes import out
+from assay.api.routes import file_answers, out
 from assay.api.schemas import MemberIn, ProjectIn, ProjectPatch
 from assay.domain.errors import AssayError, ValidationError
 from assay.formats.coco import CocoOptions
@@ -35,37 +36,42 @@ EXPORT_TYPES = {
 }
 
 
-@router.get("/projects", **access("signed-in"))
+@router.get("/projects", response_model=m.ProjectPage, **access("signed-in"))
 def list_projects(actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
     rows = projects.list_projects(store, actor, after_id=page.after_id, limit=page.limit + 1)
     return out(paged(rows, page.limit))
 
 
-@router.post("/projects", status_code=201, **access("workspace:manager"))
+@router.post("/projects", status_code=201, response_model=m.Project, **access("workspace:manager"))
 def create_project(body: ProjectIn, actor: CurrentActor, store: StoreDep) -> Response:
     return out(
         projects.create_project(store, actor, body.schema_, name=body.name, workspace=body.workspace), 201
     )
 
 
-@router.get("/projects/{project_id}", **access("project:annotator"))
+@router.get("/projects/{project_id}", response_model=m.Project, **access("project:annotator"))
 def get_project(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(projects.get_project(store, actor, project_id))
 
 
-@router.patch("/projects/{project_id}", **access("project:manager"))
+@router.patch("/projects/{project_id}", response_model=m.Project, **access("project:manager"))
 def update_project(project_id: Id, body: ProjectPatch, actor: CurrentActor, store: StoreDep) -> Response:
     return out(
         projects.update_project(store, actor, project_id, schema=body.schema_, guidelines=body.guidelines)
     )
 
 
-@router.get("/projects/{project_id}/members", **access("project:manager"))
+@router.get("/projects/{project_id}/members", response_model=m.MemberList, **access("project:manager"))
 def list_members(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": projects.list_members(store, actor, project_id)})
 
 
-@router.post("/projects/{project_id}/members", status_code=201, **access("project:manager"))
+@router.post(
+    "/projects/{project_id}/members",
+    status_code=201,
+    response_model=m.MemberAdded,
+    **access("project:manager"),
+)
 def add_member(project_id: Id, body: MemberIn, actor: CurrentActor, store: StoreDep) -> Response:
     projects.add_member(store, actor, project_id, body.user, body.role)
     return out({"user": body.user, "role": body.role}, 201)
@@ -96,6 +102,7 @@ def _json_array(body: bytes) -> Iterator[tuple[int, Any]]:
 @router.post(
     "/projects/{project_id}/records",
     status_code=201,
+    response_model=m.ImportReport,
     **access(
         "project:manager",
         openapi_extra={
@@ -131,7 +138,12 @@ def upload_path_name(client_name: str) -> str:
     return "upload" + (suffix if suffix[1:].isascii() and suffix[1:].isalnum() else "")
 
 
-@router.post("/projects/{project_id}/imports", status_code=201, **access("project:manager"))
+@router.post(
+    "/projects/{project_id}/imports",
+    status_code=201,
+    response_model=m.ImportReport,
+    **access("project:manager"),
+)
 def import_file(
     project_id: Id,
     file: Annotated[UploadFile, File(description="JSONL, JSON, CSV, Parquet or COCO (format=coco)")],
@@ -174,7 +186,12 @@ def import_file(
     return out(report.__dict__ | {"source": name}, 201)
 
 
-@router.get("/projects/{project_id}/export", **access("project:manager"))
+@router.get(
+    "/projects/{project_id}/export",
+    response_class=FileResponse,
+    responses=file_answers(sorted(set(EXPORT_TYPES.values())), "the export file"),
+    **access("project:manager"),
+)
 def export(
     project_id: Id,
     actor: CurrentActor,

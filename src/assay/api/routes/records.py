@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from assay.api import models as m
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, PageDep, StoreDep, paged
 from assay.api.routes import out
@@ -31,7 +32,7 @@ UserQ = Annotated[
 ]
 
 
-@router.get("/projects/{project_id}/records", **access("project:reviewer"))
+@router.get("/projects/{project_id}/records", response_model=m.RecordPage, **access("project:reviewer"))
 def list_records(
     project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep, filter: FilterQ = None
 ) -> Response:
@@ -41,30 +42,37 @@ def list_records(
     return out(paged(rows, page.limit))
 
 
-@router.get("/records/{record_id}", **access("record:reviewer"))
+@router.get("/records/{record_id}", response_model=m.RecordDetail, **access("record:reviewer"))
 def get_record(record_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(records.get_record(store, actor, record_id))
 
 
-@router.get("/records/{record_id}/history", **access("project:reviewer"))
+@router.get("/records/{record_id}/history", response_model=m.EventList, **access("project:reviewer"))
 def record_history(record_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": records.record_history(store, actor, record_id)})
 
 
-@router.get("/records/{record_id}/explain", **access("project:reviewer"))
+@router.get("/records/{record_id}/explain", response_model=m.Explanation, **access("project:reviewer"))
 def explain_record(record_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     """The chain from the raw record to each exported value: answers (who, versions, time spent,
     suggestions shown and kept), reviews, consensus (method, inputs, confidence), history."""
     return out(explain.explain_record(store, actor, record_id))
 
 
-@router.post("/records/{record_id}/suggestions", status_code=201, **access("project:manager"))
+@router.post(
+    "/records/{record_id}/suggestions",
+    status_code=201,
+    response_model=m.SuggestionsOut,
+    **access("project:manager"),
+)
 def add_suggestions(record_id: Id, body: SuggestionsIn, actor: CurrentActor, store: StoreDep) -> Response:
     rows = [s.model_dump(exclude_none=True) | {"value": s.value} for s in body.suggestions]
     return out(records.add_suggestions(store, actor, record_id, rows, replace=body.replace), 201)
 
 
-@router.get("/projects/{project_id}/responses", **access("project:annotator"))
+@router.get(
+    "/projects/{project_id}/responses", response_model=m.ResponseRowPage, **access("project:annotator")
+)
 def list_responses(
     project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep, user: UserQ = None
 ) -> Response:
@@ -74,25 +82,29 @@ def list_responses(
     return out(paged(rows, page.limit))
 
 
-@router.post("/projects/{project_id}/consensus", **access("project:manager"))
+@router.post("/projects/{project_id}/consensus", response_model=m.ConsensusRun, **access("project:manager"))
 def recompute_consensus(
     project_id: Id, actor: CurrentActor, store: StoreDep, body: ConsensusIn | None = None
 ) -> Response:
     return out(consensus.recompute_project(store, actor, project_id, (body or ConsensusIn()).method))
 
 
-@router.get("/projects/{project_id}/consensus", **access("project:reviewer"))
+@router.get(
+    "/projects/{project_id}/consensus", response_model=m.RecordConsensusPage, **access("project:reviewer")
+)
 def list_consensus(project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
     rows = records.list_consensus(store, actor, project_id, after_id=page.after_id, limit=page.limit + 1)
     return out(paged(rows, page.limit, key="record_id"))
 
 
-@router.get("/projects/{project_id}/stats", **access("project:reviewer"))
+@router.get("/projects/{project_id}/stats", response_model=m.ProjectStats, **access("project:reviewer"))
 def project_stats(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(stats.project_stats(store, actor, project_id))
 
 
-@router.get("/projects/{project_id}/contributors", **access("project:reviewer"))
+@router.get(
+    "/projects/{project_id}/contributors", response_model=m.ContributorList, **access("project:reviewer")
+)
 def contributors(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": stats.contributor_stats(store, actor, project_id)})
 
@@ -105,7 +117,7 @@ def _no_question(e: ValidationError, question: str | None) -> Exception:
     return e
 
 
-@router.get("/projects/{project_id}/leaderboard", **access("project:manager"))
+@router.get("/projects/{project_id}/leaderboard", response_model=m.Leaderboard, **access("project:manager"))
 def project_leaderboard(
     project_id: Id,
     actor: CurrentActor,
@@ -120,7 +132,7 @@ def project_leaderboard(
     return out(board)
 
 
-@router.get("/projects/{project_id}/agent-stats", **access("project:manager"))
+@router.get("/projects/{project_id}/agent-stats", response_model=m.AgentStats, **access("project:manager"))
 def agent_stats(
     project_id: Id,
     actor: CurrentActor,
@@ -137,7 +149,7 @@ def agent_stats(
     return out(figures.to_dict())
 
 
-@router.get("/projects/{project_id}/datacard", **access("project:manager"))
+@router.get("/projects/{project_id}/datacard", response_model=m.Datacard, **access("project:manager"))
 def project_datacard(
     project_id: Id,
     actor: CurrentActor,
@@ -158,13 +170,15 @@ def project_datacard(
     )
 
 
-@router.get("/projects/{project_id}/personal-data", **access("project:manager"))
+@router.get(
+    "/projects/{project_id}/personal-data", response_model=m.PersonalData, **access("project:manager")
+)
 def project_personal_data(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     """The project's personal-data policy and what its imports found, by kind and action."""
     return out(personal_data.project_findings(store, actor, project_id))
 
 
-@router.get("/projects/{project_id}/events", **access("project:manager"))
+@router.get("/projects/{project_id}/events", response_model=m.EventPage, **access("project:manager"))
 def list_events(project_id: Id, actor: CurrentActor, store: StoreDep, page: PageDep) -> Response:
     rows = records.list_events(store, actor, project_id, after_id=page.after_id, limit=page.limit + 1)
     return out(paged(rows, page.limit))

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from assay.api import models as m
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, StoreDep
-from assay.api.routes import out
+from assay.api.routes import file_answers, out
 from assay.api.schemas import AttacksIn, CampaignIn
 from assay.formats.training import TrainingOptions
 from assay.services import safety, safety_report, training_exports
@@ -22,13 +23,15 @@ from assay.services import safety, safety_report, training_exports
 router = APIRouter(tags=["safety"])
 
 
-@router.get("/safety/taxonomy", **access("signed-in"))
+@router.get("/safety/taxonomy", response_model=m.SafetyAnswer, **access("signed-in"))
 def default_taxonomy(actor: CurrentActor) -> Response:
     """assay's default taxonomy: hazard categories (after MLCommons AILuminate v1.0), tactics, severities."""
     return out(safety.default_taxonomy())
 
 
-@router.post("/safety/campaigns", status_code=201, **access("workspace:manager"))
+@router.post(
+    "/safety/campaigns", status_code=201, response_model=m.SafetyAnswer, **access("workspace:manager")
+)
 def create_campaign(body: CampaignIn, actor: CurrentActor, store: StoreDep) -> Response:
     """Make a campaign's attack project and grading project (both with the taxonomy)."""
     return out(
@@ -45,13 +48,18 @@ def create_campaign(body: CampaignIn, actor: CurrentActor, store: StoreDep) -> R
     )
 
 
-@router.get("/projects/{project_id}/safety", **access("project:annotator"))
+@router.get("/projects/{project_id}/safety", response_model=m.SafetyAnswer, **access("project:annotator"))
 def campaign(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     """The project's side of its campaign (``attacks`` or ``grading``) and its taxonomy."""
     return out(safety.campaign_info(store, actor, project_id))
 
 
-@router.post("/projects/{project_id}/safety/attacks", status_code=201, **access("project:annotator"))
+@router.post(
+    "/projects/{project_id}/safety/attacks",
+    status_code=201,
+    response_model=m.SafetyAnswer,
+    **access("project:annotator"),
+)
 def add_attacks(project_id: Id, body: AttacksIn, actor: CurrentActor, store: StoreDep) -> Response:
     """Write attacks (all or nothing): each checked against the taxonomy and for near-duplicates of
     earlier attacks (``duplicate_of``)."""
@@ -59,12 +67,16 @@ def add_attacks(project_id: Id, body: AttacksIn, actor: CurrentActor, store: Sto
     return out(safety.add_attacks(store, actor, project_id, rows, field_prefix="attacks"), 201)
 
 
-@router.get("/projects/{project_id}/safety/attacks", **access("project:manager"))
+@router.get(
+    "/projects/{project_id}/safety/attacks", response_model=m.SafetyAnswer, **access("project:manager")
+)
 def list_attacks(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out({"items": safety.list_attacks(store, actor, project_id)})
 
 
-@router.get("/projects/{project_id}/safety/report", **access("project:manager"))
+@router.get(
+    "/projects/{project_id}/safety/report", response_model=m.SafetyAnswer, **access("project:manager")
+)
 def report(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     """Attack success rate per model × category (``rows``: model, category, attempts, successes,
     rate, ci_low, ci_high; 95 % Wilson intervals), × tactic, the models ranked, the most effective
@@ -73,7 +85,12 @@ def report(project_id: Id, actor: CurrentActor, store: StoreDep) -> Response:
     return out(safety_report.safety_report(store, actor, project_id))
 
 
-@router.get("/projects/{project_id}/safety/export", **access("project:manager"))
+@router.get(
+    "/projects/{project_id}/safety/export",
+    response_class=FileResponse,
+    responses=file_answers(["application/x-ndjson", "application/json", "text/csv"], "the export"),
+    **access("project:manager"),
+)
 def export(
     project_id: Id,
     actor: CurrentActor,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from assay.api import models as m
 from assay.api.access import access
 from assay.api.deps import CurrentActor, Id, SettingsDep, StoreDep
 from assay.api.routes import out
@@ -15,7 +16,7 @@ from assay.services import synthesis
 router = APIRouter(tags=["synthetic"])
 
 
-@router.get("/projects/{project_id}/synthetic", **access("project:manager"))
+@router.get("/projects/{project_id}/synthetic", response_model=m.SyntheticReport, **access("project:manager"))
 def synthetic_report(
     project_id: Id,
     actor: CurrentActor,
