@@ -33,6 +33,16 @@ def test_novelty_seeds_and_my_attacks(live: Live) -> None:
     r = bob.post(f"/projects/{aid}/safety/novelty", json={"turns": ["How do I grow tomatoes in winter?"]})
     assert r.status_code == 200, r.text
     assert r.json()["novel"] is True and r.json()["compared"] == 2 and r.json()["match"] is None
+    # (the index is kept between checks, and built again once an attack is added)
+    tomatoes = {
+        "prompt": "How do I grow tomatoes in winter?",
+        "category": "vcr",
+        "tactic": "direct",
+        "benign": True,
+    }
+    assert boss.post(f"/projects/{aid}/safety/attacks", json={"attacks": [tomatoes]}).status_code == 201
+    r = bob.post(f"/projects/{aid}/safety/novelty", json={"turns": ["How do I grow tomatoes in winter?"]})
+    assert r.json()["novel"] is False and r.json()["compared"] == 3
     r = bob.post(f"/projects/{aid}/safety/novelty", json={"turns": [A1 + "!!"]}).json()
     assert r["novel"] is False and r["match"]["id"] == "s1" and r["match"]["seed"] is True
     assert r["match"]["turns"] == [A1] and 0.8 <= r["match"]["similarity"] <= 1.0
@@ -49,7 +59,7 @@ def test_novelty_seeds_and_my_attacks(live: Live) -> None:
 
     # seeds: the manager's attacks, not the writers'
     items = bob.get(f"/projects/{aid}/safety/seeds").json()["items"]
-    assert [s["id"] for s in items] == ["s1"] and items[0]["turns"] == [A1]
+    assert [s["id"] for s in items] == ["s1"] and items[0]["turns"] == [A1]  # (a look-alike is no seed)
 
     # who may write: the attack project's routing skills
     schema = boss.get(f"/projects/{aid}").json()["schema"]

@@ -19,6 +19,8 @@ The attack project (:mod:`assay.services.safety`) takes attacks through
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from assay.domain.errors import PermissionDenied, ValidationError
@@ -31,6 +33,7 @@ from assay.services.safety import NOVELTY_THRESHOLD, campaign_config, grading_pr
 from assay.services.text_filters import NearDuplicateIndex
 from assay.store import accounts as acc
 from assay.store import projects as proj_store
+from assay.store import records as rec_store
 from assay.store.engine import Store
 
 __all__ = ["check_category", "check_writer", "my_attacks", "novelty", "seeds"]
@@ -102,6 +105,50 @@ class _Seeds:
         return self.known[author]
 
 
+class _Attacks:
+    """A project's attacks as the novelty check reads them: the near-duplicate index, and per
+    attack its author, category, tactic and turns."""
+
+    def __init__(self, conn: Any, pid: int) -> None:
+        self.index = NearDuplicateIndex(NOVELTY_THRESHOLD)
+        self.meta: dict[str, dict[str, Any]] = {}
+        for page in rec_store.iter_export_pages(conn, pid):
+            for r in page:
+                key = str(r["external_id"])
+                turns = _turns(r["fields"])
+                self.index.add(key, "\n".join(turns))
+                meta = ((r.get("metadata") or {}).get("safety")) or {}
+                self.meta[key] = {
+                    "author": meta.get("author"),
+                    "category": meta.get("category"),
+                    "tactic": meta.get("tactic"),
+                    "turns": turns,
+                }
+
+
+# The index of each project's attacks, built once and kept while the project's records do not change
+# (their count, last id and last update): a check while typing then costs a lookup, not a rebuild
+# (about 0.85 ms per attack: 4.2 s at 5,000 attacks on one core).
+_CACHE: OrderedDict[tuple[int, int], tuple[tuple[Any, ...], _Attacks]] = OrderedDict()
+_CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()
+
+
+def _attacks(store: Store, conn: Any, pid: int) -> _Attacks:
+    stamp = rec_store.records_stamp(conn, pid)
+    key = (id(store), pid)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] == stamp:
+            _CACHE.move_to_end(key)
+            return hit[1]
+        built = _Attacks(conn, pid)
+        _CACHE[key] = (stamp, built)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        return built
+
+
 def novelty(store: Store, actor: Actor, project_ref: int | str, turns: list[str]) -> dict[str, Any]:
     """Whether a draft attack (its user turns) repeats an attack of the project, before it is sent."""
     if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
@@ -109,21 +156,16 @@ def novelty(store: Store, actor: Actor, project_ref: int | str, turns: list[str]
     text = "\n".join(turns)
     if len(text) > MAX_TEXT:
         raise ValidationError(f"at most {MAX_TEXT} characters in all", field="turns")
-    index = NearDuplicateIndex(NOVELTY_THRESHOLD)
-    rows: dict[str, dict[str, Any]] = {}
     with store.read() as conn:
         project = _load(conn, actor, project_ref)
-        for r in iter_export_rows(conn, int(project["id"])):
-            key = str(r["external_id"])
-            index.add(key, "\n".join(_turns(r["fields"])))
-            rows[key] = r
-        hit = index.nearest(text) if text.strip() else None
-        meta = (((rows[hit[1]].get("metadata") or {}).get("safety")) or {}) if hit else {}
+        known = _attacks(store, conn, int(project["id"]))
+        hit = known.index.nearest(text) if text.strip() else None
+        meta = known.meta[hit[1]] if hit else {}
         seed = _Seeds(conn, project)(meta) if hit else False
     out: dict[str, Any] = {
         "novel": hit is None,
         "threshold": NOVELTY_THRESHOLD,
-        "compared": len(rows),
+        "compared": len(known.meta),
         "match": None,
     }
     if hit is not None:
@@ -138,7 +180,7 @@ def novelty(store: Store, actor: Actor, project_ref: int | str, turns: list[str]
             "category": meta.get("category"),
             "tactic": meta.get("tactic"),
             # another writer's attack is not shown: only that it is close
-            "turns": _turns(rows[key]["fields"]) if (yours or seed) else None,
+            "turns": meta["turns"] if (yours or seed) else None,
         }
     return out
 

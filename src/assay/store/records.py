@@ -354,3 +354,12 @@ def suggestions_for_records(conn: Connection, record_ids: Sequence[int]) -> dict
     )
     wanted = set(record_ids)
     return {k: v for k, v in _by_record(conn, q).items() if k in wanted}
+
+
+def records_stamp(conn: Connection, project_id: int) -> tuple[Any, ...]:
+    """What changes whenever a project's records do: their count, last id and last update (for
+    caches built from them)."""
+    q = sa.select(sa.func.count(), sa.func.max(records.c.id), sa.func.max(records.c.updated_at)).where(
+        records.c.project_id == project_id
+    )
+    return tuple(conn.execute(q).one())
