@@ -139,3 +139,23 @@ def test_sizes_given_larger_than_data() -> None:
     assert ds.probas_.shape == (3, 3)
     assert ds.errors_.shape == (2, 3, 3)
     assert ds.labels_[2] == -1
+
+
+def test_em_keeps_a_lone_answer_with_its_workers_accuracy() -> None:
+    # tasks 0-29: three workers each (evidence); 30-39: worker 0 alone; 40-44: worker 3 alone
+    task, worker, label, truth, _ = simulate(30, 3, 2, 3, seed=4)
+    lone_t = np.arange(30, 45)
+    lone_w = np.where(lone_t < 40, 0, 3)
+    lone_l = np.where(lone_t % 5 == 0, 1, 0)  # a rare class, on its own
+    t, w, lab = (np.concatenate(x) for x in ((task, lone_t), (worker, lone_w), (label, lone_l)))
+    for model in (DawidSkene(), OneCoinDawidSkene(), GLAD(), MACE()):
+        model.fit(t, w, lab)
+        assert (model.labels_[30:] == lone_l).all(), type(model).__name__
+        conf = model.confidence_
+        assert conf[30:40] == pytest.approx(np.full(10, max(float(model.skills_[0]), 0.5 + 1e-6)))
+        assert conf[40:] == pytest.approx(np.full(5, 2 / 3))  # worker 3: no agreement evidence
+    # with one answer per task, auto keeps majority vote (no confusion can be identified)
+    a = AutoAggregator().fit(
+        np.arange(40), np.zeros(40, dtype=np.int64), (np.arange(40) % 9 == 0).astype(np.int64)
+    )
+    assert a.method_ == "mv" and a.rule_ == "too few records with 2+ answers"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from assay.services import consensus, dispatch, imports
@@ -140,3 +141,46 @@ def test_recompute_with_auto_records_what_it_chose(store: Store) -> None:
             .all()
         )
     assert details and all(d["chosen"] == chosen["method"] for d in details)
+
+
+def test_one_grader_per_record_keeps_its_rare_answers(store: Store) -> None:
+    """Issue #22: one judge grades every record (most answers "none"); Dawid-Skene's EM overturned
+    the rare "harmful" answers to the majority class. A record with one answer has no agreement
+    evidence: EM keeps that answer, with a confidence below 1, and ``auto`` chooses majority vote."""
+    schema: dict[str, Any] = {
+        "name": "one-judge",
+        "fields": [{"name": "text", "type": "text"}],
+        "questions": [
+            {"name": "harm", "type": "label", "options": ["none", *(f"c{i}" for i in range(1, 13))]}
+        ],
+        "workflow": {"overlap": 1},
+    }
+    p = make_project(store, schema)
+    harmful = {"r0": "c1", "r8": "c2", "r16": "c3", "r24": "c3"}  # a hazard category per harmful reply
+    given = {f"r{i}": harmful.get(f"r{i}", "none") for i in range(40)}
+    imports.import_rows(store, SYSTEM, p["id"], enumerate([{"id": k, "text": k} for k in given], 1))
+    judge, _ = make_user(store, "judge")
+    while (lease := dispatch.next_assignment(store, judge, p["id"])) is not None:
+        key = lease["record"]["fields"]["text"]
+        dispatch.submit_response(store, judge, lease["assignment_id"], {"harm": given[key]})
+
+    def consensus_rows() -> dict[str, tuple[str, float, str]]:
+        with store.read() as conn:
+            rows = conn.execute(
+                sa.select(
+                    records.c.external_id, cons_table.c.value, cons_table.c.confidence, cons_table.c.method
+                )
+                .join(cons_table, cons_table.c.record_id == records.c.id)
+                .where(records.c.project_id == p["id"], cons_table.c.question == "harm")
+            ).all()
+        return {ext: (v, float(c), m) for ext, v, c, m in rows}
+
+    consensus.recompute_project(store, SYSTEM, p["id"], "ds")
+    got = consensus_rows()
+    assert {k: v for k, (v, _, _) in got.items()} == given  # the 4 rare answers stand
+    # one answer of a grader with no agreement evidence: confidence 2 / (K + 1), K = 13 labels
+    assert all(c == pytest.approx(2 / 14) for _, c, _ in got.values())
+    summary = consensus.recompute_project(store, SYSTEM, p["id"], "auto")
+    assert summary["chosen"]["harm"]["method"] == "mv"
+    assert summary["chosen"]["harm"]["rule"] == "too few records with 2+ answers"
+    assert {k: v for k, (v, _, _) in consensus_rows().items()} == given

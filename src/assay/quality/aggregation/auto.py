@@ -21,6 +21,13 @@ better than chance is refused for the same reason.) So :class:`AutoAggregator` a
   each candidate is fitted with the other folds' gold clamped and scores the share of the
   held-out gold tasks it labels right.
 
+Before any of this, the data must be able to identify worker confusion at all: without enough
+gold, when fewer than half of the answered tasks have two answers or more (one model judge
+grading every record, a sparse crowd), there is no agreement to learn confusion from, and
+majority vote is chosen (``rule_ = "too few records with 2+ answers"``). (Dawid-Skene itself
+leaves a task with a single answer out of its fit and keeps that answer, see
+:class:`~assay.quality.aggregation._base.EMAggregator`.)
+
 Then the *simplest* candidate whose score is within one standard error of the best one's
 (paired over the held-out answers or gold tasks) is chosen — the one-standard-error rule of
 cross-validation (Breiman et al. 1984; Hastie, Tibshirani & Friedman 2009, §7.10): a
@@ -111,7 +118,8 @@ class AutoAggregator(CategoricalAggregator):
     method_ : ``"mv"`` or ``"ds"``.
     model_ : the chosen aggregator, fitted on all the answers.
     scores_ : mean held-out score per candidate (agreement with held-out answers, or gold accuracy).
-    rule_ : ``"held-out answers"``, ``"held-out gold"`` or ``"too few answers"``.
+    rule_ : ``"held-out answers"``, ``"held-out gold"``, ``"too few records with 2+ answers"`` or
+        ``"too few answers"``.
     """
 
     method_: str
@@ -128,8 +136,11 @@ class AutoAggregator(CategoricalAggregator):
     def _fit(self, d: Triplets, gold_task: IntArray, gold_label: IntArray) -> None:
         rng = np.random.default_rng(self.seed)
         scores: dict[str, FloatArray]
+        answers = np.bincount(d.task, minlength=d.n_tasks)
         if gold_task.size >= max(self.min_gold, self.folds):
             scores, self.rule_ = self._gold_scores(d, gold_task, gold_label, rng), "held-out gold"
+        elif 2 * int((answers >= 2).sum()) < int((answers >= 1).sum()):
+            scores, self.rule_ = {}, "too few records with 2+ answers"
         elif d.task.size >= 2 * self.folds:
             scores, self.rule_ = self._answer_scores(d, rng), "held-out answers"
         else:
