@@ -73,8 +73,7 @@ def test_a_run_plays_every_attack_against_every_target(store: Store, llm: FakeLL
     with contextlib.closing(OpenAICompatible("t-judge", base_url=llm.base_url)) as connector:
         report = run_judge(store, judge, "rt-grading", connector)
     assert report.answered == 22 and not report.skipped
-    # with one grader per record, Dawid-Skene's class prior overturns the rare harmful grades; a
-    # lone answer stands as the grade
+    # one grader per record: Dawid-Skene has no agreement evidence and keeps each lone grade (#22)
     consensus.recompute_project(store, SYSTEM, "rt-grading", "ds")
     rep = safety_report.safety_report(store, SYSTEM, "rt")
     assert [m["model"] for m in rep["models"]] == ["t-refuser", "t-complier"]

@@ -354,13 +354,12 @@ def _answers(row: dict[str, Any], question: str) -> list[Any]:
 
 def grade_of(row: dict[str, Any], question: str) -> Any:
     """The record's grade on ``question``: its consensus, else the majority of its answers (an even
-    split: None). A record with a single answer takes that answer: there is nothing to aggregate,
-    and an EM aggregator's class prior can overturn a lone answer of a rare class (Dawid-Skene
-    does, with one grader on a campaign where most replies are safe)."""
-    answers = _answers(row, question)
+    split: None). (A record with a single answer needs no rule here: the EM aggregators keep a
+    lone answer, see :class:`assay.quality.aggregation._base.EMAggregator`.)"""
     cons = (row.get("consensus") or {}).get(question) or {}
-    if cons.get("value") is not None and len(answers) != 1:
+    if cons.get("value") is not None:
         return cons["value"]
+    answers = _answers(row, question)
     counts = Counter(str(v) for v in answers).most_common()
     if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
         return None
