@@ -29,6 +29,7 @@ from assay.domain.workflow import AIFirst
 from assay.quality.trust import precision_lower_bound
 from assay.services.actors import Actor
 from assay.services.audit import audit
+from assay.services.blind import Blinder
 from assay.services.policies import load_project
 from assay.services.schemas import compiled
 from assay.store import ai_first as ai_store
@@ -330,7 +331,9 @@ def trust(store: Store, actor: Actor, project_ref: int | str) -> dict[str, Any]:
     with store.read() as conn:
         project = load_project(conn, actor, project_ref, need="reviewer")
         plan = plan_routing(conn, project, compiled(project).schema.workflow.ai_first or AIFirst())
-    return {"bar": plan.bar, "bar_source": plan.bar_source, "models": plan.trust}
+    hidden = Blinder(compiled(project), project["role"]).naming()  # answers that name candidates
+    rows = [r for r in plan.trust if r.get("question") not in hidden]
+    return {"bar": plan.bar, "bar_source": plan.bar_source, "models": rows}
 
 
 def route(

@@ -42,7 +42,7 @@ from assay.quality import GoldScores, decide, quality_gate
 from assay.services import consensus
 from assay.services.actors import Actor
 from assay.services.audit import audit
-from assay.services.blind import blind_lease, unblind_values
+from assay.services.blind import blind_lease, lease_values, shown_in_order, unblind_values
 from assay.services.policies import authorize, is_id, load_project, require
 from assay.services.schemas import CompiledSchema, compiled
 from assay.store import dispatch as dstore
@@ -89,13 +89,8 @@ def _lease_payload(
     suggestions: list[dict[str, Any]],
     draft: Any = None,
 ) -> dict[str, Any]:
-    fields = dict(record["fields"])
     view = assignment.get("view") or {}
-    order = view.get("order") or {}
-    for name, ids in order.items():
-        cands = fields.get(name) or []
-        by_id = dict(zip(candidate_ids(cands), cands, strict=True))
-        fields[name] = [by_id[i] for i in ids if i in by_id]
+    fields = shown_in_order(record["fields"], view)
     metadata = record.get("metadata") or {}
     fields, metadata, view, draft, suggestions = blind_lease(cs, fields, metadata, view, draft, suggestions)
     return {
@@ -391,6 +386,10 @@ def submit_response(
                         "this idempotency key was used for another assignment", field="idempotency_key"
                     )
                 first = _public_response(done)
+                a = dstore.get_assignment(conn, assignment_id)
+                project = proj_store.get_project(conn, int(done["project_id"]))
+                if a is not None and project is not None:  # (letters, as the lease spoke them)
+                    first["values"] = lease_values(compiled(project), first["values"], a.get("view"))
                 if then_next:
                     first |= _then_next(store, conn, actor, int(done["project_id"]), None)
                 return first, False
@@ -499,6 +498,7 @@ def submit_response(
             conn, assignment_id, "submitted", carry=not chained, before_lease=chained
         )
         public = _public_response(response)
+        public["values"] = lease_values(cs, public["values"], ctx.get("view"))
         if then_next:
             # The one-lease index: a contributor whose lease this was holds no other in the project.
             public |= _then_next(store, conn, actor, int(ctx["project_id"]), project, free=was_leased)
@@ -707,4 +707,6 @@ def save_draft(store: Store, actor: Actor, assignment_id: int, values: dict[str,
         audit(conn, actor, ev.RESPONSE_DRAFTED, "response", rid, project_id=int(a["project_id"]))
         response = dstore.get_response(conn, rid)
         assert response is not None
-    return _public_response(response) | {"lease_expires_at": expires}
+    public = _public_response(response) | {"lease_expires_at": expires}
+    public["values"] = lease_values(cs, public["values"], a.get("view"))
+    return public

@@ -24,6 +24,7 @@ from typing import Any
 
 from assay.domain.errors import NotFound
 from assay.services.actors import Actor
+from assay.services.blind import Blinder
 from assay.services.consensus import effective_values
 from assay.services.exports import render_consensus
 from assay.services.policies import load_project
@@ -143,46 +144,51 @@ def explain_record(store: Store, actor: Actor, record_id: int) -> dict[str, Any]
         "consensus": {c["question"]: {"value": c["value"]} for c in cons},
     }
     exported = render_consensus(schema, row)["consensus"] if cons else {}
-    return {
-        "record": {
-            "id": rid,
-            "external_id": record["external_id"],
-            "project_id": pid,
-            "project": project["name"],
-            "status": record["status"],
-            "fields": record["fields"],
-            "metadata": record["metadata"] or {},
-            "is_gold": bool(record["is_gold"]),
-            "gold": record["gold"],
-            "created_at": _iso(record["created_at"]),
-            "updated_at": _iso(record["updated_at"]),
+    # (a reviewer reads no models: the whole explanation in the record's letters)
+    return Blinder(compiled(project), project["role"]).scrub(
+        rid,
+        record["fields"],
+        {
+            "record": {
+                "id": rid,
+                "external_id": record["external_id"],
+                "project_id": pid,
+                "project": project["name"],
+                "status": record["status"],
+                "fields": record["fields"],
+                "metadata": record["metadata"] or {},
+                "is_gold": bool(record["is_gold"]),
+                "gold": record["gold"],
+                "created_at": _iso(record["created_at"]),
+                "updated_at": _iso(record["updated_at"]),
+            },
+            "project": {
+                "schema_version": project["schema_version"],
+                "guidelines_version": project["guidelines_version"],
+            },
+            "suggestions": [
+                {
+                    "question": s["question"],
+                    "value": s["value"],
+                    "score": s["score"],
+                    "model": s["model"],
+                    "job_id": s.get("job_id"),
+                    "created_at": _iso(s["created_at"]),
+                }
+                for s in suggestions
+            ],
+            "answers": answers,
+            "consensus": {c["question"]: _consensus(c, by_id, exported) for c in cons},
+            "personal_data": [
+                {
+                    "field": f["field"],
+                    "kind": f["kind"],
+                    "start": f["start"],
+                    "end": f["end"],
+                    "action": f["action"],
+                }
+                for f in found
+            ],
+            "history": [h | {"at": _iso(h["at"])} for h in history],
         },
-        "project": {
-            "schema_version": project["schema_version"],
-            "guidelines_version": project["guidelines_version"],
-        },
-        "suggestions": [
-            {
-                "question": s["question"],
-                "value": s["value"],
-                "score": s["score"],
-                "model": s["model"],
-                "job_id": s.get("job_id"),
-                "created_at": _iso(s["created_at"]),
-            }
-            for s in suggestions
-        ],
-        "answers": answers,
-        "consensus": {c["question"]: _consensus(c, by_id, exported) for c in cons},
-        "personal_data": [
-            {
-                "field": f["field"],
-                "kind": f["kind"],
-                "start": f["start"],
-                "end": f["end"],
-                "action": f["action"],
-            }
-            for f in found
-        ],
-        "history": [h | {"at": _iso(h["at"])} for h in history],
-    }
+    )

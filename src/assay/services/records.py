@@ -20,6 +20,7 @@ from assay.domain.errors import NotFound, ValidationError
 from assay.domain.records import RecordValidator
 from assay.services.actors import ROLE_RANK, Actor
 from assay.services.audit import audit
+from assay.services.blind import Blinder, blind_lease, shown_in_order
 from assay.services.policies import load_project, project_role
 from assay.services.schemas import compiled
 from assay.store import browse
@@ -61,9 +62,33 @@ def list_records(
         raise ValidationError(f"filter must be one of {', '.join(FILTERS)}", field="filter")
     with store.read() as conn:
         project = load_project(conn, actor, project_ref, need="reviewer")
-        return browse.records_page(
+        rows = browse.records_page(
             conn, int(project["id"]), filter=filter, after_id=after_id, limit=_page_limit(limit)
         )
+    b = Blinder(compiled(project), project["role"])
+    if b.on:
+        for r in rows:
+            raw = r["fields"]
+            r["fields"] = b.fields(int(r["id"]), raw)
+            r["gold"] = b.values(int(r["id"]), raw, r["gold"])
+            r["metadata"] = b.metadata(r["metadata"])
+    return rows
+
+
+def _record_fields(conn: Connection, record_ids: set[int]) -> dict[int, dict[str, Any]]:
+    return {rid: (rec_store.get_record(conn, rid) or {}).get("fields") or {} for rid in record_ids}
+
+
+def _blind_values(conn: Connection, b: Blinder, rows: list[dict[str, Any]], *keys: str) -> None:
+    """Each row's answers (``keys`` of it) in the letters of its record, for a role that may not
+    read models."""
+    if not b.on:
+        return
+    fields = _record_fields(conn, {int(r["record_id"]) for r in rows})
+    for r in rows:
+        rid = int(r["record_id"])
+        for key in keys:
+            r[key] = b.values(rid, fields[rid], r[key])
 
 
 def _visible_record(
@@ -81,19 +106,29 @@ def _visible_record(
 def get_record(store: Store, actor: Actor, record_id: int) -> dict[str, Any]:
     """One record: whole for reviewers and up; for an annotator only while it holds a lease on it."""
     with store.read() as conn:
-        record, _, role = _visible_record(conn, actor, record_id)
+        record, project, role = _visible_record(conn, actor, record_id)
         rid = int(record["id"])
         if ROLE_RANK.get(role, -1) < ROLE_RANK["reviewer"]:
             lease = browse.active_lease_on(conn, rid, actor.id or 0, utcnow())
             if lease is None:
                 raise NotFound(f"no record {record_id}")
             suggestions = rec_store.suggestions_for_records(conn, [rid]).get(rid, [])
+            # as the lease shows it: candidates in its order, blinded under its letters
+            view = lease.get("view") or {}
+            fields, metadata, _, _, shown = blind_lease(
+                compiled(project),
+                shown_in_order(record["fields"], view),
+                record["metadata"] or {},
+                view,
+                None,
+                [_suggestion(s) for s in suggestions],
+            )
             return {
                 "id": rid,
                 "project_id": record["project_id"],
-                "fields": record["fields"],
-                "metadata": record["metadata"] or {},
-                "suggestions": [_suggestion(s) for s in suggestions],
+                "fields": fields,
+                "metadata": metadata,
+                "suggestions": [] if compiled(project).hide_suggestions else shown,
                 "assignment_id": lease["id"],
                 "lease_expires_at": lease["expires_at"],
             }
@@ -101,27 +136,31 @@ def get_record(store: Store, actor: Actor, record_id: int) -> dict[str, Any]:
         responses = rec_store.responses_for_records(conn, pid, [rid]).get(rid, [])
         cons = rec_store.consensus_for_records(conn, pid, [rid]).get(rid, [])
         suggestions = rec_store.suggestions_for_records(conn, [rid]).get(rid, [])
+    b = Blinder(compiled(project), role)
+    raw = record["fields"]
     out = {k: v for k, v in record.items()}
-    out["metadata"] = record["metadata"] or {}
-    out["suggestions"] = [_suggestion(s) for s in suggestions]
+    out["fields"] = b.fields(rid, raw)
+    out["gold"] = b.values(rid, raw, record["gold"])
+    out["metadata"] = b.metadata(record["metadata"] or {})
+    out["suggestions"] = b.suggestions(rid, raw, [_suggestion(s) for s in suggestions])
     out["responses"] = [
         {
             "id": r["id"],
             "user_id": r["user_id"],
             "user": r["user_name"],
             "kind": r["user_kind"],
-            "values": r["values"],
+            "values": b.values(rid, raw, r["values"]),
             "duration_ms": r["duration_ms"],
             "gold_score": r["gold_score"],
             "review": r["review_verdict"],
-            "corrected_values": r["review_corrected"],
+            "corrected_values": b.values(rid, raw, r["review_corrected"]),
             "submitted_at": r["updated_at"],
         }
         for r in responses
     ]
     out["consensus"] = {
         c["question"]: {
-            "value": c["value"],
+            "value": b.values(rid, raw, {c["question"]: c["value"]})[c["question"]],
             "confidence": c["confidence"],
             "method": c["method"],
             "response_ids": c["response_ids"],
@@ -139,9 +178,36 @@ def record_history(store: Store, actor: Actor, record_id: int) -> list[dict[str,
     """The audit events of a record: leases, answers, reviews and consensus changes, oldest first."""
     with store.read() as conn:
         record, project, _ = _visible_record(conn, actor, record_id)
-        load_project(conn, actor, int(project["id"]), need="reviewer")
+        seen = load_project(conn, actor, int(project["id"]), need="reviewer")
         rows = browse.record_event_rows(conn, int(record["id"]))
-    return [_event(r) for r in rows]
+    b = Blinder(compiled(project), seen["role"])
+    events = [_event(r) for r in rows]
+    if b.on:
+        rid, raw = int(record["id"]), record["fields"]
+        for e in events:
+            e["before"] = _blind_payload(b, rid, raw, e["before"])
+            e["after"] = _blind_payload(b, rid, raw, e["after"])
+    return events
+
+
+def _blind_payload(b: Blinder, rid: int, raw: dict[str, Any], data: Any) -> Any:
+    """An event's before or after as a role that may not read models sees it."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key in ("values", "corrected_values", "gold"):
+        if isinstance(out.get(key), dict):
+            out[key] = b.values(rid, raw, out[key])
+    if isinstance(out.get("fields"), dict):
+        out["fields"] = b.fields(rid, raw)
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = b.metadata(out["metadata"])
+    if isinstance(out.get("suggestions"), list):
+        out["suggestions"] = b.suggestions(rid, raw, out["suggestions"])
+    for q in b.naming() & set(out):  # consensus changes: {question: {value, confidence}}
+        if isinstance(out[q], dict) and "value" in out[q]:
+            out[q] = out[q] | {"value": b.values(rid, raw, {q: out[q]["value"]})[q]}
+    return out
 
 
 def _event(r: dict[str, Any]) -> dict[str, Any]:
@@ -210,6 +276,7 @@ def list_responses(
         rows = browse.responses_page(
             conn, int(project["id"]), user_id=user_id, after_id=after_id, limit=_page_limit(limit)
         )
+        _blind_values(conn, Blinder(compiled(project), project["role"]), rows, "values")
     if annotator:
         for r in rows:
             r.pop("gold_score", None)
@@ -222,7 +289,17 @@ def list_consensus(
 ) -> list[dict[str, Any]]:
     with store.read() as conn:
         project = load_project(conn, actor, project_ref, need="reviewer")
-        return browse.consensus_page(conn, int(project["id"]), after_id=after_id, limit=_page_limit(limit))
+        rows = browse.consensus_page(conn, int(project["id"]), after_id=after_id, limit=_page_limit(limit))
+        b = Blinder(compiled(project), project["role"])
+        if b.on:
+            fields = _record_fields(conn, {int(r["record_id"]) for r in rows})
+            for r in rows:
+                rid = int(r["record_id"])
+                r["consensus"] = {
+                    q: c | {"value": b.values(rid, fields[rid], {q: c["value"]})[q]}
+                    for q, c in r["consensus"].items()
+                }
+        return rows
 
 
 def list_events(

@@ -18,6 +18,7 @@ from assay.domain.text import check_text
 from assay.services import consensus
 from assay.services.actors import Actor
 from assay.services.audit import audit
+from assay.services.blind import Blinder
 from assay.services.policies import load_project
 from assay.services.schemas import compiled
 from assay.store import consensus as cons_store
@@ -37,18 +38,20 @@ def review_queue(
     with store.read() as conn:
         project = load_project(conn, actor, project_ref, need="reviewer")
         pid = int(project["id"])
+        b = Blinder(compiled(project), project["role"])
         items = dstore.pending_reviews(conn, pid, after_id=after_id, limit=limit, exclude_user=actor.id)
         out = []
         for it in items:
             record = rec_store.get_record(conn, int(it["record_id"]))
             assert record is not None
             rid = int(it["record_id"])
+            raw = record["fields"]
             others = [
                 {
                     "response_id": r["id"],
                     "user_id": r["user_id"],
                     "user": r["user_name"],
-                    "values": r["values"],
+                    "values": b.values(rid, raw, r["values"]),
                 }
                 for r in rec_store.responses_for_records(conn, pid, [rid]).get(rid, [])
                 if r["id"] != it["response_id"]
@@ -61,18 +64,19 @@ def review_queue(
                     "response": {
                         "id": it["response_id"],
                         "user": it["user_name"],
-                        "values": it["values"],
+                        "values": b.values(rid, raw, it["values"]),
                         "gold_score": it["gold_score"],
                     },
                     "record": {
                         "id": record["id"],
                         "external_id": record["external_id"],
-                        "fields": record["fields"],
-                        "gold": record["gold"],
+                        "fields": b.fields(rid, raw),
+                        "gold": b.values(rid, raw, record["gold"]),
                     },
                     "others": others,
                     "consensus": {
-                        q: {"value": c["value"], "confidence": c["confidence"]} for q, c in cons.items()
+                        q: {"value": b.values(rid, raw, {q: c["value"]})[q], "confidence": c["confidence"]}
+                        for q, c in cons.items()
                     },
                 }
             )
@@ -149,7 +153,11 @@ def _apply(
     if verdict == "correct":
         if not isinstance(corrected_values, dict):
             raise ValidationError("a correction needs corrected_values", field="corrected_values")
-        clean = cs.answers.validate(corrected_values, record["fields"])
+        # (a reviewer who may not read models corrects in the record's letters)
+        theirs = Blinder(cs, project.get("role")).unvalues(
+            int(record["id"]), record["fields"], corrected_values
+        )
+        clean = cs.answers.validate(theirs, record["fields"])
     dstore.decide_review(
         conn,
         int(review["id"]),
@@ -183,5 +191,7 @@ def _apply(
         "review_id": review["id"],
         "response_id": review["response_id"],
         "verdict": verdict,
-        "corrected_values": clean,
+        "corrected_values": Blinder(cs, project.get("role")).values(
+            int(record["id"]), record["fields"], clean
+        ),
     }

@@ -23,6 +23,7 @@ from assay.domain.gold import CATEGORICAL_TYPES, categorical_key, released
 from assay.domain.question_types import REGISTRY
 from assay.services import agreement
 from assay.services.actors import Actor
+from assay.services.blind import Blinder
 from assay.services.policies import load_project
 from assay.services.schemas import CompiledSchema, compiled
 from assay.store import projects as proj_store
@@ -177,7 +178,8 @@ def project_stats(store: Store, actor: Actor, project_ref: int | str) -> dict[st
         "confusion": {
             q.name: _confusion(cs, q.name, answers, cons)
             for q in cs.schema.questions
-            if q.type in CATEGORICAL_TYPES
+            # (a preference's labels are the candidates: models, which only managers read)
+            if q.type in CATEGORICAL_TYPES and q.name not in Blinder(cs, project["role"]).naming()
         },
     }
 
