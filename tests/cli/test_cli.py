@@ -259,3 +259,28 @@ def test_import_probes_media_in_a_bucket_and_names_a_wrong_duration(
         "duration": 1.0,
         "fps": 10.0,
     }
+
+
+def test_conll_from_the_command_line(cli_db: list[str], tmp_path: Path) -> None:
+    from tests.formats.test_conll import CONLL, tags
+
+    home = tmp_path / "home"
+    run("init", *cli_db, "--home", str(home), "--json")
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        "name: ner\nfields: [{name: text, type: text}]\n"
+        "questions: [{name: entities, type: span, field: text, labels: [PER, ORG, LOC, MISC]}]\n"
+    )
+    run("project", "create", "--schema", str(schema), *cli_db, "--home", str(home))
+    src = tmp_path / "train.conll"
+    src.write_text(CONLL, encoding="utf-8")
+    out = run("import", "ner", str(src), "--coco-as", "gold", *cli_db, "--home", str(home))  # .conll: auto
+    assert "3 new" in out
+    dest = tmp_path / "ner.conll"
+    args = ["--format", "conll", "--coco-from", "gold", "--out", str(dest)]
+    run("export", "ner", *args, *cli_db, "--home", str(home))
+    assert tags(dest.read_text(encoding="utf-8")) == tags(CONLL)
+    bad = tmp_path / "bad.conll"
+    bad.write_text("Good B-PER\nBad B-CITY\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", "ner", str(bad), *cli_db, "--home", str(home)])
+    assert result.exit_code != 0 and "line 2" in result.output and "'CITY'" in result.output

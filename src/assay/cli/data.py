@@ -18,14 +18,16 @@ def import_(
         str,
         typer.Option(
             "--format",
-            help="auto, jsonl, json, csv, parquet, coco, yolo (a data.yaml or its folder) or voc (XML files).",
+            help="auto, jsonl, json, csv, parquet, coco, yolo (a data.yaml or its folder), voc (XML files) "
+            "or conll (BIO tags, for a span question).",
         ),
     ] = "auto",
     coco_as: Annotated[
-        str, typer.Option(help="COCO, YOLO, VOC: the annotations become suggestions, answers or gold.")
+        str, typer.Option(help="COCO, YOLO, VOC, CoNLL: the annotations become suggestions, answers or gold.")
     ] = "suggestions",
     annotator: Annotated[
-        str | None, typer.Option(help="COCO, YOLO, VOC answers: the user of annotations that name none.")
+        str | None,
+        typer.Option(help="COCO, YOLO, VOC, CoNLL answers: the user of annotations that name none."),
     ] = None,
     media_prefix: Annotated[
         str, typer.Option(help="COCO, YOLO, VOC: put this before each image's path (media/coco/).")
@@ -70,13 +72,14 @@ def export(
     format: Annotated[
         str,
         typer.Option(
-            "--format", help="jsonl, json, csv, parquet, coco, yolo or voc (yolo, voc: --out is a folder)."
+            "--format",
+            help="jsonl, json, csv, parquet, coco, yolo, voc (yolo, voc: --out is a folder) or conll.",
         ),
     ] = "jsonl",
     coco_from: Annotated[
         str,
         typer.Option(
-            help="COCO, YOLO, VOC: annotations from consensus, answers (COCO), suggestions or gold."
+            help="COCO, YOLO, VOC, CoNLL: annotations from consensus, answers (COCO), suggestions or gold."
         ),
     ] = "consensus",
     lineage: Annotated[

@@ -53,11 +53,13 @@ _SUFFIXES = {
     ".csv": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".conll": "conll",
 }
 
 # COCO (one JSON document) and YOLO (a folder) are laid out for a project's image field and box/polygon questions: the
-# import and export services read and write it with assay.formats.coco, never as rows.
-DOCUMENT_FORMATS = ("coco", "yolo", "voc")
+# import and export services read and write it with assay.formats.coco, never as rows. CoNLL (assay.formats.conll)
+# is laid out for a project's span question on a text field.
+DOCUMENT_FORMATS = ("coco", "yolo", "voc", "conll")
 IMPORT_FORMATS = (*_READERS, *DOCUMENT_FORMATS)
 EXPORT_FORMATS = (*_WRITERS, *DOCUMENT_FORMATS)
 

@@ -26,6 +26,7 @@ from assay.domain.schema import ProjectSchema
 from assay.formats import open_writer
 from assay.formats.atomic import atomic_output
 from assay.formats.coco import CocoTarget, write_coco
+from assay.formats.conll import SpanTarget, write_conll
 from assay.formats.voc import write_voc
 from assay.formats.yolo import write_yolo
 from assay.services.actors import Actor
@@ -218,6 +219,9 @@ def export_file(
                 n = write_coco(tmp, iter_export_rows(conn, pid), CocoTarget.of(schema), coco_from)
         elif fmt == "voc":  # a folder of <external_id>.xml
             n = write_voc(path, iter_export_rows(conn, pid), CocoTarget.of(schema), coco_from)
+        elif fmt == "conll":  # one file: a sentence per record, a BIO tag per token
+            with atomic_output(path) as tmp:
+                n = write_conll(tmp, iter_export_rows(conn, pid), SpanTarget.of(schema), coco_from)
         elif fmt == "yolo":  # a folder: data.yaml and labels/*.txt
             n = write_yolo(path, iter_export_rows(conn, pid), CocoTarget.of(schema), coco_from)
         else:

@@ -26,6 +26,7 @@ from assay.domain.schema import ProjectSchema
 from assay.domain.trajectory_checks import PRECHECK_MODEL, as_step_review, run_checks
 from assay.formats import detect_format, open_source
 from assay.formats.coco import CocoOptions, CocoTarget, read_coco
+from assay.formats.conll import SpanTarget, read_conll
 from assay.formats.voc import read_voc
 from assay.formats.yolo import read_yolo
 from assay.services.actors import ROLE_RANK, Actor
@@ -72,16 +73,20 @@ def import_file(
     coco: CocoOptions | None = None,
 ) -> ImportReport:
     """Import a JSONL, JSON, CSV or Parquet file (streamed: never held in memory whole), or a
-    COCO file (``fmt="coco"``, :mod:`assay.formats.coco`; ``coco`` says what its annotations become).
+    COCO file (``fmt="coco"``, :mod:`assay.formats.coco`; ``coco`` says what its annotations become),
+    YOLO, VOC or CoNLL (:mod:`assay.formats.conll`, spans) file.
 
     A file of agent traces (not records) is recognised when its columns do not fit: the error
     names its trace format and the command that imports it (``assay import-traces``)."""
     found = detect_format(path, fmt) if path.exists() else fmt
-    if found in ("coco", "yolo", "voc"):
+    if found in ("coco", "yolo", "voc", "conll"):
         with store.read() as conn:
             schema = ProjectSchema.from_dict(load_project(conn, actor, project_ref, need="manager")["schema"])
-        read = {"coco": read_coco, "yolo": read_yolo, "voc": read_voc}[found]
-        source = read(path, str(path), CocoTarget.of(schema), coco or CocoOptions())
+        if found == "conll":  # spans: a span question on a text field
+            source = read_conll(path, str(path), SpanTarget.of(schema), coco or CocoOptions())
+        else:
+            read = {"coco": read_coco, "yolo": read_yolo, "voc": read_voc}[found]
+            source = read(path, str(path), CocoTarget.of(schema), coco or CocoOptions())
     else:
         source = open_source(path, fmt)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ EXPORT_TYPES = {
     "csv": "text/csv",
     "parquet": "application/vnd.apache.parquet",
     "coco": "application/json",
+    "conll": "text/plain; charset=utf-8",
 }
 
 
@@ -146,16 +148,18 @@ def upload_path_name(client_name: str) -> str:
 )
 def import_file(
     project_id: Id,
-    file: Annotated[UploadFile, File(description="JSONL, JSON, CSV, Parquet or COCO (format=coco)")],
+    file: Annotated[
+        UploadFile, File(description="JSONL, JSON, CSV, Parquet, COCO (format=coco) or CoNLL (format=conll)")
+    ],
     actor: CurrentActor,
     store: StoreDep,
     settings: SettingsDep,
     format: Annotated[str, Form()] = "auto",
     coco_as: Annotated[
-        str, Form(description="COCO: annotations become suggestions, answers or gold")
+        str, Form(description="COCO, CoNLL: annotations become suggestions, answers or gold")
     ] = "suggestions",
     annotator: Annotated[
-        str | None, Form(description="COCO answers: the user of unnamed annotations")
+        str | None, Form(description="COCO, CoNLL answers: the user of unnamed annotations")
     ] = None,
     media_prefix: Annotated[str, Form(description="COCO: put before each image's file_name")] = "",
 ) -> Response:
@@ -167,6 +171,9 @@ def import_file(
     coco = CocoOptions(as_=coco_as, annotator=annotator, media_prefix=media_prefix)
     with tempfile.TemporaryDirectory(prefix="assay-import-") as tmp:
         path = Path(tmp) / upload_path_name(name)
+        stem = Path(name.replace("\\", "/")).stem
+        if format == "conll" and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", stem):
+            path = Path(tmp) / f"{stem}.conll"  # sentences' external ids are <stem>-<n>, as from the CLI
         with path.open("wb") as fh:
             shutil.copyfileobj(file.file, fh, 1 << 20)
         try:
@@ -196,7 +203,7 @@ def export(
     project_id: Id,
     actor: CurrentActor,
     store: StoreDep,
-    format: Annotated[str, Query(pattern="^(jsonl|csv|parquet|coco)$")] = "jsonl",
+    format: Annotated[str, Query(pattern="^(jsonl|csv|parquet|coco|conll)$")] = "jsonl",
     lineage: bool = False,
     csv_formulas: Annotated[
         Literal["escape", "raw"],
@@ -206,7 +213,10 @@ def export(
     ] = "escape",
     coco_from: Annotated[
         Literal["consensus", "answers", "suggestions", "gold"],
-        Query(description="COCO: take the annotations from consensus, every answer, the suggestions or gold"),
+        Query(
+            description="COCO: take the annotations from consensus, every answer, the suggestions or gold "
+            "(CoNLL: consensus, suggestions or gold)"
+        ),
     ] = "consensus",
     contributors: Annotated[
         Literal["names", "pseudonyms", "none"],
