@@ -162,3 +162,19 @@ def test_callable_connector(tmp_path: Path) -> None:
 
     results = CallableConnector(boom).complete_many_safe([user_message("a"), user_message("b")])
     assert all(isinstance(r, ConnectorError) for r in results)
+
+
+def test_a_refused_connection_fails_at_once() -> None:
+    # (issue 24: no server on the port; before, it was retried for about 12 seconds)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    waits: list[float] = []
+    c = OpenAICompatible(
+        "m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=5, sleep=waits.append, api_key_env="NONE"
+    )
+    with pytest.raises(ConnectorError, match="connection refused") as err:
+        c.complete(user_message("x"))
+    assert err.value.attempts == 1 and c.retries == 0 and waits == []

@@ -6,7 +6,7 @@ at each call and is never stored: not on the object, not in the cache, not in pr
 
 Retries: HTTP 429, 5xx, timeouts and connection errors are retried up to ``max_retries``
 times with exponential backoff and full jitter (``uniform(0, min(backoff_max, backoff_base
-* 2**attempt))``); a ``Retry-After`` header (seconds or an HTTP date) is honoured instead,
+* 2**attempt))``); a refused connection (no server listens there) fails at once; a ``Retry-After`` header (seconds or an HTTP date) is honoured instead,
 capped at ``backoff_max``. Other 4xx errors fail at once. Tokens come from the answer's
 ``usage``; the cost is ``usage`` × the model's :class:`~assay.connectors.base.Price`.
 """
@@ -29,6 +29,17 @@ if TYPE_CHECKING:
     from assay.connectors.cache import ResponseCache
 
 __all__ = ["OpenAICompatible", "parse_retry_after"]
+
+
+def _refused(e: BaseException) -> bool:
+    """Whether a transport error is a refused connection (no server on that port)."""
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or "connection refused" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
@@ -134,6 +145,12 @@ class OpenAICompatible(BaseConnector):
                 resp = self._client.post(url, json=body, headers=self._headers())
             except (httpx.TimeoutException, httpx.TransportError) as e:
                 last, status = f"{type(e).__name__}: {e}", None
+                if _refused(e):  # nothing listens there: say so at once, retries would not help
+                    raise ConnectorError(
+                        f"{self.model} at {self.base_url}: connection refused (is the model server running?)",
+                        status=None,
+                        attempts=attempt + 1,
+                    ) from e
             else:
                 status = resp.status_code
                 if status == 200:
