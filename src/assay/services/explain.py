@@ -145,7 +145,7 @@ def explain_record(store: Store, actor: Actor, record_id: int) -> dict[str, Any]
     }
     exported = render_consensus(schema, row)["consensus"] if cons else {}
     # (a reviewer reads no models: the whole explanation in the record's letters)
-    return Blinder(compiled(project), project["role"]).scrub(
+    explained: dict[str, Any] = Blinder(compiled(project), project["role"]).scrub(
         rid,
         record["fields"],
         {
@@ -192,3 +192,4 @@ def explain_record(store: Store, actor: Actor, record_id: int) -> dict[str, Any]
             "history": [h | {"at": _iso(h["at"])} for h in history],
         },
     )
+    return explained
