@@ -36,6 +36,9 @@ def test_jobs_panel(browser: Any, server: Server) -> None:
 
     page = login(browser, server, "jobboss", viewport=(1280, 800))
     page.goto(f"/#/p/{p['id']}/dashboard")
+    # The tab list grows once the project has loaded (a manager's Versions tab comes before Jobs):
+    # click only then, or the click lands on the tab that moved into Jobs' place.
+    page.get_by_role("heading", name="Dashboard · jobs-demo").wait_for()
     page.get_by_role("tab", name="Jobs").click()
     panel = page.locator("[data-testid=jobs-panel]")
     panel.locator("[data-testid=job-row][data-state=succeeded]").first.wait_for()
