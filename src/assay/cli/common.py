@@ -118,6 +118,20 @@ def open_cli_store(
         store.dispose()
 
 
+def parse_prices(items: list[str] | None) -> dict[str, list[float]]:
+    """``--price MODEL=IN,OUT`` options as {model: [in, out]} (per million tokens)."""
+    from assay.domain.errors import ValidationError
+
+    prices: dict[str, list[float]] = {}
+    for item in items or []:
+        name, _, vals = item.partition("=")
+        try:
+            prices[name.strip()] = [float(x) for x in vals.split(",")]
+        except ValueError:
+            raise ValidationError(f"bad price {item!r}; use MODEL=IN,OUT", field="price") from None
+    return prices
+
+
 def _default(o: Any) -> Any:
     if isinstance(o, datetime | date):
         return o.isoformat()

@@ -162,16 +162,11 @@ def run(
     """Play every attack against each target model (a job); the answers go to the grading project."""
     import yaml
 
+    from assay.cli.common import parse_prices
     from assay.cli.jobs import start_job
     from assay.domain.errors import ValidationError
 
-    prices: dict[str, list[float]] = {}
-    for item in price or []:
-        name, _, vals = item.partition("=")
-        try:
-            prices[name.strip()] = [float(x) for x in vals.split(",")]
-        except ValueError:
-            raise ValidationError(f"bad price {item!r}; use MODEL=IN,OUT", field="price") from None
+    prices = parse_prices(price)
     specs = [_target(m, base_url, prices) for m in model or []]
     if targets is not None:
         doc = yaml.safe_load(targets.read_text(encoding="utf-8"))

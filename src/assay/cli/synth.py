@@ -130,18 +130,13 @@ def synth(
     contamination and length filters and a per-teacher cap; the items land as records to verify."""
     import yaml
 
+    from assay.cli.common import parse_prices
     from assay.cli.jobs import start_job
     from assay.domain.errors import ValidationError
     from assay.formats import open_source
     from assay.services import generation, synthesis
 
-    prices: dict[str, list[float]] = {}
-    for item in price or []:
-        name, _, vals = item.partition("=")
-        try:
-            prices[name.strip()] = [float(x) for x in vals.split(",")]
-        except ValueError:
-            raise ValidationError(f"bad price {item!r}; use MODEL=IN,OUT", field="price") from None
+    prices = parse_prices(price)
     specs = [_teacher(t, endpoint, prices) for t in teacher or []]
     if teachers is not None:
         doc = yaml.safe_load(teachers.read_text(encoding="utf-8"))
